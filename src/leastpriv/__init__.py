@@ -1,0 +1,25 @@
+"""leastpriv: privilege separation with small capability contexts and narrow, checked contracts."""
+
+from leastpriv import caps
+from leastpriv.errors import (
+    CallTimeout,
+    ContractViolation,
+    DaemonDied,
+    DaemonStartError,
+    Error,
+    PolicyError,
+    ProtocolError,
+    RemoteError,
+)
+
+__all__ = [
+    "CallTimeout",
+    "ContractViolation",
+    "DaemonDied",
+    "DaemonStartError",
+    "Error",
+    "PolicyError",
+    "ProtocolError",
+    "RemoteError",
+    "caps",
+]

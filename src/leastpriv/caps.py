@@ -1,0 +1,185 @@
+"""Linux capabilities: names, kernel numbers and families.
+
+Shared by the runtime (which capabilities a context declares) and the static tools (which family a
+capability belongs to, how broad a context is). The syscalls that change a process's capability
+sets live on the privileged side (`leastpriv.privileged.privileges`), not here.
+
+    >>> from leastpriv import caps
+    >>> caps.CAP_NET_ADMIN
+    <Capability.CAP_NET_ADMIN: 12>
+    >>> caps.family(caps.CAP_NET_ADMIN)
+    'network'
+
+No "all capabilities" value exists, on purpose: a context names each capability it needs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+
+class Capability(enum.IntEnum):
+    """A Linux capability, numbered as in the kernel's ``include/uapi/linux/capability.h``."""
+
+    CAP_CHOWN = 0
+    CAP_DAC_OVERRIDE = 1
+    CAP_DAC_READ_SEARCH = 2
+    CAP_FOWNER = 3
+    CAP_FSETID = 4
+    CAP_KILL = 5
+    CAP_SETGID = 6
+    CAP_SETUID = 7
+    CAP_SETPCAP = 8
+    CAP_LINUX_IMMUTABLE = 9
+    CAP_NET_BIND_SERVICE = 10
+    CAP_NET_BROADCAST = 11
+    CAP_NET_ADMIN = 12
+    CAP_NET_RAW = 13
+    CAP_IPC_LOCK = 14
+    CAP_IPC_OWNER = 15
+    CAP_SYS_MODULE = 16
+    CAP_SYS_RAWIO = 17
+    CAP_SYS_CHROOT = 18
+    CAP_SYS_PTRACE = 19
+    CAP_SYS_PACCT = 20
+    CAP_SYS_ADMIN = 21
+    CAP_SYS_BOOT = 22
+    CAP_SYS_NICE = 23
+    CAP_SYS_RESOURCE = 24
+    CAP_SYS_TIME = 25
+    CAP_SYS_TTY_CONFIG = 26
+    CAP_MKNOD = 27
+    CAP_LEASE = 28
+    CAP_AUDIT_WRITE = 29
+    CAP_AUDIT_CONTROL = 30
+    CAP_SETFCAP = 31
+    CAP_MAC_OVERRIDE = 32
+    CAP_MAC_ADMIN = 33
+    CAP_SYSLOG = 34
+    CAP_WAKE_ALARM = 35
+    CAP_BLOCK_SUSPEND = 36
+    CAP_AUDIT_READ = 37
+    CAP_PERFMON = 38
+    CAP_BPF = 39
+    CAP_CHECKPOINT_RESTORE = 40
+
+
+CAP_CHOWN = Capability.CAP_CHOWN
+CAP_DAC_OVERRIDE = Capability.CAP_DAC_OVERRIDE
+CAP_DAC_READ_SEARCH = Capability.CAP_DAC_READ_SEARCH
+CAP_FOWNER = Capability.CAP_FOWNER
+CAP_FSETID = Capability.CAP_FSETID
+CAP_KILL = Capability.CAP_KILL
+CAP_SETGID = Capability.CAP_SETGID
+CAP_SETUID = Capability.CAP_SETUID
+CAP_SETPCAP = Capability.CAP_SETPCAP
+CAP_LINUX_IMMUTABLE = Capability.CAP_LINUX_IMMUTABLE
+CAP_NET_BIND_SERVICE = Capability.CAP_NET_BIND_SERVICE
+CAP_NET_BROADCAST = Capability.CAP_NET_BROADCAST
+CAP_NET_ADMIN = Capability.CAP_NET_ADMIN
+CAP_NET_RAW = Capability.CAP_NET_RAW
+CAP_IPC_LOCK = Capability.CAP_IPC_LOCK
+CAP_IPC_OWNER = Capability.CAP_IPC_OWNER
+CAP_SYS_MODULE = Capability.CAP_SYS_MODULE
+CAP_SYS_RAWIO = Capability.CAP_SYS_RAWIO
+CAP_SYS_CHROOT = Capability.CAP_SYS_CHROOT
+CAP_SYS_PTRACE = Capability.CAP_SYS_PTRACE
+CAP_SYS_PACCT = Capability.CAP_SYS_PACCT
+CAP_SYS_ADMIN = Capability.CAP_SYS_ADMIN
+CAP_SYS_BOOT = Capability.CAP_SYS_BOOT
+CAP_SYS_NICE = Capability.CAP_SYS_NICE
+CAP_SYS_RESOURCE = Capability.CAP_SYS_RESOURCE
+CAP_SYS_TIME = Capability.CAP_SYS_TIME
+CAP_SYS_TTY_CONFIG = Capability.CAP_SYS_TTY_CONFIG
+CAP_MKNOD = Capability.CAP_MKNOD
+CAP_LEASE = Capability.CAP_LEASE
+CAP_AUDIT_WRITE = Capability.CAP_AUDIT_WRITE
+CAP_AUDIT_CONTROL = Capability.CAP_AUDIT_CONTROL
+CAP_SETFCAP = Capability.CAP_SETFCAP
+CAP_MAC_OVERRIDE = Capability.CAP_MAC_OVERRIDE
+CAP_MAC_ADMIN = Capability.CAP_MAC_ADMIN
+CAP_SYSLOG = Capability.CAP_SYSLOG
+CAP_WAKE_ALARM = Capability.CAP_WAKE_ALARM
+CAP_BLOCK_SUSPEND = Capability.CAP_BLOCK_SUSPEND
+CAP_AUDIT_READ = Capability.CAP_AUDIT_READ
+CAP_PERFMON = Capability.CAP_PERFMON
+CAP_BPF = Capability.CAP_BPF
+CAP_CHECKPOINT_RESTORE = Capability.CAP_CHECKPOINT_RESTORE
+
+# Families group capabilities that guard one kind of resource. A context whose capabilities span
+# two families can do two unrelated kinds of harm; the audit (LPS101) reports it.
+_FAMILIES: dict[str, tuple[Capability, ...]] = {
+    "file": (
+        CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
+        CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_LEASE,
+    ),
+    "network": (CAP_NET_BIND_SERVICE, CAP_NET_BROADCAST, CAP_NET_ADMIN, CAP_NET_RAW),
+    "sys_admin": (CAP_SYS_ADMIN,),
+    "ptrace": (CAP_SYS_PTRACE,),
+    "kill": (CAP_KILL,),
+    "identity": (CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SETFCAP),
+    "ipc": (CAP_IPC_LOCK, CAP_IPC_OWNER),
+    "kernel": (
+        CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_SYS_TTY_CONFIG,
+        CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND, CAP_BPF, CAP_PERFMON,
+    ),
+    "process": (CAP_SYS_CHROOT, CAP_SYS_PACCT, CAP_SYS_NICE, CAP_SYS_RESOURCE,
+                CAP_CHECKPOINT_RESTORE),
+    "audit": (CAP_AUDIT_WRITE, CAP_AUDIT_CONTROL, CAP_AUDIT_READ, CAP_SYSLOG),
+    "mac": (CAP_MAC_OVERRIDE, CAP_MAC_ADMIN),
+}
+_FAMILY_OF: dict[Capability, str] = {
+    cap: name for name, members in _FAMILIES.items() for cap in members
+}
+assert set(_FAMILY_OF) == set(Capability), "every capability belongs to exactly one family"
+
+
+def family(cap: Capability | int | str) -> str:
+    """The family name of `cap` (``"file"``, ``"network"``, ``"sys_admin"``, …)."""
+    return _FAMILY_OF[parse(cap)]
+
+
+def families(capabilities: Iterable[Capability | int | str]) -> frozenset[str]:
+    """The set of families `capabilities` span."""
+    return frozenset(family(cap) for cap in capabilities)
+
+
+def parse(value: Capability | int | str) -> Capability:
+    """A `Capability` from an int, a `Capability`, or a name with or without ``CAP_`` (any case).
+
+    Raises `ValueError` for anything that names no capability.
+    """
+    if isinstance(value, Capability):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"not a capability: {value!r}")
+    if isinstance(value, int):
+        return Capability(value)
+    if isinstance(value, str):
+        name = value.strip().upper()
+        if not name.startswith("CAP_"):
+            name = "CAP_" + name
+        try:
+            return Capability[name]
+        except KeyError:
+            raise ValueError(f"not a capability: {value!r}") from None
+    raise ValueError(f"not a capability: {value!r}")
+
+
+def to_mask(capabilities: Iterable[Capability | int | str]) -> int:
+    """The kernel bit mask (as in ``/proc/<pid>/status``) of `capabilities`."""
+    mask = 0
+    for cap in capabilities:
+        mask |= 1 << parse(cap)
+    return mask
+
+
+def from_mask(mask: int) -> frozenset[Capability]:
+    """The known capabilities whose bits are set in `mask`."""
+    return frozenset(cap for cap in Capability if mask >> cap & 1)
+
+
+def names(capabilities: Iterable[Capability | int | str]) -> list[str]:
+    """Sorted ``CAP_*`` names of `capabilities`, in kernel order."""
+    return [cap.name for cap in sorted({parse(cap) for cap in capabilities})]

@@ -1,0 +1,45 @@
+"""The `leastpriv` command: one sub-command per wing, each imported only when it is run.
+
+Each sub-command module provides ``add_arguments(parser)`` and ``run(args) -> int`` (the exit
+status). Importing lazily keeps ``leastpriv audit`` from loading the runtime and the reverse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("leastpriv.demo", "run the example service: two small contexts, real daemons"),
+    "audit": ("leastpriv.audit.cli", "find privsep and rootwrap anti-patterns in a code base"),
+    "migrate": ("leastpriv.migrate.cli", "plan the move off oslo.rootwrap"),
+    "caps": ("leastpriv.migrate.caps_cli", "show the capabilities a command needs"),
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and, by name, the (still empty) parser of each sub-command."""
+    parser = argparse.ArgumentParser(prog="leastpriv", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub_parsers = {
+        name: sub.add_parser(name, help=help_text, description=help_text)
+        for name, (_, help_text) in SUBCOMMANDS.items()
+    }
+    return parser, sub_parsers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, sub_parsers = build_parser()
+    # Find the command name first, then let its module declare its own options.
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[command][0])
+        module.add_arguments(sub_parsers[command])
+        args = parser.parse_args(argv)
+        return int(module.run(args))
+    parser.parse_args(argv)  # prints usage and exits 2 for a missing or unknown command
+    return 2

@@ -1,0 +1,85 @@
+"""Reading a source tree for the static tools (`audit`, `migrate`); the runtime never imports this.
+
+One place decides which files of a tree are read, what their dotted module names are, and how the
+per-file work is spread over the machine's cores, so both tools read a tree the same way.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# Directories never worth reading: VCS data, caches, virtual environments, build output.
+_SKIPPED_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "node_modules",
+    "build", "dist", ".eggs", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+})
+_TEST_DIRS = frozenset({"tests", "test", "unit_tests", "functional_tests"})
+
+
+def is_test_path(relative: Path) -> bool:
+    """True for files under a test directory and for ``test_*.py`` / ``*_test.py`` files."""
+    name = relative.name
+    if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
+        return True
+    return any(part in _TEST_DIRS for part in relative.parts[:-1])
+
+
+def iter_files(
+    root: Path,
+    *,
+    suffixes: Sequence[str] = (".py",),
+    include_tests: bool = False,
+    exclude: Iterable[str] = (),
+) -> Iterator[Path]:
+    """Files under `root` (or `root` itself) ending in one of `suffixes`, in a stable order.
+
+    `exclude` holds glob patterns matched against the path relative to `root` (``*/legacy/*``).
+    """
+    root = Path(root)
+    patterns = list(exclude)
+    if root.is_file():
+        yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS and not d.startswith("."))
+        for filename in sorted(filenames):
+            if suffixes and not filename.endswith(tuple(suffixes)):
+                continue
+            path = Path(dirpath, filename)
+            relative = path.relative_to(root)
+            if not include_tests and is_test_path(relative):
+                continue
+            if any(fnmatch.fnmatch(relative.as_posix(), pattern) for pattern in patterns):
+                continue
+            yield path
+
+
+def module_name(root: Path, path: Path) -> str:
+    """The dotted module name of `path` relative to `root` (``nova/privsep/path.py`` → ``nova.privsep.path``)."""
+    root = Path(root)
+    relative = Path(path).relative_to(root) if Path(root).is_dir() else Path(Path(path).name)
+    parts = list(relative.with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) or relative.stem
+
+
+def map_files(func: Callable[[Path], T], paths: Sequence[Path], *, jobs: int | None = None) -> list[T]:
+    """``[func(p) for p in paths]``, spread over `jobs` processes (default: one per core).
+
+    Small inputs run in this process: starting workers costs more than it saves. `func` must be a
+    module-level function and its results picklable.
+    """
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1 or len(paths) < 64:
+        return [func(path) for path in paths]
+    chunk = max(1, len(paths) // (jobs * 8))
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(func, paths, chunksize=chunk))
