@@ -1,0 +1,81 @@
+"""What a migration plan is made of: rootwrap filters, run-as-root call sites, command entries.
+
+`leastpriv.migrate.filters` reads filters, `leastpriv.migrate.callsites` finds call sites,
+`leastpriv.migrate.catalog` answers what a command needs, and `leastpriv.migrate.plan` joins them.
+Paths are relative to the root that was read and use ``/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One `name: Class, arg, ...` line of a rootwrap filter file, as oslo.rootwrap reads it."""
+
+    path: str
+    line: int
+    name: str  # lower-cased, as rootwrap does
+    cls: str  # "CommandFilter", "RegExpFilter", …
+    command: str  # the program really run: basename ("chown"; "kill" for KillFilter, "cat" for ReadFileFilter, the wrapped one for EnvFilter)
+    exec_path: str  # as written in the filter ("/bin/chown", "chown")
+    run_as: str
+    args: tuple[str, ...]  # the remaining fields, as written
+    risk: tuple[str, ...] = ()  # what the filter really allows that gives root away; empty if narrow
+
+
+@dataclass(frozen=True)
+class FilterProblem:
+    """A line or file rootwrap would reject or misread; reported, never fatal."""
+
+    path: str
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class RootwrapConf:
+    """The `[DEFAULT]` options of a rootwrap.conf that matter for a plan."""
+
+    path: str
+    filters_path: tuple[str, ...]
+    exec_dirs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RootCallSite:
+    """A call that runs a command as root (through rootwrap, a root helper or sudo)."""
+
+    path: str
+    line: int
+    function: str  # dotted id of the enclosing function ("cinder.volume.drivers.lvm.LVMVolumeDriver._create_volume")
+    command: str | None  # program when literal (first element of a literal argv), else None
+    argv: tuple[str | None, ...]  # literal arguments; None where an argument is not a literal
+    via: str  # "run_as_root", "root_helper", "sudo", "kwargs" (run_as_root passed through a **kwargs dict)
+    filter: str | None = None  # name of the filter it would match, when one does
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """What one command needs to run as a non-root daemon, from the catalog data file."""
+
+    command: str
+    capabilities: tuple[str, ...]  # minimal "CAP_*" names; empty when none or when needs_uid0 alone
+    reason: str
+    confidence: str  # "high" | "medium" | "low"
+    needs_uid0: bool = False  # capabilities do not help: the peer's uid or euid 0 is checked
+    replacement: str | None = None  # a Python way to do it without running the command
+    aliases: tuple[str, ...] = ()
+    notes: str = ""
+
+
+@dataclass
+class ProjectScan:
+    """Everything read from one project tree."""
+
+    root: str
+    filters: list[Filter] = field(default_factory=list)
+    problems: list[FilterProblem] = field(default_factory=list)
+    conf: list[RootwrapConf] = field(default_factory=list)
+    call_sites: list[RootCallSite] = field(default_factory=list)
