@@ -18,11 +18,13 @@ class Filter:
     line: int
     name: str  # lower-cased, as rootwrap does
     cls: str  # "CommandFilter", "RegExpFilter", …
-    command: str  # the program really run: basename ("chown"; "kill" for KillFilter, "cat" for ReadFileFilter, the wrapped one for EnvFilter)
+    # The program really run, as a basename: "chown"; "kill" for KillFilter, "cat" for
+    # ReadFileFilter, the wrapped program for EnvFilter.
+    command: str
     exec_path: str  # as written in the filter ("/bin/chown", "chown")
     run_as: str
     args: tuple[str, ...]  # the remaining fields, as written
-    risk: tuple[str, ...] = ()  # what the filter really allows that gives root away; empty if narrow
+    risk: tuple[str, ...] = ()  # what it really allows that gives root away; empty if narrow
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,11 @@ class RootCallSite:
 
     path: str
     line: int
-    function: str  # dotted id of the enclosing function ("cinder.volume.drivers.lvm.LVMVolumeDriver._create_volume")
+    function: str  # dotted id of the enclosing function ("cinder.volume.drivers.lvm.LVM._create")
     command: str | None  # program when literal (first element of a literal argv), else None
     argv: tuple[str | None, ...]  # literal arguments; None where an argument is not a literal
-    via: str  # "run_as_root", "root_helper", "sudo", "kwargs" (run_as_root passed through a **kwargs dict)
+    # "run_as_root", "root_helper", "sudo", or "kwargs" (run_as_root passed through a **kwargs dict)
+    via: str
     filter: str | None = None  # name of the filter it would match, when one does
 
 
