@@ -1,0 +1,1 @@
+"""The privileged side: what runs inside the daemon."""
