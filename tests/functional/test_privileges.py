@@ -23,6 +23,8 @@ import pytest
 from conftest import requires_root
 from leastpriv import caps
 from leastpriv.caps import Capability, ProcessCapabilities
+from leastpriv.errors import DaemonStartError
+from leastpriv.privileged import privileges
 from leastpriv.privileged.privileges import describe, drop_privileges
 
 FILES = [caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE]
@@ -330,6 +332,33 @@ def test_second_thread_alive_is_refused() -> None:
     report = in_child(body)
     assert report["error"] == "DaemonStartError"
     assert_untouched(report)
+
+
+@requires_root
+@pytest.mark.parametrize(
+    ("option", "needed"),
+    [({}, caps.CAP_SETPCAP), ({"user": "nobody"}, caps.CAP_SETUID)],
+)
+def test_capability_the_drop_itself_needs_is_refused_by_name(
+    option: dict[str, str], needed: Capability,
+) -> None:
+    # A second drop from a process already narrowed to FILES: narrowing the bounding set further
+    # needs CAP_SETPCAP, switching to another uid needs CAP_SETUID (and CAP_SETGID).
+    def body() -> Report:
+        drop_privileges(FILES)
+        drop_privileges([caps.CAP_CHOWN], **option)
+        return {}
+
+    report = in_child(body)
+    assert report["error"] == "DaemonStartError"
+    assert needed.name in report["message"]
+    assert report["after"] == exactly(FILES, ambient=False)
+
+
+def test_sets_that_differ_from_the_declared_ones_fail_the_read_back() -> None:
+    # The last step of every drop; here on a process that dropped nothing, so nothing matches.
+    with pytest.raises(DaemonStartError):
+        privileges._verify(caps.to_mask(FILES), 0, None, None)
 
 
 @requires_root

@@ -181,13 +181,13 @@ def drop_privileges(
     for cap in range(_last_cap() + 1):
         if not wanted >> cap & 1 and _prctl(_PR_CAPBSET_READ, cap, what="prctl(PR_CAPBSET_READ)"):
             _prctl(_PR_CAPBSET_DROP, cap, what=f"prctl(PR_CAPBSET_DROP, {cap})")
-    # 4. Groups, gid, then uid: setgroups and setresgid need CAP_SETGID, and both need to come
-    #    before setresuid, after which a non-root process holds CAP_SETGID only if declared.
+    # 4. Groups, gid, then uid: setgroups and setresgid need CAP_SETGID in the effective set, and
+    #    the switch away from uid 0 empties the effective set, so they come before setresuid.
     #    Supplementary groups are exactly [gid], not the user's groups from /etc/group
     #    (initgroups): a group grants file access just as a capability does, so the daemon gets
     #    only the group it was configured with; name that group with `group=` to have its access.
     #    PR_SET_KEEPCAPS keeps the permitted set across the switch away from uid 0 (the kernel
-    #    clears effective and ambient regardless; step 5 and 6 set them again).
+    #    clears effective and ambient regardless; steps 5 and 6 set them again).
     if gid is not None:
         os.setgroups([gid])
         os.setresgid(gid, gid, gid)
