@@ -1,0 +1,66 @@
+"""flake8 plugin: the audit's single-file rules as ``LPSxxx`` errors.
+
+Registered as ``[project.entry-points."flake8.extension"] LPS = "leastpriv.audit.flake8:Plugin"``.
+A thin adapter over `leastpriv.audit.analyzer.audit_source`: rules that need the whole tree (an
+entrypoint's callers in other modules, filter files) only run in ``leastpriv audit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+from collections.abc import Iterator, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from leastpriv.audit.options import AuditOptions
+from leastpriv.sourcetree import module_name
+
+
+def _version() -> str:
+    try:
+        return metadata.version("leastpriv")
+    except metadata.PackageNotFoundError:  # a source tree that is not installed
+        return "0"
+
+
+class Plugin:
+    """One instance per checked file, as flake8 makes them."""
+
+    name = "leastpriv"
+    version = _version()
+    max_capabilities = AuditOptions().max_capabilities
+
+    def __init__(self, tree: ast.AST, filename: str, lines: Sequence[str]) -> None:
+        del tree  # the analyser parses the source itself; its walk collects more than an AST
+        self.filename = filename
+        self.lines = lines
+
+    @classmethod
+    def add_options(cls, manager: Any) -> None:
+        manager.add_option(
+            "--leastpriv-max-capabilities", type=int, default=cls.max_capabilities,
+            parse_from_config=True,
+            help="LPS101: a context holding more than this many capabilities is broad",
+        )
+
+    @classmethod
+    def parse_options(cls, options: argparse.Namespace) -> None:
+        cls.max_capabilities = options.leastpriv_max_capabilities
+
+    def _module(self) -> str:
+        # Ids are dotted paths from where flake8 runs, as the audit's are from its root.
+        path = Path(os.path.abspath(self.filename))
+        cwd = Path.cwd()
+        return module_name(cwd, path) if cwd in path.parents else module_name(path.parent, path)
+
+    def run(self) -> Iterator[tuple[int, int, str, type]]:
+        from leastpriv.audit.analyzer import audit_source
+
+        options = AuditOptions(max_capabilities=self.max_capabilities)
+        findings = audit_source("".join(self.lines), path=self.filename, module=self._module(),
+                                options=options)
+        for finding in findings:
+            yield finding.line, finding.col, f"{finding.rule} {finding.message}", type(self)

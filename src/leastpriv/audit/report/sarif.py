@@ -1,0 +1,110 @@
+"""The SARIF 2.1.0 report, for GitHub code scanning and other SARIF viewers.
+
+Paths are relative to the ``%SRCROOT%`` base (the audited root). Each result carries a
+``partialFingerprints`` entry built from the same line-independent key as the baseline, plus the
+occurrence number of that key, so code scanning keeps recognising an alert when code moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from leastpriv.audit import baseline
+from leastpriv.audit.docgen import RuleInfo, sections
+from leastpriv.audit.model import AuditResult, Finding, Severity
+from leastpriv.audit.report.common import column, sorted_findings
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+FINGERPRINT = "leastpriv/v1"
+LEVELS = {Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
+# GitHub ranks security alerts by this property (0.0 to 10.0); mapped like CVSS bands.
+SECURITY_SEVERITY = {Severity.HIGH: "8.0", Severity.MEDIUM: "5.0", Severity.LOW: "2.0"}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("leastpriv")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0"
+
+
+def _rule(rule: RuleInfo) -> dict[str, Any]:
+    described = sections(rule.doc).get("What it does") or rule.summary
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": described},
+        "help": {"text": rule.doc, "markdown": rule.doc},
+        "defaultConfiguration": {"level": LEVELS[rule.severity]},
+        "properties": {"tags": ["security"], "security-severity": SECURITY_SEVERITY[rule.severity]},
+    }
+
+
+def _location(finding: Finding) -> dict[str, Any]:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": quote(finding.path), "uriBaseId": SRCROOT},
+            "region": {"startLine": max(finding.line, 1), "startColumn": column(finding)},
+        },
+        "logicalLocations": [{"fullyQualifiedName": finding.symbol}],
+    }
+
+
+def _fingerprint(finding: Finding, occurrence: int) -> str:
+    digest = hashlib.sha256("\0".join(baseline.key(finding)).encode()).hexdigest()[:32]
+    return f"{digest}:{occurrence}"
+
+
+def _results(findings: list[Finding], rule_index: Mapping[str, int]) -> list[dict[str, Any]]:
+    seen: Counter[baseline.Key] = Counter()
+    results = []
+    for finding in findings:
+        key = baseline.key(finding)
+        seen[key] += 1
+        result: dict[str, Any] = {
+            "ruleId": finding.rule,
+            "level": LEVELS[finding.severity],
+            "message": {"text": finding.message},
+            "locations": [_location(finding)],
+            "partialFingerprints": {FINGERPRINT: _fingerprint(finding, seen[key])},
+        }
+        if finding.rule in rule_index:
+            result["ruleIndex"] = rule_index[finding.rule]
+        results.append(result)
+    return results
+
+
+def _root_uri(root: str) -> str:
+    uri = Path(root).resolve().as_uri()
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def document(result: AuditResult, rules: Mapping[str, RuleInfo]) -> dict[str, Any]:
+    """The SARIF log as plain data."""
+    rule_ids = sorted(rules)
+    driver = {
+        "name": "leastpriv",
+        "version": _version(),
+        "rules": [_rule(rules[rule_id]) for rule_id in rule_ids],
+    }
+    run = {
+        "tool": {"driver": driver},
+        "originalUriBaseIds": {SRCROOT: {"uri": _root_uri(result.root)}},
+        "results": _results(sorted_findings(result), {r: i for i, r in enumerate(rule_ids)}),
+        "columnKind": "unicodeCodePoints",
+    }
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def render(result: AuditResult, rules: Mapping[str, RuleInfo], *, color: bool = False) -> str:
+    del color
+    return json.dumps(document(result, rules), indent=2, sort_keys=True) + "\n"
