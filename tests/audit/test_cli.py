@@ -1,0 +1,253 @@
+"""``leastpriv audit``: exit statuses, settings precedence, baselines, several roots, progress.
+
+Most tests stand a hand-built result in for the analyser (`_audit_one`), so they check the command
+line alone; the end-to-end tests at the bottom run the real analyser on a small tree.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from leastpriv.audit import cli as audit_cli
+from leastpriv.audit.model import AuditResult, Finding, Severity
+from leastpriv.audit.options import AuditOptions
+from leastpriv.cli import main
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    summary: str
+    doc: str = ""
+
+
+RULES = {rid: Rule(rid, f"rule-{rid}", sev, "summary")
+         for rid, sev in [("LPS101", Severity.MEDIUM), ("LPS201", Severity.LOW),
+                          ("LPS203", Severity.HIGH)]}
+
+
+def finding(rule: str, severity: Severity, line: int = 3, path: str = "pkg/mod.py") -> Finding:
+    return Finding(path, line, 0, rule, severity, "pkg.mod.f", f"{rule} at line {line}")
+
+
+class FakeAnalyser:
+    """Stands in for `leastpriv.audit.analyzer.audit`; records what it was asked."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        self.calls: list[tuple[Path, AuditOptions]] = []
+
+    def __call__(self, path: Path, options: AuditOptions,
+                 progress: Callable[[int, int], None] | None) -> AuditResult:
+        self.calls.append((path, options))
+        return AuditResult(root=str(path), findings=list(self.findings), files_read=1)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text("x = 1\n")
+    return tmp_path
+
+
+@pytest.fixture
+def analyser(monkeypatch: pytest.MonkeyPatch) -> FakeAnalyser:
+    fake = FakeAnalyser([finding("LPS201", Severity.LOW), finding("LPS203", Severity.HIGH, 9)])
+    monkeypatch.setattr(audit_cli, "_audit_one", fake)
+    monkeypatch.setattr(audit_cli, "_rules", lambda: RULES)
+    return fake
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    status = main(["audit", "--format", "json", "--no-progress", *argv])
+    out = capsys.readouterr().out
+    return status, json.loads(out) if out else {}
+
+
+def test_findings_at_the_default_threshold_exit_1(analyser, tree, capsys) -> None:
+    status, doc = run_json(capsys, str(tree))
+    assert status == 1 and len(doc["findings"]) == 2
+
+
+@pytest.mark.parametrize("fail_on, findings, expected", [
+    ("high", [finding("LPS201", Severity.LOW)], 0),
+    ("high", [finding("LPS203", Severity.HIGH)], 1),
+    ("medium", [finding("LPS101", Severity.MEDIUM)], 1),
+    ("low", [], 0),
+])
+def test_fail_on_sets_the_threshold(analyser, tree, capsys, fail_on, findings, expected) -> None:
+    analyser.findings = findings
+    assert run_json(capsys, "--fail-on", fail_on, str(tree))[0] == expected
+
+
+@pytest.mark.parametrize("argv", [
+    ["does/not/exist"],
+    ["--select", "LPS9", "{tree}"],
+    ["--ignore", "E501", "{tree}"],
+    ["--baseline", "{tree}/absent.json", "{tree}"],
+    ["--config", "{tree}/absent.toml", "{tree}"],
+    ["--jobs", "0", "{tree}"],
+])
+def test_usage_errors_exit_2(analyser, tree, capsys, argv: list[str]) -> None:
+    status = main(["audit", "--no-progress", *(a.format(tree=tree) for a in argv)])
+    assert status == 2 and analyser.calls == []
+
+
+def test_an_unknown_option_exits_2(analyser, tree) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", "--frmat", "json", str(tree)])
+    assert exit_info.value.code == 2
+
+
+def test_unknown_config_keys_exit_2(analyser, tree, capsys) -> None:
+    (tree / "pyproject.toml").write_text("[tool.leastpriv]\nmax-caps = 3\n")
+    assert main(["audit", "--no-progress", str(tree)]) == 2
+
+
+def test_pyproject_settings_reach_the_analyser(analyser, tree, capsys) -> None:
+    (tree / "pyproject.toml").write_text(
+        '[tool.leastpriv]\nselect = ["LPS2"]\nignore = ["LPS201"]\nmax-capabilities = 4\n'
+        'exclude = ["*/gen/*"]\nextra-file-sinks = ["pkg.fs.put"]\nfail-on = "high"\n')
+    analyser.findings = [finding("LPS101", Severity.MEDIUM)]
+    status, _ = run_json(capsys, str(tree / "pkg"))
+    options = analyser.calls[0][1]
+    assert status == 0  # fail-on = high from the file
+    assert options.select == {"LPS2"} and options.ignore == {"LPS201"}
+    assert options.max_capabilities == 4 and options.exclude == ("*/gen/*",)
+    assert options.extra_file_sinks == ("pkg.fs.put",)
+
+
+def test_command_line_overrides_pyproject(analyser, tree, capsys) -> None:
+    (tree / "pyproject.toml").write_text('[tool.leastpriv]\nselect = ["LPS2"]\nfail-on = "high"\n')
+    analyser.findings = [finding("LPS101", Severity.MEDIUM)]
+    status, _ = run_json(capsys, "--select", "lps1", "--fail-on", "medium", "--max-capabilities",
+                         "5", str(tree))
+    options = analyser.calls[0][1]
+    assert status == 1 and options.select == {"LPS1"} and options.max_capabilities == 5
+
+
+def test_explicit_config_file_is_used(analyser, tree, tmp_path_factory, capsys) -> None:
+    config = tmp_path_factory.mktemp("elsewhere") / "pyproject.toml"
+    config.write_text('[tool.leastpriv]\nignore = ["LPS203"]\n')
+    run_json(capsys, "--config", str(config), str(tree))
+    assert analyser.calls[0][1].ignore == {"LPS203"}
+
+
+def test_baseline_hides_accepted_findings_even_after_they_move(analyser, tree, capsys) -> None:
+    accepted = tree / "baseline.json"
+    assert main(["audit", "--no-progress", "--write-baseline", str(accepted), str(tree)]) == 0
+    analyser.findings = [finding("LPS201", Severity.LOW, 30), finding("LPS203", Severity.HIGH, 90),
+                         finding("LPS101", Severity.MEDIUM)]
+    status, doc = run_json(capsys, "--baseline", str(accepted), str(tree))
+    assert status == 1 and [f["rule"] for f in doc["findings"]] == ["LPS101"]
+
+
+def test_baseline_covering_everything_exits_0(analyser, tree, capsys) -> None:
+    accepted = tree / "baseline.json"
+    main(["audit", "--no-progress", "--write-baseline", str(accepted), str(tree)])
+    status, doc = run_json(capsys, "--baseline", str(accepted), str(tree))
+    assert status == 0 and doc["findings"] == []
+
+
+def test_several_roots_report_paths_from_their_common_parent(analyser, tmp_path, capsys) -> None:
+    for name in ("nova", "neutron"):
+        (tmp_path / name).mkdir()
+    _, doc = run_json(capsys, str(tmp_path / "nova"), str(tmp_path / "neutron"))
+    assert doc["root"] == str(tmp_path)
+    assert sorted({f["path"] for f in doc["findings"]}) == ["neutron/pkg/mod.py", "nova/pkg/mod.py"]
+
+
+def test_output_file_receives_the_report(analyser, tree, capsys) -> None:
+    target = tree / "report.sarif"
+    main(["audit", "--no-progress", "--format", "sarif", "--output", str(target), str(tree)])
+    assert capsys.readouterr().out == ""
+    assert json.loads(target.read_text())["version"] == "2.1.0"
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_for_large_trees() -> None:
+    terminal = FakeTerminal()
+    bar = audit_cli.ProgressBar.for_stream(terminal)
+    assert bar is not None
+    bar(1000, 1000)
+    bar.finish()
+    assert "\r[" in terminal.getvalue() and terminal.getvalue().endswith("\r")
+
+
+def test_progress_bar_stays_silent_for_small_trees_and_pipes() -> None:
+    terminal = FakeTerminal()
+    bar = audit_cli.ProgressBar.for_stream(terminal)
+    assert bar is not None
+    bar(5, 10)
+    bar.finish()
+    assert terminal.getvalue() == ""
+    assert audit_cli.ProgressBar.for_stream(io.StringIO()) is None
+
+
+# End to end: the installed command and the real analyser.
+
+PRIVSEP = '''\
+from oslo_privsep import capabilities as caps
+from oslo_privsep import priv_context
+
+pctxt = priv_context.PrivContext(
+    "demo", cfg_section="demo_privileged",
+    capabilities=[caps.CAP_NET_ADMIN, caps.CAP_SYS_ADMIN, caps.CAP_CHOWN],
+)
+
+
+@pctxt.entrypoint
+def writefile(path, content):
+    with open(path, "w") as f:
+        f.write(content)
+'''
+
+
+@pytest.fixture
+def real_tree(tmp_path: Path) -> Path:
+    pytest.importorskip("leastpriv.audit.analyzer", reason="the analyser has not landed")
+    package = tmp_path / "demo" / "privsep"
+    package.mkdir(parents=True)
+    (tmp_path / "demo" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text(PRIVSEP)
+    (tmp_path / "demo" / "broken.py").write_text("def (:\n")
+    return tmp_path
+
+
+def leastpriv(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "leastpriv", "audit", *argv],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_end_to_end_json_finds_the_context_and_the_wide_entrypoint(real_tree: Path) -> None:
+    proc = leastpriv("--format", "json", str(real_tree))
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert [c["id"] for c in doc["contexts"]] == ["demo.privsep.pctxt"]
+    assert {"LPS102", "LPS203"} <= {f["rule"] for f in doc["findings"]}
+    assert [s["path"] for s in doc["skipped"]] == ["demo/broken.py"]
+
+
+def test_end_to_end_text_goes_to_a_pipe_without_colour_or_progress(real_tree: Path) -> None:
+    proc = leastpriv(str(real_tree))
+    assert proc.returncode == 1
+    assert "\x1b[" not in proc.stdout and "\r" not in proc.stderr
+    assert "demo/privsep/__init__.py" in proc.stdout.splitlines()
+
+
+def test_end_to_end_ignoring_every_failing_rule_exits_0(real_tree: Path) -> None:
+    assert leastpriv("--fail-on", "high", "--ignore", "LPS1,LPS2", str(real_tree)).returncode == 0
