@@ -1,0 +1,79 @@
+"""Instance console logs: the files context, its two privileged functions and their one caller.
+
+The service (unprivileged) decides what to write; the daemon (CAP_CHOWN, CAP_DAC_OVERRIDE and
+nothing else) only appends bytes to a file named ``console.log`` inside the instances root and hands
+that file to the instance's uid. That is the narrow replacement of the seed thread's
+``nova.privsep.path.writefile(path, mode, data)``, which wrote anything, anywhere, with any mode.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import leastpriv
+from leastpriv import caps
+from leastpriv.contract import Match, MaxLen, PathUnder, Range
+
+# Where instances live. A real service takes this from its configuration when the module is loaded
+# (nova's ``instances_path``); the contracts below are fixed at that moment, so a daemon forked
+# from this process, or a helper that imports this module with the same environment, checks
+# against the same root. The demo points it at a temporary directory before importing this module.
+INSTANCES_ROOT = os.environ.get(
+    "LEASTPRIV_EXAMPLE_INSTANCES_ROOT", "/var/lib/leastpriv-example/instances"
+)
+CONSOLE_LOG_NAME = "console.log"
+# One write is one chunk of console output; the cap keeps a caller from filling the disk in one go.
+MAX_CHUNK = 64 * 1024
+
+# Exactly what writing and handing over a file that belongs to another uid needs: DAC_OVERRIDE to
+# create and append inside an instance directory owned by the instance's uid, CHOWN to give the log
+# to that uid. No CAP_FOWNER (no chmod of foreign files), no CAP_SYS_ADMIN.
+CAPABILITIES = [caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE]
+console_ctx = leastpriv.PrivContext("leastpriv.examples.console", capabilities=CAPABILITIES)
+
+# A console log path: inside the instances root (no ``..``, no symlink out) and named console.log,
+# so the daemon cannot be pointed at /etc/shadow nor at another file of an instance.
+ConsoleLogPath = Annotated[
+    str, PathUnder(INSTANCES_ROOT), Match(r"/.+/" + CONSOLE_LOG_NAME.replace(".", r"\."))
+]
+# Instance uids as a hypervisor allocates them: never root, never a system account, never nobody.
+InstanceUid = Annotated[int, Range(1000, 65533)]
+
+
+@console_ctx.entrypoint
+def append_console_log_privileged(
+    path: ConsoleLogPath, data: Annotated[bytes, MaxLen(MAX_CHUNK)]
+) -> int:
+    """Append `data` to the console log at `path`, creating it 0600; return the new size."""
+    # O_NOFOLLOW: the contract checked the path, but a symlink planted at the last component
+    # between that check and this open would otherwise be followed. The mode is fixed here, not
+    # a parameter: a caller never chooses permissions.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.write(fd, data)
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
+
+@console_ctx.entrypoint
+def chown_console_log_privileged(path: ConsoleLogPath, uid: InstanceUid) -> None:
+    """Give the console log at `path` to `uid` (the group is left alone)."""
+    # follow_symlinks=False: change a planted symlink itself, never where it leads.
+    os.chown(path, uid, -1, follow_symlinks=False)
+
+
+def record_console_output(instance_dir: str, output: bytes, instance_uid: int) -> str:
+    """Append `output` to the instance's console log and make sure the instance's uid owns it.
+
+    The one caller of both privileged functions above: everything that decides *what* to do stays
+    here, on the unprivileged side. Returns the log's path.
+    """
+    path = os.path.join(instance_dir, CONSOLE_LOG_NAME)
+    # At least one append, even of nothing, so the log exists before it is chowned.
+    for start in range(0, max(len(output), 1), MAX_CHUNK):
+        append_console_log_privileged(path, output[start:start + MAX_CHUNK])
+    chown_console_log_privileged(path, instance_uid)
+    return path
