@@ -20,6 +20,7 @@ import errno
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -46,7 +47,7 @@ It forks two real privileged daemons and drops each to the capabilities its cont
 (CAP_CHOWN + CAP_DAC_OVERRIDE, and CAP_NET_ADMIN), creates and removes a network namespace, and
 chowns a file: none of that can be shown by an unprivileged user.
 
-Run it as root, for example:  sudo {argv0} demo
+Run it as root, for example:  sudo {command}
 """
 
 
@@ -72,8 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
-        print(NEEDS_ROOT.format(argv0=os.path.basename(sys.argv[0]) or "leastpriv"),
-              file=sys.stderr, end="")
+        # The interpreter's full path: under sudo a virtualenv's `leastpriv` is not on PATH.
+        command = shlex.join([sys.executable, "-m", "leastpriv", "demo"])
+        print(NEEDS_ROOT.format(command=command), file=sys.stderr, end="")
         return 1
     if shutil.which("ip") is None:
         print("leastpriv demo needs the `ip` command (Debian/Ubuntu: apt-get install iproute2) "
