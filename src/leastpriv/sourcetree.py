@@ -71,15 +71,31 @@ def module_name(root: Path, path: Path) -> str:
     return ".".join(parts) or relative.stem
 
 
-def map_files(func: Callable[[Path], T], paths: Sequence[Path], *, jobs: int | None = None) -> list[T]:
+def map_files(
+    func: Callable[[Path], T],
+    paths: Sequence[Path],
+    *,
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[T]:
     """``[func(p) for p in paths]``, spread over `jobs` processes (default: one per core).
 
     Small inputs run in this process: starting workers costs more than it saves. `func` must be a
-    module-level function and its results picklable.
+    module-level function (or a ``functools.partial`` of one) and its results picklable.
+    `progress(done)` is called as results arrive, in order.
     """
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1 or len(paths) < 64:
-        return [func(path) for path in paths]
+        return _collect((func(path) for path in paths), progress)
     chunk = max(1, len(paths) // (jobs * 8))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(func, paths, chunksize=chunk))
+        return _collect(pool.map(func, paths, chunksize=chunk), progress)
+
+
+def _collect(results: Iterable[T], progress: Callable[[int], None] | None) -> list[T]:
+    out: list[T] = []
+    for result in results:
+        out.append(result)
+        if progress is not None:
+            progress(len(out))
+    return out

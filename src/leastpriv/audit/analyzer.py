@@ -1,0 +1,218 @@
+"""Run the audit over a tree: read each file once, in parallel, then judge the tree as a whole.
+
+Two cheap passes keep the work proportional to what can matter:
+
+1. Every file is read. Only a file that mentions a marker (``privsep``, ``PrivContext``,
+   ``entrypoint``, ``rootwrap``, ``run_as_root`` …) is parsed and walked; of the others only the
+   import lines are kept, read with a regex.
+2. Once the modules that define entrypoints are known, the files skipped in pass 1 that import one
+   of them — callers that mention no marker, like ``from vif_plug_ovs import linux_net`` — are
+   parsed too, for their call sites.
+
+Workers return `ModuleFacts` (small, picklable), never ASTs. Module-wide and tree-wide rules run
+after the per-file work, in this process.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from leastpriv import sourcetree
+from leastpriv.audit import dataflow
+from leastpriv.audit.facts import ModuleFacts, RootwrapFact
+from leastpriv.audit.index import TreeIndex, defines_entrypoints, may_call
+from leastpriv.audit.model import (
+    AuditResult,
+    CallSite,
+    ContextInfo,
+    EntrypointInfo,
+    Finding,
+    SkippedFile,
+)
+from leastpriv.audit.options import AuditOptions
+from leastpriv.audit.rules import RULES, Hit, Rule
+from leastpriv.audit.visitor import imported_modules, scan_module
+
+__all__ = ["AuditOptions", "audit", "audit_source"]
+
+# A file that contains none of these cannot define a context or an entrypoint, nor use rootwrap.
+_MARKERS = ("privsep", "PrivContext", "entrypoint", "privileged", "rootwrap", "run_as_root",
+            "root_helper", "leastpriv")
+Progress = Callable[[int, int], None]
+
+
+def audit(root: Path, options: AuditOptions = AuditOptions(), *,
+          progress: Progress | None = None) -> AuditResult:
+    """Audit every file under `root`; findings sorted, inline suppressions applied."""
+    root = Path(root)
+    files = list(sourcetree.iter_files(root, suffixes=(), include_tests=options.include_tests,
+                                       exclude=options.exclude))
+    python = [p for p in files if p.suffix == ".py"]
+    filters = [p for p in files if _is_filter_file(root, p)]
+    total = len(python) + len(filters)
+    scan = functools.partial(_scan_python, root, _sinks(options), False)
+    facts = sourcetree.map_files(scan, python, jobs=options.jobs,
+                                 progress=_offset(progress, 0, total))
+    facts += [_scan_filters(root, path) for path in filters]
+    if progress is not None:
+        progress(total, total)
+    facts = _parse_callers(root, facts, options)
+    return _result(root, facts, options, total)
+
+
+def audit_source(source: str, *, path: str, module: str,
+                 options: AuditOptions = AuditOptions()) -> list[Finding]:
+    """The findings one file alone can show (the file rules), suppressions applied.
+
+    A file that does not parse yields no findings: the caller (flake8) reports syntax errors.
+    """
+    facts = scan_module(source, path=path, module=module, is_package=path.endswith("__init__.py"),
+                        sinks=_sinks(options))
+    if facts.error is not None:
+        return []
+    return sorted(_file_findings(facts, options))
+
+
+# ---- per-file work (runs in worker processes) --------------------------------------------------
+def _scan_python(root: Path, sinks: dataflow.Sinks, force: bool, path: Path) -> ModuleFacts:
+    relative = _relative(root, path)
+    module = sourcetree.module_name(root, path)
+    is_package = path.name == "__init__.py"
+    try:
+        source = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return ModuleFacts(relative, module, error=(1, f"cannot read: {exc}"))
+    if force or any(marker in source for marker in _MARKERS):
+        return scan_module(source, path=relative, module=module, is_package=is_package, sinks=sinks)
+    return ModuleFacts(relative, module, imported=imported_modules(source, module=module,
+                                                                   is_package=is_package))
+
+
+def _scan_filters(root: Path, path: Path) -> ModuleFacts:
+    """A rootwrap filter file: one LPS302 fact, and one LPS303 fact per ``privsep-helper`` filter."""
+    relative = _relative(root, path)
+    facts = ModuleFacts(relative, relative, kind="filters", parsed=True)
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        facts.error = (1, f"cannot read: {exc}")
+        return facts
+    entries = [(n, line) for n, line in enumerate(lines, start=1)
+               if ":" in line and not line.lstrip().startswith(("#", "["))]
+    if entries:
+        facts.rootwrap.append(RootwrapFact("filters", entries[0][0], 0, relative,
+                                           f"{len(entries)} filters in {path.name}"))
+    for number, line in entries:
+        if "privsep-helper" in line:
+            name = line.split(":", 1)[0].strip()
+            facts.rootwrap.append(RootwrapFact("privsep_helper", number, 0, relative,
+                                               f"filter '{name}' allows privsep-helper"))
+    return facts
+
+
+def _parse_callers(root: Path, facts: list[ModuleFacts], options: AuditOptions) -> list[ModuleFacts]:
+    """Pass 2: parse the skipped files that import a module defining entrypoints."""
+    targets = defines_entrypoints(facts)
+    todo = [i for i, m in enumerate(facts)
+            if m.kind == "python" and not m.parsed and m.error is None and may_call(m.imported, targets)]
+    if not todo:
+        return facts
+    scan = functools.partial(_scan_python, root, _sinks(options), True)
+    parsed = sourcetree.map_files(scan, [root / facts[i].path if root.is_dir() else root for i in todo],
+                                  jobs=options.jobs)
+    facts = list(facts)
+    for index, module in zip(todo, parsed, strict=True):
+        facts[index] = module
+    return facts
+
+
+# ---- judging -----------------------------------------------------------------------------------
+def _selected(options: AuditOptions, scope: str) -> list[Rule]:
+    return [r for r in RULES.values() if r.scope == scope and options.wants(r.id)]
+
+
+def _file_findings(facts: ModuleFacts, options: AuditOptions) -> Iterable[Finding]:
+    for rule in _selected(options, "file"):
+        for hit in rule.check(facts, options):
+            if not _suppressed(facts, rule.id, hit):
+                yield _finding(rule, hit, facts.path)
+
+
+def _tree_findings(index: TreeIndex, by_path: dict[str, ModuleFacts],
+                   options: AuditOptions) -> Iterable[Finding]:
+    for rule in _selected(options, "tree"):
+        for hit in rule.check(index, options):
+            facts = by_path.get(hit.path or "")
+            if facts is None or not _suppressed(facts, rule.id, hit):
+                yield _finding(rule, hit, hit.path or "")
+
+
+def _suppressed(facts: ModuleFacts, rule_id: str, hit: Hit) -> bool:
+    for line in (hit.line, *hit.also_lines):
+        comment = facts.suppressions.get(line)
+        if comment is not None and any(rule_id.startswith(r) for r in comment.rules):
+            return True
+    return False
+
+
+def _finding(rule: Rule, hit: Hit, path: str) -> Finding:
+    return Finding(hit.path or path, hit.line, hit.col, rule.id, rule.severity, hit.symbol, hit.message)
+
+
+def _result(root: Path, facts: list[ModuleFacts], options: AuditOptions, files_read: int) -> AuditResult:
+    result = AuditResult(root=str(root), files_read=files_read)
+    good = []
+    for module in facts:
+        if module.error is not None:
+            result.skipped.append(SkippedFile(module.path, *module.error))
+        else:
+            good.append(module)
+    index = TreeIndex(good)
+    findings = [f for m in good for f in _file_findings(m, options)]
+    findings += _tree_findings(index, {m.path: m for m in good}, options)
+    result.findings = sorted(set(findings))
+    result.contexts = sorted(
+        (ContextInfo(cid, loc.module.path, loc.context.line, loc.context.cfg_section,
+                     loc.context.capabilities, loc.context.framework)
+         for cid, loc in index.contexts.items() if loc.context is not None),
+        key=lambda c: c.id)
+    result.entrypoints = sorted((_entrypoint_info(index, eid) for eid in index.entrypoints),
+                                key=lambda e: e.id)
+    result.skipped.sort(key=lambda s: s.path)
+    return result
+
+
+def _entrypoint_info(index: TreeIndex, entrypoint_id: str) -> EntrypointInfo:
+    located = index.entrypoints[entrypoint_id]
+    entrypoint = located.entrypoint
+    assert entrypoint is not None  # noqa: S101 - TreeIndex.entrypoints always carries one
+    callers = tuple(sorted(
+        (CallSite(c.module.path, c.call.line, c.call.caller, c.call.name_used)
+         for c in index.callers.get(entrypoint_id, ()) if c.call is not None),
+        key=lambda site: (site.path, site.line),
+    ))
+    return EntrypointInfo(entrypoint_id, located.module.path, entrypoint.line,
+                          index.context_of(entrypoint), entrypoint.params, callers)
+
+
+# ---- small helpers -----------------------------------------------------------------------------
+def _sinks(options: AuditOptions) -> dataflow.Sinks:
+    return dataflow.Sinks(frozenset(options.extra_file_sinks), frozenset(options.extra_command_sinks))
+
+
+def _relative(root: Path, path: Path) -> str:
+    return path.name if root.is_file() else path.relative_to(root).as_posix()
+
+
+def _is_filter_file(root: Path, path: Path) -> bool:
+    if path.suffix == ".py":
+        return False
+    return path.name.endswith(".filters") or "rootwrap.d" in Path(_relative(root, path)).parts[:-1]
+
+
+def _offset(progress: Progress | None, done: int, total: int) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    return lambda count: progress(done + count, total)

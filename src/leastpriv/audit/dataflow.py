@@ -1,0 +1,679 @@
+"""Where the parameters of an entrypoint go: a small taint analysis over one module.
+
+Each parameter is a label. Labels flow through assignments, string building (f-strings, ``%``,
+``+``, ``join``, ``format``), list and tuple building, ``*args`` unpacking, ``os.path.join`` and
+calls into functions of the same module (analysed again with the labels of their arguments, so
+a helper shared by two entrypoints is judged for each). A labelled value that reaches a file sink
+is LPS203; one that chooses the program or the whole argument list of a command sink is LPS204;
+one that is an operand of a fixed destructive command (``rm``, ``dd of=``) is LPS203. A narrowing
+check -- containment in a fixed root after normalisation, a regex match, a membership or equality
+test -- removes the label from the checked name on the branch where the check held. Identifiers
+passed as operands of fixed, non-destructive commands (``ip link set dev <name> up``) are not
+reported: that is what a narrow privileged function looks like.
+
+The analysis is flow-sensitive within a function (branches merge, loops run twice) and does not
+model aliasing through attributes or containers beyond lists built in place; it errs towards
+reporting, since a reviewer can suppress a finding with a reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import os.path
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from leastpriv.audit.facts import FlowFact
+
+Resolver = Callable[[ast.expr], "str | None"]
+
+_EMPTY: frozenset[str] = frozenset()
+_MAX_DEPTH = 4  # helper-call nesting followed; deeper chains are rare and cost more than they find
+
+# ---- sinks -------------------------------------------------------------------------------------
+_OS_FILE_SINKS = frozenset({
+    "chmod", "chown", "lchown", "lchmod", "unlink", "remove", "rmdir", "removedirs", "makedirs",
+    "mkdir", "mknod", "mkfifo", "rename", "renames", "replace", "symlink", "link", "utime",
+    "truncate", "open", "chroot", "listdir", "scandir",
+})
+_TWO_PATH_SINKS = frozenset({"rename", "renames", "replace", "symlink", "link"})
+_OS_EXEC_PREFIXES = ("os.exec", "os.spawn", "os.posix_spawn")
+_SHELL_SINKS = frozenset({"os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput"})
+_SUBPROCESS_SINKS = frozenset({
+    "subprocess.run", "subprocess.call", "subprocess.check_call", "subprocess.check_output",
+    "subprocess.Popen",
+})
+# Names of functions imported from elsewhere that run a command: oslo.concurrency's
+# processutils.execute, the many ``utils.execute`` wrappers, ``priv_execute`` and friends.
+_EXECUTE_NAMES = frozenset({"execute", "trycmd", "ssh_execute", "execute_root", "custom_execute"})
+
+# ---- commands ----------------------------------------------------------------------------------
+# Programs whose operands are files or devices they change: a caller-chosen operand is a wide
+# file contract even though the program itself is fixed.
+_DESTRUCTIVE = frozenset({
+    "rm", "rmdir", "dd", "mkswap", "chmod", "chown", "chgrp", "mount", "umount", "tee", "cp", "mv",
+    "ln", "truncate", "shred", "touch", "mkdir", "install", "rsync", "tar", "wipefs", "blkdiscard",
+    "parted", "sgdisk", "sfdisk", "losetup", "kpartx", "qemu-img", "resize2fs", "e2fsck", "fsck",
+    "tune2fs", "xfs_growfs", "cryptsetup", "sed", "unlink", "chattr", "setfacl",
+})
+_DESTRUCTIVE_PREFIXES = ("mkfs", "fsck.")
+# Programs that run another program named in their arguments: any caller-chosen argument may be
+# that program.
+_EXEC_WRAPPERS = frozenset({
+    "env", "sh", "bash", "dash", "sudo", "su", "runuser", "nsenter", "chroot", "xargs", "timeout",
+    "nice", "ionice", "taskset", "setsid", "unshare", "stdbuf", "systemd-run", "python", "python3",
+    "perl", "ssh", "find", "flock", "strace", "watch", "nohup", "chrt", "prlimit",
+})
+
+# ---- propagation -------------------------------------------------------------------------------
+_SANITISERS = frozenset({"len", "bool", "isinstance", "type", "id", "hash", "callable", "hasattr"})
+_NORMALISERS = frozenset({"os.path.realpath", "os.path.abspath", "os.path.normpath"})
+_NORMALISING_METHODS = frozenset({"resolve", "realpath", "absolute"})
+_CHECK_METHODS = frozenset({"is_relative_to", "isdigit", "isalnum", "isidentifier", "isdecimal"})
+_REGEX_FUNCS = frozenset({"re.match", "re.fullmatch", "re.search"})
+_VALIDATOR_SUFFIXES = ("is_uuid_like", "valid_ipv4", "valid_ipv6", "valid_mac", "is_valid_ipv4",
+                       "is_valid_ipv6", "is_valid_mac", "is_valid_cidr")
+# leastpriv contract markers that make a parameter narrow (``Annotated[str, PathUnder(...)]``).
+_NARROWING_MARKERS = frozenset({"PathUnder", "Match", "OneOf", "Range", "Literal"})
+
+
+@dataclass(frozen=True)
+class Elem:
+    """One element of a command line being built: its labels, and its text when it is constant."""
+
+    labels: frozenset[str]
+    const: str | None = None
+    starred: bool = False  # an unpacked sequence of unknown length (``*args``)
+
+
+@dataclass(frozen=True)
+class Value:
+    """What an expression carries: parameter labels, and the elements when it is a known list."""
+
+    labels: frozenset[str] = _EMPTY
+    elements: tuple[Elem, ...] | None = None
+    const: str | None = None
+
+
+_NOTHING = Value()
+
+
+@dataclass(frozen=True)
+class Sinks:
+    """The sinks configured beyond the built-in ones."""
+
+    files: frozenset[str] = frozenset()
+    commands: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Frame:
+    """One function being analysed, with the labels its parameters carry."""
+
+    env: dict[str, Value]
+    normalised: set[str] = field(default_factory=set)
+    returns: list[Value] = field(default_factory=list)
+
+
+class FlowAnalysis:
+    """Follows the parameters of one entrypoint through its module; `run` returns the flows."""
+
+    def __init__(self, functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef], module: str,
+                 resolve: Resolver, sinks: Sinks = Sinks()) -> None:
+        self._functions = functions
+        self._module = module
+        self._resolve = resolve
+        self._sinks = sinks
+        self._flows: dict[tuple[str, int], FlowFact] = {}
+        self._stack: list[str] = []
+        self._outer_call: ast.Call | None = None
+
+    def run(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[FlowFact, ...]:
+        """The flows from the parameters of `func` that are not narrowed by their annotation."""
+        env = {name: Value(frozenset({name}), None) for name in _wide_params(func)}
+        self._analyse(func, _Frame(env))
+        flows = self._flows.values()
+        exec_lines = {flow.line for flow in flows if flow.rule == "LPS204"}
+        # Arbitrary execution subsumes a wide file contract reported at the same place.
+        kept = [f for f in flows if f.rule == "LPS204" or f.line not in exec_lines]
+        return tuple(sorted(kept, key=lambda f: (f.line, f.rule)))
+
+    # ---- functions -------------------------------------------------------------------------
+    def _analyse(self, func: ast.FunctionDef | ast.AsyncFunctionDef, frame: _Frame) -> Value:
+        self._stack.append(func.name)
+        try:
+            self._block(func.body, frame)
+        finally:
+            self._stack.pop()
+        return _join(frame.returns)
+
+    def _call_helper(self, node: ast.Call, name: str, frame: _Frame) -> Value:
+        func = self._functions[name]
+        if name in self._stack or len(self._stack) > _MAX_DEPTH:
+            return _join(self._value(arg, frame) for arg in _call_operands(node))
+        env = _bind_arguments(func, node, lambda e: self._value(e, frame))
+        outer = self._outer_call
+        self._outer_call = outer or node
+        try:
+            return self._analyse(func, _Frame(env))
+        finally:
+            self._outer_call = outer
+
+    # ---- statements ------------------------------------------------------------------------
+    def _block(self, body: Sequence[ast.stmt], frame: _Frame) -> bool:
+        """Analyse `body`; True when it always leaves the block (return, raise, …)."""
+        for stmt in body:
+            if self._stmt(stmt, frame):
+                return True
+        return False
+
+    def _stmt(self, stmt: ast.stmt, frame: _Frame) -> bool:  # noqa: C901 - one branch per statement kind
+        if isinstance(stmt, ast.Assign):
+            value = self._value(stmt.value, frame)
+            for target in stmt.targets:
+                self._assign(target, value, stmt.value, frame)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self._assign(stmt.target, self._value(stmt.value, frame), stmt.value, frame)
+        elif isinstance(stmt, ast.AugAssign):
+            current = self._value(stmt.target, frame)
+            self._assign(stmt.target, _concat(current, self._value(stmt.value, frame)), None, frame)
+        elif isinstance(stmt, ast.Expr):
+            self._value(stmt.value, frame)
+        elif isinstance(stmt, ast.Return):
+            frame.returns.append(self._value(stmt.value, frame) if stmt.value else _NOTHING)
+            return True
+        elif isinstance(stmt, ast.Raise | ast.Continue | ast.Break):
+            return True
+        elif isinstance(stmt, ast.If):
+            return self._if(stmt, frame)
+        elif isinstance(stmt, ast.For | ast.AsyncFor):
+            iterated = self._value(stmt.iter, frame)
+            self._loop(stmt.body + stmt.orelse, frame, (stmt.target, Value(iterated.labels)))
+        elif isinstance(stmt, ast.While):
+            self._value(stmt.test, frame)
+            self._loop(stmt.body + stmt.orelse, frame, None)
+        elif isinstance(stmt, ast.With | ast.AsyncWith):
+            for item in stmt.items:
+                value = self._value(item.context_expr, frame)
+                if item.optional_vars is not None:
+                    self._assign(item.optional_vars, value, None, frame)
+            return self._block(stmt.body, frame)
+        elif isinstance(stmt, ast.Try):
+            return self._try(stmt, frame)
+        elif isinstance(stmt, ast.Assert):
+            _narrow(frame, _holds_when(stmt.test, True, frame))
+        return False
+
+    def _if(self, stmt: ast.If, frame: _Frame) -> bool:
+        self._value(stmt.test, frame)
+        then, other = _copy(frame), _copy(frame)
+        _narrow(then, _holds_when(stmt.test, True, frame))
+        _narrow(other, _holds_when(stmt.test, False, frame))
+        then_leaves = self._block(stmt.body, then)
+        other_leaves = self._block(stmt.orelse, other)
+        frame.returns.extend(then.returns[len(frame.returns):])
+        frame.returns.extend(other.returns[len(frame.returns):])
+        live = [f for f, leaves in ((then, then_leaves), (other, other_leaves)) if not leaves]
+        if live:
+            _merge_into(frame, live)
+        return not live
+
+    def _loop(self, body: list[ast.stmt], frame: _Frame,
+              binding: tuple[ast.expr, Value] | None) -> None:
+        # Twice, so a value built in one iteration reaches a sink in the next.
+        for _ in range(2):
+            inner = _copy(frame)
+            if binding is not None:
+                self._assign(binding[0], binding[1], None, inner)
+            self._block(body, inner)
+            frame.returns.extend(inner.returns[len(frame.returns):])
+            _merge_into(frame, [frame, inner])
+
+    def _try(self, stmt: ast.Try, frame: _Frame) -> bool:
+        leaves = self._block(stmt.body + stmt.orelse, frame)
+        for handler in stmt.handlers:
+            inner = _copy(frame)
+            if not self._block(handler.body, inner):
+                leaves = False
+            frame.returns.extend(inner.returns[len(frame.returns):])
+            _merge_into(frame, [frame, inner])
+        return self._block(stmt.finalbody, frame) or leaves
+
+    def _assign(self, target: ast.expr, value: Value, source: ast.expr | None, frame: _Frame) -> None:
+        if isinstance(target, ast.Name):
+            frame.env[target.id] = value
+            if source is not None and self._is_normaliser(source):
+                frame.normalised.add(target.id)
+            else:
+                frame.normalised.discard(target.id)
+        elif isinstance(target, ast.Tuple | ast.List):
+            for elt in target.elts:
+                self._assign(elt.value if isinstance(elt, ast.Starred) else elt,
+                             Value(value.labels), None, frame)
+        elif isinstance(target, ast.Attribute | ast.Subscript):
+            base = _base_name(target)
+            if base is not None and value.labels:
+                old = frame.env.get(base, _NOTHING)
+                frame.env[base] = Value(old.labels | value.labels, None)
+
+    def _is_normaliser(self, node: ast.expr) -> bool:
+        if not isinstance(node, ast.Call):
+            return False
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _NORMALISING_METHODS:
+            return True
+        return self._resolve(node.func) in _NORMALISERS
+
+    # ---- expressions -----------------------------------------------------------------------
+    def _value(self, node: ast.expr | None, frame: _Frame) -> Value:  # noqa: C901 - one branch per node kind
+        if node is None:
+            return _NOTHING
+        if isinstance(node, ast.Constant):
+            return Value(const=node.value if isinstance(node.value, str) else None)
+        if isinstance(node, ast.Name):
+            return frame.env.get(node.id, _NOTHING)
+        if isinstance(node, ast.Call):
+            return self._call(node, frame)
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            return _sequence([self._elem(elt, frame) for elt in node.elts])
+        if isinstance(node, ast.BinOp):
+            left, right = self._value(node.left, frame), self._value(node.right, frame)
+            if isinstance(node.op, ast.Add):
+                return _concat(left, right)
+            return Value(left.labels | right.labels)
+        if isinstance(node, ast.JoinedStr | ast.BoolOp | ast.Dict):
+            parts = node.values if not isinstance(node, ast.Dict) else node.values
+            return _join(self._value(part, frame) for part in parts)
+        if isinstance(node, ast.FormattedValue | ast.Attribute | ast.Subscript | ast.Starred | ast.Await):
+            inner = self._value(node.value, frame)
+            return inner if isinstance(node, ast.Starred | ast.Await) else Value(inner.labels)
+        if isinstance(node, ast.IfExp):
+            self._value(node.test, frame)
+            return _join([self._value(node.body, frame), self._value(node.orelse, frame)])
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            return self._comprehension(node, frame)
+        if isinstance(node, ast.NamedExpr):
+            value = self._value(node.value, frame)
+            self._assign(node.target, value, node.value, frame)
+            return value
+        for child in ast.iter_child_nodes(node):  # comparisons, lambdas: visit for nested sinks
+            if isinstance(child, ast.expr):
+                self._value(child, frame)
+        return _NOTHING
+
+    def _elem(self, node: ast.expr, frame: _Frame) -> Elem | tuple[Elem, ...]:
+        if isinstance(node, ast.Starred):
+            inner = self._value(node.value, frame)
+            if inner.elements is not None:
+                return inner.elements
+            return Elem(inner.labels, starred=True)
+        value = self._value(node, frame)
+        return Elem(value.labels, value.const)
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                       frame: _Frame) -> Value:
+        inner = _copy(frame)
+        for generator in node.generators:
+            self._assign(generator.target, Value(self._value(generator.iter, inner).labels), None, inner)
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        return Value(_join(self._value(part, inner) for part in parts).labels)
+
+    def _call(self, node: ast.Call, frame: _Frame) -> Value:
+        name = self._resolve(node.func)
+        local = self._local_function(node.func)
+        if local is not None:
+            return self._call_helper(node, local, frame)
+        receiver = self._receiver(node, frame)
+        if isinstance(node.func, ast.Attribute) and receiver is not None:
+            return self._method(node, node.func.attr, receiver, frame)
+        args = [self._value(arg, frame) for arg in _call_operands(node)]
+        if name is not None:
+            self._check_sink(node, name, frame)
+        if name in _SANITISERS:
+            return _NOTHING
+        if name in ("list", "tuple", "sorted", "reversed") and len(args) == 1:
+            return args[0]
+        if name == "map" and len(args) == 2:
+            return args[1]
+        return Value(_join(args).labels)
+
+    def _receiver(self, node: ast.Call, frame: _Frame) -> Value | None:
+        """The value a method is called on, unless the callee is a module attribute (os.chmod)."""
+        if not isinstance(node.func, ast.Attribute) or self._resolve(node.func) is not None:
+            return None
+        return self._value(node.func.value, frame)
+
+    def _method(self, node: ast.Call, method: str, receiver: Value, frame: _Frame) -> Value:
+        args = [self._value(arg, frame) for arg in _call_operands(node)]
+        base = _base_name(node.func.value) if isinstance(node.func, ast.Attribute) else None
+        if base is not None and method in ("append", "extend", "insert", "add", "update"):
+            added = args[-1] if args else _NOTHING
+            if method == "append" or method == "add":
+                added = Value(added.labels, (Elem(added.labels, added.const),))
+            elif added.elements is None:
+                added = Value(added.labels, (Elem(added.labels, starred=True),))
+            frame.env[base] = _concat(frame.env.get(base, _NOTHING), added)
+            return _NOTHING
+        if method in ("split", "splitlines") and receiver.labels:
+            return Value(receiver.labels, (Elem(receiver.labels, starred=True),))
+        return Value(_join([receiver, *args]).labels)
+
+    def _local_function(self, func: ast.expr) -> str | None:
+        if isinstance(func, ast.Name) and func.id in self._functions:
+            return func.id
+        name = self._resolve(func)
+        if name and name.startswith(self._module + "."):
+            short = name[len(self._module) + 1:]
+            return short if short in self._functions else None
+        return None
+
+    # ---- sinks -----------------------------------------------------------------------------
+    def _check_sink(self, node: ast.Call, name: str, frame: _Frame) -> None:
+        file_args = self._file_sink_args(node, name)
+        if file_args is not None:
+            labels = _join(self._value(arg, frame) for arg in file_args).labels
+            if labels:
+                self._report("LPS203", node, labels, name, "as a path")
+            return
+        if self._is_command_sink(name):
+            self._check_command(node, name, frame)
+
+    def _file_sink_args(self, node: ast.Call, name: str) -> list[ast.expr] | None:
+        args = [a for a in node.args if not isinstance(a, ast.Starred)]
+        starred = [a for a in node.args if isinstance(a, ast.Starred)]
+        if name in self._sinks.files or name.split(".")[-2:-1] == ["fileutils"]:
+            return [*node.args, *(k.value for k in node.keywords)]
+        if name in ("open", "io.open", "builtins.open"):
+            return args[:1] + starred
+        if name.startswith("shutil."):
+            return args[:2] + starred
+        if name.startswith("os.") and name.count(".") == 1 and name[3:] in _OS_FILE_SINKS:
+            short = name[3:]
+            count = 2 if short in _TWO_PATH_SINKS or short == "chmod" else 1
+            return args[:count] + starred
+        return None
+
+    def _is_command_sink(self, name: str) -> bool:
+        if name in self._sinks.commands or name in _SUBPROCESS_SINKS or name in _SHELL_SINKS:
+            return True
+        if name.startswith(_OS_EXEC_PREFIXES):
+            return True
+        last = name.rsplit(".", 1)[-1]
+        return last in _EXECUTE_NAMES or last.endswith("_execute")
+
+    def _check_command(self, node: ast.Call, name: str, frame: _Frame) -> None:
+        if name in _SHELL_SINKS or _keyword_true(node, "shell"):
+            command = self._value(_first_arg(node), frame)
+            labels = command.labels if command.elements is None else _join_elems(command.elements)
+            if labels:
+                self._report("LPS204", node, labels, name, "in a shell command line")
+            return
+        if name in _SUBPROCESS_SINKS or name.startswith(_OS_EXEC_PREFIXES):
+            argv = self._argv_from_list(node, name, frame)
+        else:
+            argv = _flatten(self._elem(arg, frame) for arg in node.args)
+        if argv is not None:
+            self._judge_argv(node, name, argv)
+
+    def _argv_from_list(self, node: ast.Call, name: str, frame: _Frame) -> list[Elem] | None:
+        args = list(node.args)
+        if name.startswith(("os.spawn", "os.posix_spawn")) and args and name.startswith("os.spawn"):
+            args = args[1:]  # the mode comes first
+        if name.startswith(_OS_EXEC_PREFIXES):
+            program = self._value(args[0], frame) if args else _NOTHING
+            if program.labels:
+                self._report("LPS204", node, program.labels, name, "as the program")
+                return None
+            rest = [self._elem(arg, frame) for arg in args[1:]]
+            flat = _flatten(rest)
+            return [Elem(_EMPTY, program.const), *flat[1:]] if flat else None
+        command = self._value(_first_arg(node), frame)
+        if command.elements is None:
+            if command.labels:
+                self._report("LPS204", node, command.labels, name, "as the whole command")
+            return None
+        return list(command.elements)
+
+    def _judge_argv(self, node: ast.Call, name: str, argv: list[Elem]) -> None:
+        if not argv:
+            return
+        first = argv[0]
+        if first.labels:
+            how = "as the whole argument list" if first.starred else "as the program"
+            self._report("LPS204", node, first.labels, name, how)
+            return
+        program = os.path.basename(first.const or "")
+        operands = argv[1:]
+        labels = _join_elems(operands)
+        if not labels:
+            return
+        if program in _EXEC_WRAPPERS or _runs_subcommand(argv):
+            self._report("LPS204", node, labels, name, f"as arguments of {program}, which runs a command")
+        elif program in _DESTRUCTIVE or program.startswith(_DESTRUCTIVE_PREFIXES):
+            self._report("LPS203", node, labels, name, f"as an operand of {program}")
+
+    def _report(self, rule: str, node: ast.Call, labels: Iterable[str], sink: str, how: str) -> None:
+        anchor = self._outer_call or node
+        key = (rule, anchor.lineno)
+        via = tuple(self._stack[1:])
+        old = self._flows.get(key)
+        params = tuple(sorted(set(labels) | set(old.params if old else ())))
+        if old is not None and (old.sink_line, old.sink) != (node.lineno, sink):
+            self._flows[key] = FlowFact(rule, old.line, old.col, params, old.sink, old.sink_line,
+                                        old.how, old.via)
+            return
+        self._flows[key] = FlowFact(rule, anchor.lineno, anchor.col_offset, params, sink,
+                                    node.lineno, how, via)
+
+
+# ---- narrowing ---------------------------------------------------------------------------------
+def _holds_when(test: ast.expr, outcome: bool, frame: _Frame) -> set[str]:  # noqa: C901 - one case per check form
+    """Names that a narrowing check has confined when `test` evaluated to `outcome`."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _holds_when(test.operand, not outcome, frame)
+    if isinstance(test, ast.BoolOp):
+        # ``a and b`` true: both hold; ``a or b`` false: neither held, so both negations hold.
+        if isinstance(test.op, ast.And) == outcome:
+            return set().union(*(_holds_when(v, outcome, frame) for v in test.values))
+        return set()
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        return _compare_narrows(test, outcome)
+    if isinstance(test, ast.Call) and outcome:
+        return _call_narrows(test, frame)
+    return set()
+
+
+def _compare_narrows(test: ast.Compare, outcome: bool) -> set[str]:
+    op, right = test.ops[0], test.comparators[0]
+    positive = isinstance(op, ast.In | ast.Eq | ast.Is)
+    if not isinstance(op, ast.In | ast.NotIn | ast.Eq | ast.NotEq | ast.Is | ast.IsNot):
+        return set()
+    if positive != outcome:
+        return set()
+    left = test.left
+    if isinstance(left, ast.Call) and _callee_tail(left) == "commonpath":
+        return {n.id for n in ast.walk(left) if isinstance(n, ast.Name)}
+    if isinstance(left, ast.Name) and _is_fixed(right):
+        return {left.id}
+    return set()
+
+
+def _call_narrows(test: ast.Call, frame: _Frame) -> set[str]:
+    tail = _callee_tail(test)
+    func = test.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        receiver = func.value.id
+        if tail == "startswith":
+            # A prefix test only confines a path once ``..`` and symlinks are resolved.
+            return {receiver} if receiver in frame.normalised else set()
+        if tail in _CHECK_METHODS:
+            return {receiver}
+    regex = tail in ("match", "fullmatch") or _dotted(func) in _REGEX_FUNCS
+    if regex or tail.endswith(_VALIDATOR_SUFFIXES):
+        return {a.id for a in test.args if isinstance(a, ast.Name)}
+    return set()
+
+
+def _narrow(frame: _Frame, names: set[str]) -> None:
+    for name in names:
+        if name in frame.env:
+            frame.env[name] = _NOTHING
+
+
+# ---- small helpers -----------------------------------------------------------------------------
+def _wide_params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    """Parameters not already narrowed by a contract annotation."""
+    args = func.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    every += [a for a in (args.vararg, args.kwarg) if a is not None]
+    return [a.arg for a in every if a.arg not in ("self", "cls") and not narrowing_annotation(a.annotation)]
+
+
+def narrowing_annotation(annotation: ast.expr | None) -> bool:
+    """True when `annotation` carries a leastpriv marker (PathUnder, Match, OneOf, Range) or Literal."""
+    if annotation is None:
+        return False
+    for node in ast.walk(annotation):
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if name in _NARROWING_MARKERS:
+            return True
+    return False
+
+
+def _bind_arguments(func: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call,
+                    evaluate: Callable[[ast.expr], Value]) -> dict[str, Value]:
+    params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
+    env: dict[str, Value] = {}
+    extra: list[Elem] = []
+    position = 0
+    for arg in call.args:
+        value = evaluate(arg.value if isinstance(arg, ast.Starred) else arg)
+        if isinstance(arg, ast.Starred):
+            # Unknown length: the unpacked values may land on any remaining parameter.
+            for name in params[position:]:
+                env[name] = Value(value.labels)
+            extra.extend(value.elements or (Elem(value.labels, starred=True),))
+            position = len(params)
+        elif position < len(params):
+            env[params[position]] = value
+            position += 1
+        else:
+            extra.append(Elem(value.labels, value.const))
+    if func.args.vararg is not None:
+        env[func.args.vararg.arg] = Value(_join_elems(extra), tuple(extra))
+    kwargs = _EMPTY
+    for keyword in call.keywords:
+        value = evaluate(keyword.value)
+        if keyword.arg is not None and keyword.arg in params + [a.arg for a in func.args.kwonlyargs]:
+            env[keyword.arg] = value
+        else:
+            kwargs |= value.labels
+    if func.args.kwarg is not None:
+        env[func.args.kwarg.arg] = Value(kwargs)
+    return env
+
+
+def _call_operands(node: ast.Call) -> list[ast.expr]:
+    return [*node.args, *(k.value for k in node.keywords)]
+
+
+def _first_arg(node: ast.Call) -> ast.expr | None:
+    if node.args:
+        first = node.args[0]
+        return first.value if isinstance(first, ast.Starred) else first
+    for keyword in node.keywords:
+        if keyword.arg == "args":
+            return keyword.value
+    return None
+
+
+def _keyword_true(node: ast.Call, name: str) -> bool:
+    return any(k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is True
+               for k in node.keywords)
+
+
+def _runs_subcommand(argv: list[Elem]) -> bool:
+    """``ip netns exec NS CMD…``: after a constant "exec", the rest is a command."""
+    consts = [e.const for e in argv]
+    if "exec" not in consts:
+        return False
+    return bool(_join_elems(argv[consts.index("exec") + 1:]))
+
+
+def _sequence(parts: list[Elem | tuple[Elem, ...]]) -> Value:
+    elements = _flatten(parts)
+    return Value(_join_elems(elements), tuple(elements))
+
+
+def _flatten(parts: Iterable[Elem | tuple[Elem, ...]]) -> list[Elem]:
+    out: list[Elem] = []
+    for part in parts:
+        out.extend(part if isinstance(part, tuple) else (part,))
+    return out
+
+
+def _concat(left: Value, right: Value) -> Value:
+    labels = left.labels | right.labels
+    if left.elements is not None and right.elements is not None:
+        return Value(labels, left.elements + right.elements)
+    if left.elements is not None and right.labels and right.const is None:
+        return Value(labels, left.elements + (Elem(right.labels, starred=True),))
+    return Value(labels)
+
+
+def _join(values: Iterable[Value]) -> Value:
+    values = list(values)
+    labels = frozenset().union(*(v.labels for v in values)) if values else _EMPTY
+    if len(values) == 1:
+        return values[0]
+    shapes = {v.elements for v in values}
+    return Value(labels, shapes.pop() if len(shapes) == 1 else None)
+
+
+def _join_elems(elements: Iterable[Elem]) -> frozenset[str]:
+    return frozenset().union(*(e.labels for e in elements))
+
+
+def _copy(frame: _Frame) -> _Frame:
+    return _Frame(dict(frame.env), set(frame.normalised), list(frame.returns))
+
+
+def _merge_into(frame: _Frame, branches: list[_Frame]) -> None:
+    names = set().union(*(b.env for b in branches))
+    frame.env = {n: _join([b.env.get(n, _NOTHING) for b in branches]) for n in names}
+    frame.normalised = set.intersection(*(b.normalised for b in branches))
+
+
+def _base_name(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _callee_tail(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _is_fixed(node: ast.expr) -> bool:
+    """A constant, a literal collection of constants, or a module-level NAME in capitals."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return all(isinstance(e, ast.Constant) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return True
+    name = _dotted(node)
+    return name is not None and name.rsplit(".", 1)[-1].isupper()

@@ -1,0 +1,103 @@
+"""Compact, picklable facts one file yields; the per-file workers return these, never ASTs.
+
+The visitor (`leastpriv.audit.visitor`) fills a `ModuleFacts` per file in one walk; the rules read
+them, file by file or across the whole tree. Lines are 1-based, columns 0-based as in `ast`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ContextFact:
+    """A ``PrivContext(...)`` bound to a module-level name."""
+
+    name: str  # the name it is bound to: "sys_admin_pctxt"
+    line: int
+    col: int
+    cfg_section: str | None
+    capabilities: tuple[str, ...]  # "CAP_*" names in kernel order
+    unresolved: tuple[str, ...]  # capability expressions the analyser could not read
+    framework: str  # "oslo.privsep" | "leastpriv"
+
+
+@dataclass(frozen=True)
+class FlowFact:
+    """A parameter of an entrypoint that reaches a sink without a narrowing check."""
+
+    rule: str  # "LPS203" (file) or "LPS204" (command)
+    line: int  # in the entrypoint's body: the sink, or the call that leads to it
+    col: int
+    params: tuple[str, ...]
+    sink: str  # "os.chmod", "subprocess.Popen"
+    sink_line: int
+    how: str  # "as the program", "as a path", "as an operand of rm"
+    via: tuple[str, ...] = ()  # module-local helpers between the entrypoint and the sink
+
+
+@dataclass(frozen=True)
+class EntrypointFact:
+    """A function decorated with ``<context>.entrypoint`` or ``entrypoint_with_timeout(...)``."""
+
+    name: str
+    line: int  # the ``def`` line
+    col: int
+    first_line: int  # the first decorator line; suppressions there apply too
+    context_ref: str | None  # dotted name of the context as written, resolved through imports
+    params: tuple[str, ...]
+    unannotated: tuple[str, ...]
+    framework: str  # "oslo.privsep" | "leastpriv"
+    flows: tuple[FlowFact, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallFact:
+    """A call whose callee resolves, through imports or module-level names, to a dotted name."""
+
+    line: int
+    col: int
+    caller: str  # id of the enclosing function, or the module id
+    target: str  # "nova.privsep.path.writefile"
+    name_used: str  # as written: "nova.privsep.path.writefile", "fs.writefile"
+
+
+@dataclass(frozen=True)
+class RootwrapFact:
+    """A use of rootwrap (or of a root helper) in Python code or in a filter file."""
+
+    kind: str  # "run_as_root" | "root_helper" | "rootwrap_command" | "privsep_helper" | "filters"
+    line: int
+    col: int
+    scope: str  # enclosing function id, module id, or the filter file's path
+    detail: str
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """``# leastpriv: ignore[LPS201,LPS205] -- reason`` on one line."""
+
+    rules: frozenset[str]
+    reason: str
+
+
+@dataclass
+class ModuleFacts:
+    """Everything the rules need to know about one file."""
+
+    path: str  # relative to the root, with "/"
+    module: str  # dotted module id; for filter files, the relative path
+    kind: str = "python"  # "python" | "filters"
+    parsed: bool = False  # False: the cheap pre-check found nothing worth a parse
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
+    imported: tuple[str, ...] = ()  # dotted modules named by imports (for files not parsed)
+    contexts: list[ContextFact] = field(default_factory=list)
+    entrypoints: list[EntrypointFact] = field(default_factory=list)
+    calls: list[CallFact] = field(default_factory=list)
+    rootwrap: list[RootwrapFact] = field(default_factory=list)
+    suppressions: dict[int, Suppression] = field(default_factory=dict)
+    error: tuple[int, str] | None = None  # (line, message) when the file could not be read
+
+    @property
+    def top_package(self) -> str:
+        return self.module.split(".", 1)[0]

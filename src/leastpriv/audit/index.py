@@ -1,0 +1,92 @@
+"""The whole tree at once: contexts, entrypoints and their call sites, resolved across modules.
+
+Built from the `ModuleFacts` of every file after the per-file pass. A name written in one module
+(``privileged.default``) is followed through the imports of the modules it passes (``from
+os_brick import privileged`` → ``os_brick.privileged.default``), including re-exports.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from leastpriv.audit.facts import CallFact, ContextFact, EntrypointFact, ModuleFacts
+
+_MAX_HOPS = 8  # re-export chains longer than this are cycles or mistakes
+
+
+@dataclass(frozen=True)
+class Located:
+    """A fact together with the module it was found in."""
+
+    module: ModuleFacts
+    context: ContextFact | None = None
+    entrypoint: EntrypointFact | None = None
+    call: CallFact | None = None
+
+
+class TreeIndex:
+    """Lookups across every module of one audited tree."""
+
+    def __init__(self, modules: list[ModuleFacts]) -> None:
+        self.modules = {m.module: m for m in modules if m.kind == "python" and m.parsed}
+        self.contexts = {
+            f"{m.module}.{c.name}": Located(m, context=c) for m in self.modules.values() for c in m.contexts
+        }
+        self.entrypoints = {
+            f"{m.module}.{e.name}": Located(m, entrypoint=e) for m in self.modules.values() for e in m.entrypoints
+        }
+        self.callers: dict[str, list[Located]] = defaultdict(list)
+        for module in self.modules.values():
+            for call in module.calls:
+                target = self.resolve(call.target)
+                if target in self.entrypoints:
+                    self.callers[target].append(Located(module, call=call))
+
+    def resolve(self, dotted: str) -> str:
+        """`dotted` with every re-export along the way replaced by what it names."""
+        for _ in range(_MAX_HOPS):
+            if dotted in self.contexts or dotted in self.entrypoints:
+                return dotted
+            step = self._step(dotted)
+            if step is None or step == dotted:
+                return dotted
+            dotted = step
+        return dotted
+
+    def _step(self, dotted: str) -> str | None:
+        parts = dotted.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            module = self.modules.get(".".join(parts[:cut]))
+            if module is not None:
+                target = module.imports.get(parts[cut])
+                return None if target is None else ".".join([target, *parts[cut + 1:]])
+        return None
+
+    def context_of(self, entrypoint: EntrypointFact) -> str | None:
+        """The id of the context `entrypoint` is decorated with, when it is in the tree."""
+        if entrypoint.context_ref is None:
+            return None
+        resolved = self.resolve(entrypoint.context_ref)
+        return resolved if resolved in self.contexts else None
+
+
+def defines_entrypoints(modules: list[ModuleFacts]) -> frozenset[str]:
+    """Modules that define at least one entrypoint (the only ones a caller must import)."""
+    return frozenset(m.module for m in modules if m.entrypoints)
+
+
+def may_call(imported: tuple[str, ...], targets: frozenset[str]) -> bool:
+    """True when a file importing `imported` could reach a module in `targets`.
+
+    ``import nova.privsep`` may reach ``nova.privsep.path``; ``from nova.privsep import path``
+    names ``nova.privsep.path`` itself, and ``from nova.privsep.path import writefile`` names
+    ``nova.privsep.path.writefile`` whose module is in `targets`.
+    """
+    for name in imported:
+        if name in targets or name.rpartition(".")[0] in targets:
+            return True
+        prefix = name + "."
+        if "." in name and any(t.startswith(prefix) for t in targets):
+            return True
+    return False

@@ -1,0 +1,560 @@
+'''The audit rules: one id, one name, one function each; the docstring is the rule's documentation.
+
+Ids come in families of a hundred: LPS1xx judge contexts (what a daemon may do), LPS2xx judge
+entrypoints and their callers (what a caller may ask for), LPS3xx find rootwrap still in use.
+A *file* rule sees one module's facts and also runs in the flake8 plugin; a *tree* rule needs every
+module of the tree (who imports whom) and runs only in ``leastpriv audit``.
+
+Every finding can be silenced where it is reported with ``# leastpriv: ignore[LPS203] -- reason``;
+for a finding about an entrypoint the comment may also sit on its ``def`` or decorator line.
+'''
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from leastpriv import caps
+from leastpriv.audit.facts import EntrypointFact, FlowFact, ModuleFacts
+from leastpriv.audit.index import TreeIndex
+from leastpriv.audit.model import Severity
+from leastpriv.audit.options import AuditOptions
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule matched: where, about what, and what a reviewer should read."""
+
+    line: int
+    col: int
+    symbol: str
+    message: str
+    path: str | None = None  # None: the path of the module being checked
+    also_lines: tuple[int, ...] = ()  # more lines where a suppression comment counts
+
+
+FileCheck = Callable[[ModuleFacts, AuditOptions], Iterator[Hit]]
+TreeCheck = Callable[[TreeIndex, AuditOptions], Iterator[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One audit rule."""
+
+    id: str
+    name: str
+    severity: Severity
+    scope: Literal["file", "tree"]
+    summary: str
+    doc: str
+    check: Callable[..., Iterator[Hit]]
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _rule(rule_id: str, name: str, severity: Severity, scope: Literal["file", "tree"] = "file"):
+    def register(check: Callable[..., Iterator[Hit]]) -> Callable[..., Iterator[Hit]]:
+        doc = inspect.cleandoc(check.__doc__ or "")
+        RULES[rule_id] = Rule(rule_id, name, severity, scope, _summary(doc), doc, check)
+        return check
+    return register
+
+
+def _summary(doc: str) -> str:
+    """The first sentence of the *What it does* section."""
+    match = re.search(r"## What it does\n(.+?)(?:\n\n|$)", doc, re.S)
+    text = " ".join((match.group(1) if match else doc).split())
+    return text.split(". ")[0].rstrip(".") + "."
+
+
+def _ep_id(module: ModuleFacts, entrypoint: EntrypointFact) -> str:
+    return f"{module.module}.{entrypoint.name}"
+
+
+def _ep_lines(entrypoint: EntrypointFact) -> tuple[int, ...]:
+    return tuple(range(entrypoint.first_line, entrypoint.line + 1))
+
+
+# ---- LPS1xx: contexts ----------------------------------------------------------------------------
+@_rule("LPS101", "broad-context", Severity.MEDIUM)
+def broad_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for privsep contexts whose capabilities span more than one family (file ownership and
+    DAC, network, sys_admin, ptrace, kill, identity, …) or number more than `max-capabilities`.
+
+    ## Why is this bad?
+    Every entrypoint of a context runs with all of its capabilities. A context that holds both
+    `CAP_NET_ADMIN` and `CAP_DAC_OVERRIDE` lets a bug in a function that only sets a link up
+    rewrite any file on the host. One small context per kind of work keeps the damage of each
+    function to the kind of work it does.
+
+    ## Example
+    ```python
+    sys_admin_pctxt = priv_context.PrivContext(
+        "nova",
+        cfg_section="nova_sys_admin",
+        capabilities=[caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE, caps.CAP_NET_ADMIN, caps.CAP_SYS_ADMIN],
+    )
+    ```
+
+    ## Use instead
+    ```python
+    file_ctx = leastpriv.PrivContext("nova.files", capabilities=[caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE])
+    net_ctx = leastpriv.PrivContext("nova.net", capabilities=[caps.CAP_NET_ADMIN])
+    ```
+
+    ## Options
+    - `max-capabilities` (default 2): more capabilities than this is broad even within one family.
+
+    ## References
+    - `capabilities(7)`; DESIGN.md §6; `leastpriv.caps.family`
+    """
+    for context in module.contexts:
+        families = caps.families(context.capabilities)
+        count = len(context.capabilities)
+        if len(families) > 1 or count > options.max_capabilities:
+            groups = "; ".join(
+                f"{family}: {', '.join(c for c in context.capabilities if caps.family(c) == family)}"
+                for family in sorted(families)
+            )
+            yield Hit(context.line, context.col, f"{module.module}.{context.name}",
+                      f"context '{context.name}' holds {count} capabilities in {len(families)} "
+                      f"families ({groups}); split it by the work each entrypoint does")
+
+
+@_rule("LPS102", "sys-admin-context", Severity.HIGH)
+def sys_admin_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for privsep contexts that hold `CAP_SYS_ADMIN`.
+
+    ## Why is this bad?
+    `CAP_SYS_ADMIN` is "the new root": mount, namespaces, BPF, quotas, device ioctls and dozens
+    of other operations. A daemon holding it is close to a root daemon, whatever else it drops.
+
+    ## Example
+    ```python
+    default = priv_context.PrivContext(__name__, capabilities=[caps.CAP_SYS_ADMIN, caps.CAP_NET_ADMIN])
+    ```
+
+    ## Use instead
+    The narrowest capability for the operation (`CAP_NET_ADMIN` for links and routes), and for a
+    mount a separate context whose only entrypoint mounts a fixed source on a fixed target.
+
+    ## Options
+    None.
+
+    ## References
+    - `capabilities(7)`, "CAP_SYS_ADMIN … overloaded"
+    """
+    for context in module.contexts:
+        if "CAP_SYS_ADMIN" in context.capabilities:
+            yield Hit(context.line, context.col, f"{module.module}.{context.name}",
+                      f"context '{context.name}' holds CAP_SYS_ADMIN; use the narrowest "
+                      "capability the operation needs")
+
+
+# ---- LPS2xx: entrypoints and callers -------------------------------------------------------------
+@_rule("LPS201", "unmarked-entrypoint", Severity.LOW)
+def unmarked_entrypoint(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for entrypoints whose name does not end in `_privileged`, in leastpriv and in
+    oslo.privsep code alike.
+
+    ## Why is this bad?
+    A call to an entrypoint crosses into a process with capabilities. When the name says so
+    (`chown_privileged(path)`), reviewers of the caller see the boundary without opening the
+    module; `chown(path)` looks like any helper.
+
+    ## Example
+    ```python
+    @nova.privsep.sys_admin_pctxt.entrypoint
+    def chmod(path, mode): ...
+    ```
+
+    ## Use instead
+    ```python
+    @files.entrypoint
+    def chmod_console_log_privileged(path: Annotated[str, PathUnder(LOG_DIR)]) -> None: ...
+    ```
+
+    ## Options
+    None.
+
+    ## References
+    - DESIGN.md §4.2 (the strict policy enforces this name at decoration time)
+    """
+    for entrypoint in module.entrypoints:
+        if not entrypoint.name.endswith("_privileged"):
+            yield Hit(entrypoint.line, entrypoint.col, _ep_id(module, entrypoint),
+                      f"entrypoint '{entrypoint.name}' does not end in '_privileged'",
+                      also_lines=_ep_lines(entrypoint))
+
+
+@_rule("LPS202", "shared-privsep-package", Severity.LOW, scope="tree")
+def shared_privsep_package(tree: TreeIndex, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for modules of entrypoints grouped in a shared `privsep`/`privileged` package and
+    called from modules outside it. Reported once per module, on its first entrypoint.
+
+    ## Why is this bad?
+    A shared package of privileged helpers grows into a toolbox: each caller adds the function it
+    needs, worded generally ("write a file") so the next caller can reuse it, and every function
+    runs under the package's one broad context. The contract of each function ends up defined by
+    its loosest caller.
+
+    ## Example
+    ```python
+    # nova/privsep/path.py, called from nova/virt/libvirt/driver.py and nova/virt/disk/api.py
+    @nova.privsep.sys_admin_pctxt.entrypoint
+    def writefile(path, mode, content): ...
+    ```
+
+    ## Use instead
+    A privileged function next to its one caller, named for that caller's need
+    (`write_console_log_privileged`), with the narrow context of that subsystem.
+
+    ## Options
+    None.
+
+    ## References
+    - The seed thread: "privileged functions must be narrow"
+    """
+    for module in tree.modules.values():
+        shared = _shared_package(module.module)
+        if shared is None or not module.entrypoints:
+            continue
+        outside = sorted({
+            caller.module.module for e in module.entrypoints
+            for caller in tree.callers.get(_ep_id(module, e), ())
+            if caller.module.module != shared and not caller.module.module.startswith(shared + ".")
+        })
+        if outside:
+            first = min(module.entrypoints, key=lambda e: e.line)
+            shown = ", ".join(outside[:5]) + (", …" if len(outside) > 5 else "")
+            yield Hit(first.line, first.col, module.module,
+                      f"{len(module.entrypoints)} entrypoints of shared package '{shared}' are "
+                      f"called from {len(outside)} modules outside it ({shown})",
+                      path=module.path, also_lines=_ep_lines(first))
+
+
+def _shared_package(module: str) -> str | None:
+    parts = module.split(".")
+    for index, part in enumerate(parts):
+        if part in ("privsep", "privileged"):
+            return ".".join(parts[: index + 1])
+    return None
+
+
+def _flow_message(flow: FlowFact) -> str:
+    names = ", ".join(f"'{p}'" for p in flow.params)
+    noun = "parameter" if len(flow.params) == 1 else "parameters"
+    via = f" (via {' → '.join(flow.via)})" if flow.via else ""
+    return f"{noun} {names} reach{'es' if len(flow.params) == 1 else ''} {flow.sink} at line {flow.sink_line}{via} {flow.how}"
+
+
+def _flows(module: ModuleFacts, rule_id: str, advice: str) -> Iterator[Hit]:
+    for entrypoint in module.entrypoints:
+        for flow in entrypoint.flows:
+            if flow.rule == rule_id:
+                yield Hit(flow.line, flow.col, _ep_id(module, entrypoint),
+                          f"{_flow_message(flow)} without a narrowing check; {advice}",
+                          also_lines=_ep_lines(entrypoint))
+
+
+@_rule("LPS203", "wide-file-contract", Severity.HIGH)
+def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for entrypoint parameters that reach a file operation without a narrowing check: a
+    path or mode that reaches `open`, `os.chmod/chown/unlink/rename/…`, `shutil.*` or
+    `fileutils.*`, or a path that a fixed destructive command acts on (`rm`, `dd of=`, `mkfs`,
+    `chmod`, `mount`, `tee`, `cp`, `mv`, …). The parameter is followed through assignments, string
+    building, `os.path.join` and helper functions of the same module.
+
+    ## Why is this bad?
+    The caller chooses which file the privileged daemon changes. Anyone who can make the
+    unprivileged service call it — one injection bug away — can write `/etc/shadow`, chmod a
+    setuid binary, or delete the host's root filesystem. The entrypoint's contract is "any file".
+
+    ## Example
+    ```python
+    @nova.privsep.sys_admin_pctxt.entrypoint
+    def chmod(path, mode):
+        os.chmod(path, mode)
+    ```
+
+    ## Use instead
+    ```python
+    @files.entrypoint
+    def chmod_console_log_privileged(
+        path: Annotated[str, PathUnder("/var/lib/nova/instances")],
+    ) -> None:
+        os.chmod(path, 0o640)
+    ```
+    A check in the body also counts when it rejects: `os.path.realpath` then `startswith(ROOT)`,
+    `os.path.commonpath`, `is_relative_to`, a regex `fullmatch`, or membership in a fixed set,
+    followed by `raise` or `return`. `os.path.exists` is not a narrowing check.
+
+    ## Options
+    - `extra-file-sinks`: dotted names of project functions that change files as root.
+
+    ## References
+    - CWE-22 (path traversal), CWE-732 (incorrect permission assignment)
+    """
+    yield from _flows(module, "LPS203", "confine the path (PathUnder, or a realpath + containment check)")
+
+
+@_rule("LPS204", "arbitrary-execution", Severity.HIGH)
+def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for entrypoint parameters that choose what a command sink runs: the program
+    (`argv[0]`), the whole argument list (`execute(*cmd)`, `subprocess.run(cmd)`), a shell command
+    line, or the arguments of a program that runs another one (`env`, `sh -c`, `nsenter`,
+    `ip netns exec`). Command sinks are `processutils.execute`, `utils.execute` and other
+    `execute` wrappers, `subprocess.*`, `os.system`, `os.popen`, `os.exec*` and `os.spawn*`.
+
+    ## Why is this bad?
+    It is root as a service: the caller runs any program with the daemon's capabilities. Such an
+    entrypoint is a rootwrap without even the filter file.
+
+    ## Example
+    ```python
+    @privileged.default.entrypoint
+    def execute_root(*cmd, **kwargs):
+        return processutils.execute(*cmd, **kwargs)
+    ```
+
+    ## Use instead
+    One entrypoint per operation, with the program fixed and each operand confined:
+    ```python
+    @net.entrypoint
+    def set_link_up_privileged(device: Annotated[str, Match(r"[a-z0-9-]{1,15}")]) -> None:
+        processutils.execute("ip", "link", "set", "dev", device, "up")
+    ```
+    A caller-chosen identifier passed as one operand of a fixed, non-destructive command is not
+    reported.
+
+    ## Options
+    - `extra-command-sinks`: dotted names of project functions that run commands as root.
+
+    ## References
+    - CWE-78 (OS command injection), CWE-250 (execution with unnecessary privileges)
+    """
+    yield from _flows(module, "LPS204", "fix the program and confine each operand")
+
+
+@_rule("LPS205", "uncontracted-parameter", Severity.LOW)
+def uncontracted_parameter(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for entrypoint parameters with no annotation. Reported once per entrypoint, listing the
+    parameters, so an oslo.privsep module is not flooded with one finding per argument.
+
+    ## Why is this bad?
+    leastpriv checks every annotation in the client and again in the daemon before the call; a
+    parameter without one reaches privileged code unchecked. In oslo.privsep code nothing is
+    checked at all, so each unannotated parameter is work left for the migration.
+
+    ## Example
+    ```python
+    @ctx.entrypoint
+    def set_mtu_privileged(device, mtu): ...
+    ```
+
+    ## Use instead
+    ```python
+    @ctx.entrypoint
+    def set_mtu_privileged(device: Annotated[str, Match(r"[a-z0-9-]{1,15}")],
+                           mtu: Annotated[int, Range(68, 65535)]) -> None: ...
+    ```
+
+    ## Options
+    None.
+
+    ## References
+    - DESIGN.md §4.3 (contract types and markers)
+    """
+    for entrypoint in module.entrypoints:
+        if entrypoint.unannotated:
+            names = ", ".join(f"'{p}'" for p in entrypoint.unannotated)
+            where = "leastpriv checks nothing for them" if entrypoint.framework == "leastpriv" else \
+                "oslo.privsep checks no argument; annotate them when migrating"
+            yield Hit(entrypoint.line, entrypoint.col, _ep_id(module, entrypoint),
+                      f"entrypoint '{entrypoint.name}' has parameters without a contract "
+                      f"annotation: {names}; {where}", also_lines=_ep_lines(entrypoint))
+
+
+@_rule("LPS206", "hidden-privileged-call", Severity.LOW, scope="tree")
+def hidden_privileged_call(tree: TreeIndex, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for calls to an entrypoint written with a name that does not show privilege: no part of
+    the name ends in `_privileged` or names a `privsep`/`privileged` module
+    (`linux_net.create_tap(...)`, `from .privsep import chown as safe_chown`).
+
+    ## Why is this bad?
+    The reviewer of the caller cannot see that the arguments cross into a privileged process, so
+    nobody asks where they come from.
+
+    ## Example
+    ```python
+    from vif_plug_ovs import linux_net
+    linux_net.create_veth_pair(dev1, dev2, mtu)
+    ```
+
+    ## Use instead
+    ```python
+    linux_net.create_veth_pair_privileged(dev1, dev2, mtu)
+    ```
+
+    ## Options
+    None.
+
+    ## References
+    - DESIGN.md §4.2
+    """
+    for entrypoint_id, calls in sorted(tree.callers.items()):
+        for located in calls:
+            call = located.call
+            if call is not None and not _shows_privilege(call.name_used):
+                yield Hit(call.line, call.col, call.caller,
+                          f"call to entrypoint '{entrypoint_id}' written as '{call.name_used}' "
+                          "hides that it runs privileged", path=located.module.path)
+
+
+def _shows_privilege(name_used: str) -> bool:
+    return any(part.endswith("_privileged") or "privsep" in part or "privileged" in part
+               for part in name_used.split("."))
+
+
+# ---- LPS3xx: rootwrap ----------------------------------------------------------------------------
+@_rule("LPS301", "rootwrap-use", Severity.MEDIUM)
+def rootwrap_use(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for commands still run through rootwrap: `run_as_root=True` in any call, a
+    `root_helper=` argument, and `*-rootwrap` command strings.
+
+    ## Why is this bad?
+    rootwrap runs the whole command as full root, after matching it against filter files whose
+    patterns are easy to get wrong, and starts a Python interpreter per call. Each use is a
+    command that should become a narrow entrypoint.
+
+    ## Example
+    ```python
+    utils.execute("chown", owner, path, run_as_root=True)
+    ```
+
+    ## Use instead
+    ```python
+    chown_instance_dir_privileged(path)   # a narrow leastpriv entrypoint
+    ```
+
+    ## Options
+    None.
+
+    ## References
+    - oslo.rootwrap documentation; the seed thread ("deprecate rootwrap")
+    """
+    for use in module.rootwrap:
+        if use.kind in ("run_as_root", "root_helper", "rootwrap_command"):
+            yield Hit(use.line, use.col, use.scope, f"rootwrap still used: {use.detail}")
+
+
+@_rule("LPS302", "rootwrap-filter-file", Severity.LOW)
+def rootwrap_filter_file(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for rootwrap filter files (`*.filters`, files under `rootwrap.d/`) shipped in the tree.
+    Reported once per file, on its first filter.
+
+    ## Why is this bad?
+    Each filter is a command a service may run as full root. Shipping filters keeps rootwrap
+    alive and lets deployments copy them into `/etc` long after the code stopped using them.
+
+    ## Example
+    ```ini
+    [Filters]
+    chown: CommandFilter, chown, root
+    ```
+
+    ## Use instead
+    Delete the filter once no `run_as_root=True` call needs it (see LPS301).
+
+    ## Options
+    None.
+
+    ## References
+    - oslo.rootwrap, "Filter files"
+    """
+    for use in module.rootwrap:
+        if use.kind == "filters":
+            yield Hit(use.line, use.col, use.scope, f"rootwrap filter file shipped: {use.detail}")
+
+
+@_rule("LPS303", "privsep-through-rootwrap", Severity.MEDIUM)
+def privsep_through_rootwrap(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for privsep daemons started through rootwrap: `priv_context.init(root_helper=...)`
+    (oslo.privsep then runs `<root_helper> privsep-helper …`) and filter entries that allow
+    `privsep-helper`.
+
+    ## Why is this bad?
+    The daemon's start then depends on rootwrap's configuration and filter matching, and the
+    `privsep-helper` filter lets anyone who can run rootwrap start any context by name with a
+    config file of their choosing.
+
+    ## Example
+    ```python
+    priv_context.init(root_helper=shlex.split(utils.get_root_helper()))
+    ```
+
+    ## Use instead
+    Start the daemon with leastpriv's own helper (`sudo leastpriv-helper`, or fork when the
+    service already holds the capabilities) and drop the `privsep-helper` filter.
+
+    ## Options
+    None.
+
+    ## References
+    - oslo.privsep, `helper_command`; DESIGN.md §4.5
+    """
+    for use in module.rootwrap:
+        if use.kind == "privsep_helper":
+            yield Hit(use.line, use.col, use.scope, f"privsep daemon launched through rootwrap: {use.detail}")
+
+
+@_rule("LPS304", "borrowed-context", Severity.MEDIUM)
+def borrowed_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for entrypoints decorated with a context defined in another top-level package.
+
+    ## Why is this bad?
+    The library's privileged code then runs with the capabilities — and in the daemon — of a
+    context it does not own: the other package can widen that context, and its operators cannot
+    tell from its configuration section which code runs there.
+
+    ## Example
+    ```python
+    # in mylib/ops.py
+    from os_brick import privileged
+    @privileged.default.entrypoint
+    def flush_privileged(device): ...
+    ```
+
+    ## Use instead
+    A context owned by the library, with its own `cfg_section` and only the capabilities its
+    entrypoints need.
+
+    ## Options
+    None.
+
+    ## References
+    - DESIGN.md §4.1
+    """
+    own = module.top_package
+    for entrypoint in module.entrypoints:
+        ref = entrypoint.context_ref
+        if ref and "." in ref and ref.split(".", 1)[0] != own:
+            yield Hit(entrypoint.line, entrypoint.col, _ep_id(module, entrypoint),
+                      f"entrypoint '{entrypoint.name}' uses context '{ref}' of another package",
+                      also_lines=_ep_lines(entrypoint))

@@ -1,0 +1,324 @@
+"""One walk over one file's AST, yielding the `ModuleFacts` every rule reads.
+
+The walk records imports, contexts, entrypoints, calls and rootwrap use; names are resolved and the
+entrypoints' data flow is analysed after the walk, once every import and module-level function of
+the file is known.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+
+from leastpriv import caps
+from leastpriv.audit import dataflow
+from leastpriv.audit.facts import (
+    CallFact,
+    ContextFact,
+    EntrypointFact,
+    ModuleFacts,
+    RootwrapFact,
+    Suppression,
+)
+
+# The constructors that make a privsep context, by the dotted name they resolve to.
+CONTEXT_CLASSES = {
+    "oslo_privsep.priv_context.PrivContext": "oslo.privsep",
+    "leastpriv.PrivContext": "leastpriv",
+    "leastpriv.context.PrivContext": "leastpriv",
+    "leastpriv.compat.oslo.PrivContext": "leastpriv",
+}
+_PRIVSEP_INIT = "oslo_privsep.priv_context.init"
+_ENTRYPOINT_DECORATORS = frozenset({"entrypoint", "entrypoint_with_timeout"})
+_ROOTWRAP_COMMAND = re.compile(r"[\w.]+-rootwrap\b")
+_SUPPRESSION = re.compile(r"#\s*leastpriv:\s*ignore\[([A-Za-z0-9_, ]+)\]\s*(?:--|:|—)?\s*(.*)$")
+_BUILTIN_CALLABLES = frozenset(dir(__builtins__) if isinstance(__builtins__, dict) else dir(__builtins__))
+
+
+def suppressions(source: str) -> dict[int, Suppression]:
+    """The ``# leastpriv: ignore[...]`` comments of `source`, by line."""
+    found: dict[int, Suppression] = {}
+    if "leastpriv:" not in source:
+        return found
+    for number, line in enumerate(source.splitlines(), start=1):
+        match = _SUPPRESSION.search(line)
+        if match:
+            rules = frozenset(r.strip().upper() for r in match.group(1).split(",") if r.strip())
+            found[number] = Suppression(rules, match.group(2).strip())
+    return found
+
+
+def scan_module(source: str, *, path: str, module: str, is_package: bool,
+                sinks: dataflow.Sinks = dataflow.Sinks()) -> ModuleFacts:
+    """Parse `source` and collect its facts; a syntax error becomes ``ModuleFacts.error``."""
+    facts = ModuleFacts(path=path, module=module, parsed=True, suppressions=suppressions(source))
+    try:
+        tree = ast.parse(source, filename=path)
+    except (SyntaxError, ValueError) as exc:
+        facts.error = (getattr(exc, "lineno", None) or 1, f"cannot parse: {exc.__class__.__name__}: {exc}")
+        return facts
+    visitor = _ModuleVisitor(facts, is_package)
+    visitor.visit(tree)
+    visitor.finish(sinks)
+    return facts
+
+
+class _ModuleVisitor(ast.NodeVisitor):
+    """Walks one module once; `finish` resolves names and runs the data flow."""
+
+    def __init__(self, facts: ModuleFacts, is_package: bool) -> None:
+        self.facts = facts
+        module = facts.module
+        self._package = module if is_package else module.rpartition(".")[0]
+        self._scope: list[str] = []
+        self._module_names: set[str] = set()
+        self._lists: dict[str, ast.expr] = {}  # module-level NAME = [...] (capability lists)
+        self._functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        self._entrypoints: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.expr]] = []
+        self._raw_calls: list[tuple[ast.Call, str, str]] = []  # (node, dotted text, caller)
+        self._contexts: list[tuple[str, ast.Call]] = []
+
+    # ---- names -----------------------------------------------------------------------------
+    def resolve(self, node: ast.expr) -> str | None:
+        """The dotted name `node` refers to: through imports, module-level names, or builtins."""
+        text = dataflow._dotted(node)  # noqa: SLF001 - shared helper of the analysis package
+        return None if text is None else self.resolve_text(text)
+
+    def resolve_text(self, text: str) -> str | None:
+        root, _, rest = text.partition(".")
+        if root in self.facts.imports:
+            base = self.facts.imports[root]
+        elif root in self._module_names:
+            base = f"{self.facts.module}.{root}"
+        elif not rest:
+            return root  # a builtin (open) or a name bound locally
+        else:
+            return None  # an attribute of a local object: not resolvable statically
+        return f"{base}.{rest}" if rest else base
+
+    def _absolute(self, module: str | None, level: int) -> str:
+        if level == 0:
+            return module or ""
+        parts = self._package.split(".") if self._package else []
+        base = ".".join(parts[: len(parts) - (level - 1)]) if level > 1 else self._package
+        return f"{base}.{module}" if module and base else (module or base)
+
+    def _caller(self) -> str:
+        return ".".join([self.facts.module, *self._scope])
+
+    # ---- imports and module-level names ----------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.facts.imports[alias.asname] = alias.name
+            else:
+                root = alias.name.split(".", 1)[0]
+                self.facts.imports.setdefault(root, root)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        base = self._absolute(node.module, node.level)
+        for alias in node.names:
+            if alias.name != "*":
+                self.facts.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        if not self._scope:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self._module_names.add(target.id)
+                    if isinstance(node.value, ast.List | ast.Tuple):
+                        self._lists[target.id] = node.value
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and not self._scope:
+            self._maybe_context(node.targets[0].id, node.value)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if not self._scope and isinstance(node.target, ast.Name) and node.value is not None:
+            self._module_names.add(node.target.id)
+            self._maybe_context(node.target.id, node.value)
+        self.generic_visit(node)
+
+    def _maybe_context(self, name: str, value: ast.expr) -> None:
+        if isinstance(value, ast.Call):
+            self._contexts.append((name, value))
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        if not self._scope:
+            self._module_names.add(node.name)
+        self._scope.append(node.name)
+        self.generic_visit(node)
+        self._scope.pop()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if not self._scope:
+            self._module_names.add(node.name)
+            self._functions[node.name] = node
+        for decorator in node.decorator_list:
+            context = _entrypoint_context(decorator)
+            if context is not None:
+                self._entrypoints.append((node, context))
+                break
+        self._scope.append(node.name)
+        self.generic_visit(node)
+        self._scope.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        # Docstrings and bare strings are prose: "nova-rootwrap" in a docstring is not a use.
+        if not (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            self.generic_visit(node)
+
+    # ---- uses ------------------------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        text = dataflow._dotted(node.func)  # noqa: SLF001 - shared helper of the analysis package
+        if text is not None:
+            self._raw_calls.append((node, text, self._caller()))
+        for keyword in node.keywords:
+            self._rootwrap_keyword(node, keyword)
+        self.generic_visit(node)
+
+    def _rootwrap_keyword(self, node: ast.Call, keyword: ast.keyword) -> None:
+        value = keyword.value
+        if keyword.arg == "run_as_root" and isinstance(value, ast.Constant) and value.value is True:
+            self._rootwrap("run_as_root", node, "run_as_root=True")
+        elif keyword.arg == "root_helper" and not (isinstance(value, ast.Constant) and value.value is None):
+            if self.resolve(node.func) == _PRIVSEP_INIT:
+                self._rootwrap("privsep_helper", node, "priv_context.init(root_helper=...)")
+            else:
+                self._rootwrap("root_helper", node, "root_helper=...")
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and "rootwrap" in node.value:
+            match = _ROOTWRAP_COMMAND.search(node.value)
+            if match:
+                self._rootwrap("rootwrap_command", node, match.group(0))
+
+    def _rootwrap(self, kind: str, node: ast.expr, detail: str) -> None:
+        self.facts.rootwrap.append(RootwrapFact(kind, node.lineno, node.col_offset, self._caller(), detail))
+
+    # ---- after the walk --------------------------------------------------------------------
+    def finish(self, sinks: dataflow.Sinks) -> None:
+        for name, call in self._contexts:
+            context = self._context(name, call)
+            if context is not None:
+                self.facts.contexts.append(context)
+        for node, text, caller in self._raw_calls:
+            target = self.resolve_text(text)
+            if target is not None and "." in target:
+                self.facts.calls.append(CallFact(node.lineno, node.col_offset, caller, target, text))
+        flows = dataflow.FlowAnalysis(self._functions, self.facts.module, self.resolve, sinks)
+        for func, context in self._entrypoints:
+            self.facts.entrypoints.append(self._entrypoint(func, context, flows))
+
+    def _context(self, name: str, call: ast.Call) -> ContextFact | None:
+        framework = CONTEXT_CLASSES.get(self.resolve(call.func) or "")
+        if framework is None:
+            return None
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
+        capabilities, unresolved = self._capabilities(keywords.get("capabilities"))
+        return ContextFact(name, call.lineno, call.col_offset, self._cfg_section(call, keywords, framework),
+                           tuple(caps.names(capabilities)), tuple(unresolved), framework)
+
+    def _capabilities(self, node: ast.expr | None) -> tuple[list[caps.Capability], list[str]]:
+        if isinstance(node, ast.Name) and node.id in self._lists:
+            node = self._lists[node.id]
+        if not isinstance(node, ast.List | ast.Tuple | ast.Set):
+            return [], [] if node is None else [ast.unparse(node)]
+        found: list[caps.Capability] = []
+        unresolved: list[str] = []
+        for element in node.elts:
+            try:
+                found.append(caps.parse(_capability_token(element)))
+            except ValueError:
+                unresolved.append(ast.unparse(element))
+        return found, unresolved
+
+    def _cfg_section(self, call: ast.Call, keywords: dict[str, ast.expr], framework: str) -> str | None:
+        section = keywords.get("cfg_section")
+        if isinstance(section, ast.Constant) and isinstance(section.value, str):
+            return section.value
+        if section is not None:
+            return None  # computed: unknown statically
+        if framework == "oslo.privsep":
+            return "privsep"  # oslo.privsep's default
+        first = call.args[0] if call.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return first.value.replace(".", "_")
+        return None
+
+    def _entrypoint(self, func: ast.FunctionDef | ast.AsyncFunctionDef, context: ast.expr,
+                    flows: dataflow.FlowAnalysis) -> EntrypointFact:
+        args = func.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        every += [a for a in (args.vararg, args.kwarg) if a is not None]
+        every = [a for a in every if a.arg not in ("self", "cls")]
+        context_ref = self.resolve(context)
+        first_line = min([func.lineno, *(d.lineno for d in func.decorator_list)])
+        return EntrypointFact(
+            name=func.name, line=func.lineno, col=func.col_offset, first_line=first_line,
+            context_ref=context_ref, params=tuple(a.arg for a in every),
+            unannotated=tuple(a.arg for a in every if a.annotation is None),
+            framework=self._framework(context_ref), flows=flows.run(func),
+        )
+
+    def _framework(self, context_ref: str | None) -> str:
+        local = {c.name: c.framework for c in self.facts.contexts}
+        if context_ref and context_ref.startswith(self.facts.module + "."):
+            name = context_ref[len(self.facts.module) + 1:]
+            if name in local:
+                return local[name]
+        if context_ref and context_ref.split(".", 1)[0] == "leastpriv":
+            return "leastpriv"
+        uses_leastpriv = any(t.split(".", 1)[0] == "leastpriv" for t in self.facts.imports.values())
+        return "leastpriv" if uses_leastpriv else "oslo.privsep"
+
+
+def _entrypoint_context(decorator: ast.expr) -> ast.expr | None:
+    """The context expression of ``@ctx.entrypoint`` / ``@ctx.entrypoint_with_timeout(…)``."""
+    node = decorator.func if isinstance(decorator, ast.Call) else decorator
+    if isinstance(node, ast.Attribute) and node.attr in _ENTRYPOINT_DECORATORS:
+        return node.value
+    return None
+
+
+def _capability_token(node: ast.expr) -> str | int:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | str):
+        return node.value
+    raise ValueError("not a capability expression")
+
+
+def imported_modules(source: str, *, module: str, is_package: bool) -> tuple[str, ...]:
+    """The dotted names a file imports, read with a regex: the cheap look of a file not parsed."""
+    package = module if is_package else module.rpartition(".")[0]
+    names: set[str] = set()
+    for match in _IMPORT_FROM.finditer(source):
+        dots, base, imported = match.group(1), match.group(2), match.group(3)
+        base = _relative(package, len(dots), base) if dots else base
+        names.add(base)
+        names.update(f"{base}.{n}" if base else n for n in _alias_names(imported))
+    for match in _IMPORT.finditer(source):
+        names.update(_alias_names(match.group(1)))
+    return tuple(sorted(n for n in names if n))
+
+
+_IMPORT_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n]*)", re.M)
+
+
+def _alias_names(text: str) -> Iterable[str]:
+    for part in text.strip("()").replace("\\", " ").replace("\n", " ").split(","):
+        words = part.split("#", 1)[0].split()
+        if words:
+            yield words[0]
+
+
+def _relative(package: str, level: int, module: str) -> str:
+    parts = package.split(".") if package else []
+    base = ".".join(parts[: len(parts) - (level - 1)]) if level > 1 else package
+    return f"{base}.{module}" if module and base else (module or base)
