@@ -1,0 +1,90 @@
+"""``leastpriv migrate PATH...``: plan a project's move off oslo.rootwrap.
+
+``leastpriv migrate PATH`` writes the plan (``--format md``, the default, or ``json``);
+``--stubs DIR`` also writes the suggested functions as modules that use leastpriv;
+``--status DIR...`` prints one row per project instead: what rootwrap use is left, what privsep is
+in use, and a verdict. Exit status: 0 when the plan or table was written, 2 on a usage error (a
+missing path, a bad option, an unwritable output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from leastpriv.migrate import render, status, stubs
+from leastpriv.migrate.plan import Plan, build_plan
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="project source trees to read")
+    parser.add_argument(
+        "--format", choices=("md", "json"), default="md", help="output format (default: md)"
+    )
+    parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    parser.add_argument(
+        "--stubs", metavar="DIR", help="also write the suggested functions as Python modules"
+    )
+    parser.add_argument(
+        "--status", action="store_true", help="one row per PATH: rootwrap left, privsep in use"
+    )
+    parser.add_argument(
+        "--include-tests", action="store_true", help="also read test files (skipped by default)"
+    )
+    parser.add_argument("--jobs", type=int, default=None, help="processes to read with")
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = [Path(path) for path in args.paths]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        print(f"leastpriv migrate: no such path: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.status:
+        rows = [status.project_status(path, jobs=args.jobs) for path in paths]
+        text = status.status_json(rows) if args.format == "json" else status.status_markdown(rows)
+        return _emit(text, args.output)
+    plans = [build_plan(path, include_tests=args.include_tests, jobs=args.jobs) for path in paths]
+    if args.stubs:
+        code = _write_stubs(plans, Path(args.stubs))
+        if code != EXIT_OK:
+            return code
+    return _emit(_render(plans, args.format), args.output)
+
+
+def _render(plans: list[Plan], fmt: str) -> str:
+    if fmt == "md":
+        return "\n".join(render.to_markdown(plan) for plan in plans)
+    if len(plans) == 1:
+        return render.to_json(plans[0])
+    # Several trees: a list of version-1 plans, one per PATH, in the order given.
+    return json.dumps([render.to_json_data(plan) for plan in plans], indent=2) + "\n"
+
+
+def _write_stubs(plans: list[Plan], directory: Path) -> int:
+    try:
+        for plan in plans:
+            target = directory / plan.project if len(plans) > 1 else directory
+            for path in stubs.write_stubs(plan, target):
+                print(f"wrote {path}", file=sys.stderr)
+    except OSError as exc:
+        print(f"leastpriv migrate: cannot write stubs: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _emit(text: str, output: str | None) -> int:
+    if output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"leastpriv migrate: cannot write {output}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK

@@ -1,0 +1,125 @@
+"""Where projects stand: rootwrap filters and calls left, privsep contexts and entrypoints in use.
+
+One row per project tree. The verdict: *migrated* when no filter and no run-as-root call is left,
+*mixed* when rootwrap is still used beside privsep, *on rootwrap* when rootwrap is used and privsep
+is not.
+"""
+
+from __future__ import annotations
+
+import ast
+import email.parser
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from leastpriv.migrate import filters as filter_files
+from leastpriv.migrate.callsites import find_call_sites
+from leastpriv.migrate.render import markdown_table
+from leastpriv.sourcetree import iter_files, map_files
+
+MIGRATED = "migrated"
+MIXED = "mixed"
+ON_ROOTWRAP = "on rootwrap"
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    name: str
+    version: str | None
+    filters: int
+    call_sites: int
+    contexts: int
+    entrypoints: int
+
+    @property
+    def verdict(self) -> str:
+        if not self.filters and not self.call_sites:
+            return MIGRATED
+        return MIXED if self.contexts else ON_ROOTWRAP
+
+
+def project_status(root: Path, *, jobs: int | None = None) -> ProjectStatus:
+    """Count what `root` still has of rootwrap and what it has of privsep."""
+    root = Path(root)
+    filters, _problems = filter_files.read_filters(filter_files.find_filter_files(root), root=root)
+    sites = find_call_sites(root, jobs=jobs).sites
+    contexts, entrypoints = count_privsep(root, jobs=jobs)
+    name, version = distribution(root)
+    # rootwrap adds its privsep-helper filter to every list: it is not the project's.
+    own = [flt for flt in filters if flt.path != filter_files.IMPLICIT_PATH]
+    return ProjectStatus(name, version, len(own), len(sites), contexts, entrypoints)
+
+
+def distribution(root: Path) -> tuple[str, str | None]:
+    """Name and version from a ``*.dist-info/METADATA`` or ``PKG-INFO`` at the top of `root`."""
+    root = Path(root)
+    candidates = sorted(root.glob("*.dist-info/METADATA")) + sorted(root.glob("PKG-INFO"))
+    candidates += sorted(root.glob("*.egg-info/PKG-INFO"))
+    for path in candidates:
+        try:
+            text = path.read_text(encoding="utf-8")
+            headers = email.parser.Parser().parsestr(text, headersonly=True)
+        except (OSError, UnicodeDecodeError):
+            continue  # an unreadable metadata file: fall back to the directory name
+        if headers.get("Name"):
+            return headers["Name"], headers.get("Version")
+    return root.resolve().name, None
+
+
+def count_privsep(root: Path, *, jobs: int | None = None) -> tuple[int, int]:
+    """(contexts, entrypoints): ``PrivContext(...)`` calls and ``@ctx.entrypoint`` functions."""
+    counts = map_files(_count_file, list(iter_files(root)), jobs=jobs)
+    return sum(c for c, _ in counts), sum(e for _, e in counts)
+
+
+def _count_file(path: Path) -> tuple[int, int]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 0, 0
+    if "PrivContext" not in text and "entrypoint" not in text:
+        return 0, 0
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return 0, 0  # the call-site scan of the same tree reports unparsable files
+    contexts = entrypoints = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _name(node.func).endswith("PrivContext"):
+            contexts += 1
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            entrypoints += any(_is_entrypoint(d) for d in node.decorator_list)
+    return contexts, entrypoints
+
+
+def _is_entrypoint(decorator: ast.expr) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(target, ast.Attribute) and target.attr.startswith("entrypoint")
+
+
+def _name(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+# -- output --------------------------------------------------------------------------------------
+
+_HEADER = ("project", "version", "filter entries", "run-as-root calls", "privsep contexts",
+           "entrypoints", "verdict")
+
+
+def status_markdown(rows: Iterable[ProjectStatus]) -> str:
+    cells = [
+        (row.name, row.version or "", row.filters, row.call_sites, row.contexts, row.entrypoints,
+         row.verdict)
+        for row in rows
+    ]
+    return markdown_table(_HEADER, cells) + "\n"
+
+
+def status_json(rows: Sequence[ProjectStatus]) -> str:
+    data = [{**asdict(row), "verdict": row.verdict} for row in rows]
+    return json.dumps({"version": 1, "projects": data}, indent=2) + "\n"
