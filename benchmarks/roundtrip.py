@@ -1,0 +1,439 @@
+"""Round trip of a no-op echo, side by side: a raw Unix-socket echo (the floor), leastpriv, and
+oslo.privsep. One run, one table (issue 2, item 8; DESIGN §7).
+
+    .venv/bin/python benchmarks/roundtrip.py [--update-docs]
+
+Needs root (fork mode: the caller must hold the capability the daemons keep). oslo.privsep is
+installed on first use into benchmarks/.cache/site, for the benchmark only. Each library is
+measured in a worker process of its own that imports nothing else, so that one library's imports
+never weigh on the other's daemon (a forked daemon's RSS includes what its parent had loaded).
+
+What each row measures:
+- p50/p99 sequential: one caller, one call at a time, each timed alone (32-byte bytes argument;
+  then 1 MiB of bytes, echoed back);
+- calls/s with N threads: N callers sharing the library's one channel (the floor: one connection
+  per thread, as a raw echo has no request ids), for a fixed time;
+- first call: stop the daemon, then time starting it and making one small call (median of several);
+- daemon RSS: VmRSS of the daemon from /proc/<pid>/status, after the whole workload (fork), and
+  after its first call (exec).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from support import REPO, anchor_version, ensure_anchors, machine, worker_env, write_section
+
+SMALL = b"x" * 32
+LARGE = os.urandom(1 << 20)
+SEQUENTIAL_CALLS = 4000
+LARGE_CALLS = 80
+WARMUP_CALLS = 200
+THREAD_SECONDS = 1.5
+THREAD_COUNTS = (8, 64)
+FORK_STARTS = 7
+EXEC_STARTS = 3
+WORKER_TIMEOUT = 300  # seconds; a hung library is reported, not waited for forever
+
+SYSTEMS = ("floor", "leastpriv", "oslo.privsep")
+
+
+# -- What is measured, the same way for every system ---------------------------------------------
+
+class Adapter:
+    """One system under test: start/stop its daemon, call the echo, name the daemon's pid."""
+
+    methods: tuple[str, ...] = ("fork",)
+
+    def start(self, method: str) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def call(self, payload: bytes) -> bytes:
+        raise NotImplementedError
+
+    def daemon_pid(self, method: str) -> int | None:
+        raise NotImplementedError
+
+
+def rss_bytes(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def timed_calls(call: Callable[[bytes], bytes], payload: bytes, count: int) -> list[float]:
+    """Seconds per call, `count` sequential calls (after a short warm-up)."""
+    for _ in range(min(WARMUP_CALLS, count)):
+        call(payload)
+    times = []
+    clock = time.perf_counter
+    for _ in range(count):
+        started = clock()
+        reply = call(payload)
+        times.append(clock() - started)
+        if len(reply) != len(payload):
+            raise RuntimeError(f"echo returned {len(reply)} bytes for {len(payload)}")
+    return times
+
+
+def throughput(call: Callable[[bytes], bytes], threads: int, seconds: float) -> float:
+    """Calls per second completed by `threads` callers over about `seconds`."""
+    barrier = threading.Barrier(threads + 1)
+    counts = [0] * threads
+    errors: list[BaseException] = []
+    deadline = [0.0]
+
+    def caller(index: int) -> None:
+        barrier.wait()
+        done, end, clock = 0, deadline[0], time.perf_counter
+        try:
+            while clock() < end:
+                call(SMALL)
+                done += 1
+        except BaseException as exc:  # reported below: a failed call must not look like speed
+            errors.append(exc)
+        counts[index] = done
+
+    workers = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    started = time.perf_counter()
+    deadline[0] = started + seconds
+    barrier.wait()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {threads} callers failed: {errors[0]!r}")
+    return sum(counts) / elapsed
+
+
+def measure(adapter: Adapter) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    # Start times first (exec before fork), leaving the last fork daemon up for the rest.
+    for method in sorted(adapter.methods, key=lambda m: m != "exec"):
+        starts = []
+        for _ in range(EXEC_STARTS if method == "exec" else FORK_STARTS):
+            adapter.stop()
+            started = time.perf_counter()
+            adapter.start(method)
+            adapter.call(SMALL)
+            starts.append(time.perf_counter() - started)
+        result[f"start_{method}"] = statistics.median(starts)
+        if method == "exec":
+            result["rss_exec"] = rss_bytes(adapter.daemon_pid(method))
+    small = timed_calls(adapter.call, SMALL, SEQUENTIAL_CALLS)
+    large = timed_calls(adapter.call, LARGE, LARGE_CALLS)
+    for name, times in (("small", small), ("large", large)):
+        result[f"p50_{name}"] = statistics.median(times)
+        result[f"p99_{name}"] = statistics.quantiles(times, n=100)[98]
+    for threads in THREAD_COUNTS:
+        result[f"tput_{threads}"] = throughput(adapter.call, threads, THREAD_SECONDS)
+    result["rss_fork"] = rss_bytes(adapter.daemon_pid("fork"))
+    adapter.stop()
+    return result
+
+
+# -- The floor: a forked server echoing length-prefixed frames ------------------------------------
+
+def recv_exact(sock: socket.socket, size: int) -> bytearray | None:
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            return None
+        got += n
+    return buffer
+
+
+def echo_connection(conn: socket.socket) -> None:
+    with conn:
+        while (header := recv_exact(conn, 4)) is not None:
+            body = recv_exact(conn, int.from_bytes(header, "big"))
+            if body is None:
+                return
+            conn.sendall(header + body)
+
+
+class Floor(Adapter):
+    """What any privilege-separation channel costs at least: framing over a Unix socket."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.path = ""
+        self.local = threading.local()
+        self.connections: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def start(self, method: str) -> None:
+        directory = tempfile.mkdtemp(prefix="leastpriv-bench-")
+        self.path = os.path.join(directory, "echo.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self.path)
+        listener.listen(128)
+        pid = os.fork()
+        if pid == 0:  # the server: serve until killed, never return into the benchmark
+            try:
+                while True:
+                    conn, _ = listener.accept()
+                    threading.Thread(target=echo_connection, args=(conn,), daemon=True).start()
+            finally:
+                os._exit(0)
+        listener.close()
+        self.pid = pid
+
+    def connection(self) -> socket.socket:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.connect(self.path)
+            self.local.conn = conn
+            with self.lock:
+                self.connections.append(conn)
+        return conn
+
+    def call(self, payload: bytes) -> bytes:
+        conn = self.connection()
+        conn.sendall(len(payload).to_bytes(4, "big") + payload)
+        header = recv_exact(conn, 4)
+        body = recv_exact(conn, int.from_bytes(header or b"", "big")) if header else None
+        if body is None:
+            raise ConnectionError("echo server went away")
+        return bytes(body)
+
+    def stop(self) -> None:
+        with self.lock:
+            for conn in self.connections:
+                conn.close()
+            self.connections.clear()
+        self.local = threading.local()
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+            os.unlink(self.path)
+            os.rmdir(os.path.dirname(self.path))
+
+    def daemon_pid(self, method: str) -> int | None:
+        return self.pid
+
+
+# -- leastpriv and oslo.privsep -------------------------------------------------------------------
+
+class Leastpriv(Adapter):
+    methods = ("fork", "exec")
+
+    def __init__(self) -> None:
+        from support import leastpriv_echo
+
+        self.ctx = leastpriv_echo.echo_ctx
+        self.call = leastpriv_echo.echo_privileged  # type: ignore[method-assign]
+
+    def start(self, method: str) -> None:
+        self.ctx.start(method=method)
+
+    def stop(self) -> None:
+        self.ctx.stop()
+
+    def daemon_pid(self, method: str) -> int | None:
+        return self.ctx.daemon_pid
+
+
+def children(parent: int) -> list[int]:
+    """Pids whose parent is `parent`, newest (highest start time) last."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append((int(fields[19]), int(entry)))
+    return [pid for _, pid in sorted(found)]
+
+
+def processes_running(needle: str) -> list[int]:
+    """Pids whose command line contains `needle`, newest last."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    text = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    started = int(stat.read().rsplit(")", 1)[1].split()[19])
+            except OSError:
+                continue
+            if needle in text:
+                found.append((started, int(entry)))
+    return [pid for _, pid in sorted(found)]
+
+
+class OsloPrivsep(Adapter):
+    methods = ("fork", "exec")
+
+    def __init__(self) -> None:
+        from oslo_config import cfg
+        from oslo_privsep import priv_context
+        from support import oslo_echo
+
+        cfg.CONF([], project="leastpriv-bench", default_config_files=[], default_config_dirs=[])
+        # Exec mode as a root service would configure it: the helper run directly, no sudo.
+        cfg.CONF.set_override("helper_command", f"{sys.executable} -m oslo_privsep.daemon",
+                              group=oslo_echo.echo_ctx.cfg_section)
+        self.methods_enum = priv_context.Method
+        self.ctx = oslo_echo.echo_ctx
+        self.pypath = oslo_echo.echo_ctx.pypath or ""
+        self.call = oslo_echo.echo  # type: ignore[method-assign]
+
+    def start(self, method: str) -> None:
+        self.ctx.start(self.methods_enum.FORK if method == "fork"
+                       else self.methods_enum.ROOTWRAP)
+
+    def stop(self) -> None:
+        self.ctx.stop()
+
+    def daemon_pid(self, method: str) -> int | None:
+        # oslo.privsep keeps no pid: a forked daemon is our newest child; an exec'd one is the
+        # helper's child, reparented, found by its command line.
+        pids = children(os.getpid()) if method == "fork" else processes_running(self.pypath)
+        return pids[-1] if pids else None
+
+
+def worker(system: str) -> dict[str, Any]:
+    adapter: Adapter = {"floor": Floor, "leastpriv": Leastpriv, "oslo.privsep": OsloPrivsep}[
+        system
+    ]()
+    return measure(adapter)
+
+
+# -- The table -------------------------------------------------------------------------------------
+
+def fmt(value: float | None, scale: float, digits: int) -> str:
+    return "—" if value is None else f"{value * scale:,.{digits}f}"
+
+
+def ratio_target(results: dict[str, dict[str, Any] | None], key: str, base: str, limit: float,
+                 at_most: bool) -> str:
+    mine = (results.get("leastpriv") or {}).get(key)
+    other = (results.get(base) or {}).get(key)
+    if not mine or not other:
+        return "not measured"
+    ratio = mine / other
+    met = ratio <= limit if at_most else ratio >= limit
+    return f"{'met' if met else 'MISSED'} ({ratio:.2f}x)"
+
+
+def absolute_target(results: dict[str, dict[str, Any] | None], key: str, limit: float,
+                    scale: float, unit: str) -> str:
+    mine = (results.get("leastpriv") or {}).get(key)
+    if mine is None:
+        return "not measured"
+    return f"{'met' if mine <= limit else 'MISSED'} ({mine * scale:.1f} {unit})"
+
+
+def table(results: dict[str, dict[str, Any] | None], oslo_version: str) -> str:
+    us, ms, mb = 1e6, 1e3, 1e-6
+    rows: list[tuple[str, str, float, int, str, str]] = [
+        # label, key, scale, digits, target, verdict
+        ("p50 small call (µs)", "p50_small", us, 1, "≤ 1.3x floor",
+         ratio_target(results, "p50_small", "floor", 1.3, at_most=True)),
+        ("p99 small call (µs)", "p99_small", us, 1, "", ""),
+        ("p50 1 MiB echo (ms)", "p50_large", ms, 2, "≤ 0.5x oslo.privsep",
+         ratio_target(results, "p50_large", "oslo.privsep", 0.5, at_most=True)),
+        ("p99 1 MiB echo (ms)", "p99_large", ms, 2, "", ""),
+        ("calls/s, 8 threads", "tput_8", 1, 0, "≥ 2x oslo.privsep",
+         ratio_target(results, "tput_8", "oslo.privsep", 2.0, at_most=False)),
+        ("calls/s, 64 threads", "tput_64", 1, 0, "", ""),
+        ("first call, fork start (ms)", "start_fork", ms, 1, "≤ 15 ms",
+         absolute_target(results, "start_fork", 0.015, ms, "ms")),
+        ("first call, exec start (ms)", "start_exec", ms, 1, "≤ 120 ms",
+         absolute_target(results, "start_exec", 0.120, ms, "ms")),
+        ("daemon RSS, fork (MB)", "rss_fork", mb, 1, "≤ 15 MB",
+         absolute_target(results, "rss_fork", 15e6, mb, "MB")),
+        ("daemon RSS, exec (MB)", "rss_exec", mb, 1, "≤ 15 MB",
+         absolute_target(results, "rss_exec", 15e6, mb, "MB")),
+    ]
+    head = ["measure", "raw socket (floor)", "leastpriv", f"oslo.privsep {oslo_version}",
+            "target", "leastpriv vs target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, key, scale, digits, target, verdict in rows:
+        cells = [fmt((results.get(system) or {}).get(key), scale, digits) for system in SYSTEMS]
+        lines.append("| " + " | ".join([label, *cells, target, verdict]) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
+    parser.add_argument("--update-docs", action="store_true",
+                        help="write the table into docs/performance.md")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker)))
+        return 0
+    if os.geteuid() != 0:
+        print("benchmarks/roundtrip.py needs root: fork mode forks daemons that keep a capability",
+              file=sys.stderr)
+        return 1
+    ensure_anchors()
+    before = machine()
+    results: dict[str, dict[str, Any] | None] = {}
+    failures = []
+    for system in SYSTEMS:
+        print(f"measuring {system} …", file=sys.stderr, flush=True)
+        try:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--worker", system], capture_output=True, text=True,
+                env=worker_env(anchors=system == "oslo.privsep"), timeout=WORKER_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            results[system] = None
+            failures.append(f"{system}: no result within {WORKER_TIMEOUT} s")
+            continue
+        if proc.returncode != 0:
+            results[system] = None
+            failures.append(f"{system}: worker exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+            continue
+        results[system] = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = "\n".join([
+        f"Machine: {before}.",
+        f"Load average after the run: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.",
+        "",
+        table(results, anchor_version("oslo.privsep")),
+        *([""] + [f"Not measured — {failure}" for failure in failures] if failures else []),
+    ])
+    print(report)
+    if args.update_docs:
+        write_section(REPO / "docs" / "performance.md", "roundtrip", report)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
