@@ -1,0 +1,360 @@
+"""Per-context configuration: layering, narrowing only, and failing closed on bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leastpriv import PolicyError, caps
+from leastpriv.config import CONFIG_ENV, ContextConfig, resolve
+
+SECTION = "myservice_console"
+DECLARED = frozenset({caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE})
+
+
+@pytest.fixture(autouse=True)
+def no_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+
+
+@pytest.fixture
+def defaults() -> ContextConfig:
+    return ContextConfig(
+        capabilities=DECLARED,
+        helper_command=None,
+        user=None,
+        group=None,
+        thread_pool_size=None,
+        logger_name=None,
+        timeout=None,
+        socket_path=None,
+        audit_log=None,
+    )
+
+
+def write_config(tmp_path: Path, text: str, name: str = "leastpriv.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def section(body: str) -> str:
+    return f"[{SECTION}]\n" + textwrap.dedent(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers
+
+
+def test_without_any_file_the_constructor_arguments_stand(defaults: ContextConfig) -> None:
+    assert resolve(SECTION, defaults) == defaults
+
+
+def test_every_key_of_the_section_overrides_its_default(
+        tmp_path: Path, defaults: ContextConfig) -> None:
+    path = write_config(tmp_path, section("""
+        capabilities = ["CAP_CHOWN"]
+        helper_command = ["sudo", "-n", "leastpriv-helper"]
+        user = "nova"
+        group = "nova"
+        thread_pool_size = 4
+        logger_name = "nova.privsep"
+        timeout = 30
+        socket_path = "/run/nova/console.sock"
+        audit_log = "/var/log/nova/privileged.log"
+        umask = "027"
+        max_frame_size = 1048576
+        method = "exec"
+    """))
+    resolved = resolve(SECTION, defaults, config_file=path)
+    assert resolved == ContextConfig(
+        capabilities=frozenset({caps.CAP_CHOWN}),
+        helper_command=("sudo", "-n", "leastpriv-helper"),
+        user="nova",
+        group="nova",
+        thread_pool_size=4,
+        logger_name="nova.privsep",
+        timeout=30.0,
+        socket_path="/run/nova/console.sock",
+        audit_log="/var/log/nova/privileged.log",
+        umask=0o027,
+        max_frame_size=1048576,
+        method="exec",
+    )
+    assert type(resolved.timeout) is float
+
+
+def test_keys_absent_from_the_file_keep_their_defaults(
+        tmp_path: Path, defaults: ContextConfig) -> None:
+    defaults = dataclasses.replace(defaults, user="svc", timeout=5.0, umask=0o077)
+    path = write_config(tmp_path, section('group = "svc"\n'))
+    resolved = resolve(SECTION, defaults, config_file=path)
+    assert resolved == dataclasses.replace(defaults, group="svc")
+
+
+def test_a_file_without_the_section_changes_nothing(
+        tmp_path: Path, defaults: ContextConfig) -> None:
+    path = write_config(tmp_path, '[other_context]\nuser = "x"\nnot_a_key_of_ours = 1\n')
+    assert resolve(SECTION, defaults, config_file=path) == defaults
+
+
+def test_environment_variable_names_the_file(
+        tmp_path: Path, defaults: ContextConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(tmp_path, section('user = "from-env"\n'))
+    monkeypatch.setenv(CONFIG_ENV, str(path))
+    assert resolve(SECTION, defaults).user == "from-env"
+
+
+def test_explicit_file_wins_over_the_environment_variable(
+        tmp_path: Path, defaults: ContextConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    from_env = write_config(tmp_path, section('user = "from-env"\n'), "env.toml")
+    explicit = write_config(tmp_path, section('user = "explicit"\n'), "explicit.toml")
+    monkeypatch.setenv(CONFIG_ENV, str(from_env))
+    assert resolve(SECTION, defaults, config_file=explicit).user == "explicit"
+
+
+def test_empty_environment_variable_means_no_file(
+        defaults: ContextConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CONFIG_ENV, "")
+    assert resolve(SECTION, defaults) == defaults
+
+
+def test_resolved_configuration_is_immutable(defaults: ContextConfig) -> None:
+    resolved = resolve(SECTION, defaults)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.user = "root"  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------------
+# Capabilities: narrowing only
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        ('["CAP_CHOWN"]', {caps.CAP_CHOWN}),
+        ('["chown", "dac_override"]', {caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE}),
+        ("[1]", {caps.CAP_DAC_OVERRIDE}),
+        ("[]", set()),
+    ],
+)
+def test_capabilities_may_be_narrowed(
+        tmp_path: Path, defaults: ContextConfig, configured: str, expected: set[Any]) -> None:
+    path = write_config(tmp_path, section(f"capabilities = {configured}\n"))
+    assert resolve(SECTION, defaults, config_file=path).capabilities == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    "configured",
+    ['["CAP_SYS_ADMIN"]', '["CAP_CHOWN", "CAP_NET_ADMIN"]', "[21]", '["CAP_CHOWN", 12]'],
+)
+def test_capabilities_may_never_be_widened(
+        tmp_path: Path, defaults: ContextConfig, configured: str) -> None:
+    path = write_config(tmp_path, section(f"capabilities = {configured}\n"))
+    with pytest.raises(PolicyError):
+        resolve(SECTION, defaults, config_file=path)
+
+
+@pytest.mark.parametrize(
+    "configured", ['["CAP_ALL"]', '["all"]', '"CAP_CHOWN"', "[99]", "[true]", "[1.0]"])
+def test_capabilities_that_name_no_capability_are_refused(
+        tmp_path: Path, defaults: ContextConfig, configured: str) -> None:
+    path = write_config(tmp_path, section(f"capabilities = {configured}\n"))
+    with pytest.raises(PolicyError):
+        resolve(SECTION, defaults, config_file=path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        ('"sudo leastpriv-helper"', ("sudo", "leastpriv-helper")),
+        ("\"sudo -u 'priv user' leastpriv-helper\"",
+         ("sudo", "-u", "priv user", "leastpriv-helper")),
+        ('["/usr/bin/leastpriv-helper", "--flag with spaces"]',
+         ("/usr/bin/leastpriv-helper", "--flag with spaces")),
+    ],
+)
+def test_helper_command_is_a_list_or_a_shell_split_string(
+        tmp_path: Path, defaults: ContextConfig, configured: str,
+        expected: tuple[str, ...]) -> None:
+    path = write_config(tmp_path, section(f"helper_command = {configured}\n"))
+    assert resolve(SECTION, defaults, config_file=path).helper_command == expected
+
+
+@pytest.mark.parametrize(("configured", "expected"), [("23", 0o027), ('"027"', 0o027),
+                                                      ('"0o077"', 0o077), ('"0"', 0)])
+def test_umask_is_an_int_or_an_octal_string(
+        tmp_path: Path, defaults: ContextConfig, configured: str, expected: int) -> None:
+    path = write_config(tmp_path, section(f"umask = {configured}\n"))
+    assert resolve(SECTION, defaults, config_file=path).umask == expected
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "helper_command = []", 'helper_command = ""', "helper_command = [1]",
+        "helper_command = \"sudo 'unclosed\"", "helper_command = 5",
+        "user = 0", 'user = ""', "group = [\"a\"]", "logger_name = true",
+        'thread_pool_size = "4"', "thread_pool_size = true", "thread_pool_size = 0",
+        "thread_pool_size = 1.5",
+        "timeout = -1", "timeout = 0", 'timeout = "30"', "timeout = inf", "timeout = nan",
+        "timeout = false",
+        'socket_path = "relative.sock"', "socket_path = 1", 'audit_log = "log/audit"',
+        'umask = "9"', 'umask = "0x1f"', 'umask = ""', "umask = 512", "umask = -1",
+        "umask = true", "umask = 2.5",
+        "max_frame_size = 10", "max_frame_size = 4294967296", 'max_frame_size = "16M"',
+        'method = "spawn"', "method = 1",
+    ],
+)
+def test_wrong_value_is_a_policy_error_naming_file_section_and_key(
+        tmp_path: Path, defaults: ContextConfig, setting: str) -> None:
+    path = write_config(tmp_path, section(setting + "\n"))
+    with pytest.raises(PolicyError) as caught:
+        resolve(SECTION, defaults, config_file=path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert SECTION in message
+    assert setting.split(" = ")[0] in message
+
+
+def test_unknown_key_is_refused(tmp_path: Path, defaults: ContextConfig) -> None:
+    path = write_config(tmp_path, section('capabilites = ["CAP_CHOWN"]\n'))
+    with pytest.raises(PolicyError) as caught:
+        resolve(SECTION, defaults, config_file=path)
+    assert "capabilites" in str(caught.value)
+
+
+def test_section_that_is_not_a_table_is_refused(tmp_path: Path, defaults: ContextConfig) -> None:
+    path = write_config(tmp_path, f'{SECTION} = "user=root"\n')
+    with pytest.raises(PolicyError):
+        resolve(SECTION, defaults, config_file=path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files that cannot be used
+
+
+def test_malformed_toml_is_a_policy_error_naming_the_file(
+        tmp_path: Path, defaults: ContextConfig) -> None:
+    path = write_config(tmp_path, section("user = nova\n"))
+    with pytest.raises(PolicyError) as caught:
+        resolve(SECTION, defaults, config_file=path)
+    assert str(path) in str(caught.value)
+
+
+def test_file_that_is_not_utf8_is_a_policy_error(tmp_path: Path, defaults: ContextConfig) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(f"[{SECTION}]\nuser = \"".encode() + b"\xe9\"\n")
+    with pytest.raises(PolicyError):
+        resolve(SECTION, defaults, config_file=path)
+
+
+@pytest.mark.parametrize("name", ["missing.toml", "."])
+def test_unreadable_file_is_a_policy_error_naming_it(
+        tmp_path: Path, defaults: ContextConfig, name: str) -> None:
+    path = tmp_path / name
+    with pytest.raises(PolicyError) as caught:
+        resolve(SECTION, defaults, config_file=path)
+    assert os.fspath(path) in str(caught.value)
+
+
+def test_missing_file_named_by_the_environment_is_a_policy_error(
+        tmp_path: Path, defaults: ContextConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "nowhere.toml"))
+    with pytest.raises(PolicyError):
+        resolve(SECTION, defaults)
+
+
+# ---------------------------------------------------------------------------------------------
+# oslo.config (runs where oslo.config is installed; leastpriv does not depend on it)
+
+
+def test_oslo_config_is_never_imported_for_an_application_that_does_not_use_it(
+        tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys
+        from leastpriv import caps
+        from leastpriv.config import ContextConfig, resolve
+        defaults = ContextConfig(frozenset({{caps.CAP_CHOWN}}), None, None, None, None, None,
+                                 None, None, None)
+        resolve({SECTION!r}, defaults)
+        assert not any(name.startswith("oslo_config") for name in sys.modules), "imported"
+    """)
+    env = {**os.environ}
+    env.pop(CONFIG_ENV, None)
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=tmp_path)
+
+
+@pytest.fixture
+def oslo_cfg() -> Iterator[Any]:
+    cfg = pytest.importorskip("oslo_config.cfg")
+    yield cfg
+    cfg.CONF.clear()
+
+
+def parse_oslo(cfg: Any, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "service.conf"
+    path.write_text(textwrap.dedent(text))
+    cfg.CONF(["--config-file", str(path)], project="leastpriv-test", default_config_files=[])
+
+
+def test_oslo_config_values_the_operator_set_override_the_toml_file(
+        oslo_cfg: Any, tmp_path: Path, defaults: ContextConfig) -> None:
+    group = "oslo_override"
+    toml = write_config(tmp_path, f'[{group}]\nuser = "from-toml"\ngroup = "from-toml"\n')
+    resolve(group, defaults)  # registers the options, as a context does before CONF is parsed
+    parse_oslo(oslo_cfg, tmp_path, f"""
+        [{group}]
+        user = from-oslo
+        capabilities = CAP_CHOWN
+        helper_command = sudo -n leastpriv-helper
+        umask = 027
+        timeout = 2.5
+    """)
+    resolved = resolve(group, defaults, config_file=toml)
+    assert resolved == dataclasses.replace(
+        defaults, user="from-oslo", group="from-toml", capabilities=frozenset({caps.CAP_CHOWN}),
+        helper_command=("sudo", "-n", "leastpriv-helper"), umask=0o027, timeout=2.5)
+
+
+def test_oslo_config_option_defaults_do_not_override_anything(
+        oslo_cfg: Any, tmp_path: Path, defaults: ContextConfig) -> None:
+    group = "oslo_defaults"
+    # An option registered by someone else with a default, as oslo.privsep registers its own.
+    oslo_cfg.CONF.register_opt(oslo_cfg.IntOpt("thread_pool_size", default=8), group=group)
+    parse_oslo(oslo_cfg, tmp_path, f"[{group}]\n")
+    assert resolve(group, defaults) == defaults
+
+
+def test_oslo_config_reads_options_registered_with_their_own_types(
+        oslo_cfg: Any, tmp_path: Path, defaults: ContextConfig) -> None:
+    group = "oslo_foreign"
+    oslo_cfg.CONF.register_opt(
+        oslo_cfg.ListOpt("capabilities", item_type=oslo_cfg.types.Integer(), default=[]),
+        group=group)
+    parse_oslo(oslo_cfg, tmp_path, f"[{group}]\ncapabilities = 1\nthread_pool_size = 3\n")
+    resolved = resolve(group, defaults)
+    assert resolved.capabilities == frozenset({caps.CAP_DAC_OVERRIDE})
+    assert resolved.thread_pool_size == 3
+
+
+def test_oslo_config_cannot_widen_capabilities(
+        oslo_cfg: Any, tmp_path: Path, defaults: ContextConfig) -> None:
+    group = "oslo_widen"
+    resolve(group, defaults)
+    parse_oslo(oslo_cfg, tmp_path, f"[{group}]\ncapabilities = CAP_CHOWN,CAP_SYS_ADMIN\n")
+    with pytest.raises(PolicyError) as caught:
+        resolve(group, defaults)
+    assert "capabilities" in str(caught.value)
