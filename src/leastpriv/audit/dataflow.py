@@ -28,6 +28,7 @@ from leastpriv.audit.facts import FlowFact
 Resolver = Callable[[ast.expr], "str | None"]
 
 _EMPTY: frozenset[str] = frozenset()
+_MAX_VARIANTS = 8  # alternatives kept per list; beyond this only their common shape
 _MAX_DEPTH = 4  # helper-call nesting followed; deeper chains are rare and cost more than they find
 
 # ---- sinks -------------------------------------------------------------------------------------
@@ -56,13 +57,19 @@ _DESTRUCTIVE = frozenset({
     "parted", "sgdisk", "sfdisk", "losetup", "kpartx", "qemu-img", "resize2fs", "e2fsck", "fsck",
     "tune2fs", "xfs_growfs", "cryptsetup", "sed", "unlink", "chattr", "setfacl",
 })
-_DESTRUCTIVE_PREFIXES = ("mkfs", "fsck.")
+_DESTRUCTIVE_PREFIXES = ("mkfs", "fsck.", "mount.")
 # Programs that run another program named in their arguments: any caller-chosen argument may be
 # that program.
 _EXEC_WRAPPERS = frozenset({
     "env", "sh", "bash", "dash", "sudo", "su", "runuser", "nsenter", "chroot", "xargs", "timeout",
     "nice", "ionice", "taskset", "setsid", "unshare", "stdbuf", "systemd-run", "python", "python3",
     "perl", "ssh", "find", "flock", "strace", "watch", "nohup", "chrt", "prlimit",
+})
+
+# Wrappers that run a fixed program given after their own options: judge that program instead.
+_TRANSPARENT_WRAPPERS = frozenset({
+    "env", "systemd-run", "nice", "ionice", "timeout", "taskset", "stdbuf", "prlimit", "chrt",
+    "nohup", "setsid", "flock",
 })
 
 # ---- propagation -------------------------------------------------------------------------------
@@ -84,6 +91,12 @@ class Elem:
     labels: frozenset[str]
     const: str | None = None
     starred: bool = False  # an unpacked sequence of unknown length (``*args``)
+    choices: frozenset[str] = frozenset()  # constants it may be, when branches differ
+    templated: bool = False  # see Value.templated
+
+    def words(self) -> frozenset[str]:
+        """The constant texts this element may hold."""
+        return self.choices | ({self.const} if self.const is not None else set())
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,19 @@ class Value:
     labels: frozenset[str] = _EMPTY
     elements: tuple[Elem, ...] | None = None
     const: str | None = None
+    # The lists it may be when branches built it differently (``cmd = []`` / ``cmd = ['ip', 'netns',
+    # 'exec', ns]``); each is judged on its own at a command sink.
+    variants: tuple[tuple[Elem, ...], ...] = ()
+    # Text where caller values sit between fixed text on both sides, under a fixed absolute
+    # directory (f"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"): the caller picks an entry of a
+    # fixed kind, not any file.
+    templated: bool = False
+
+    def shapes(self) -> tuple[tuple[Elem, ...], ...]:
+        """Every list this value may be; empty when it is not a known list."""
+        if self.variants:
+            return self.variants
+        return (self.elements,) if self.elements is not None else ()
 
 
 _NOTHING = Value()
@@ -124,13 +150,14 @@ class FlowAnalysis:
         self._module = module
         self._resolve = resolve
         self._sinks = sinks
-        self._flows: dict[tuple[str, int], FlowFact] = {}
+        self._flows: dict[tuple[str, int | str], FlowFact] = {}
         self._stack: list[str] = []
         self._outer_call: ast.Call | None = None
 
     def run(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[FlowFact, ...]:
         """The flows from the parameters of `func` that are not narrowed by their annotation."""
         env = {name: Value(frozenset({name}), None) for name in _wide_params(func)}
+        self._flows = {}
         self._analyse(func, _Frame(env))
         flows = self._flows.values()
         exec_lines = {flow.line for flow in flows if flow.rule == "LPS204"}
@@ -188,7 +215,8 @@ class FlowAnalysis:
             return self._if(stmt, frame)
         elif isinstance(stmt, ast.For | ast.AsyncFor):
             iterated = self._value(stmt.iter, frame)
-            self._loop(stmt.body + stmt.orelse, frame, (stmt.target, Value(iterated.labels)))
+            element = Value(iterated.labels, templated=iterated.templated)
+            self._loop(stmt.body + stmt.orelse, frame, (stmt.target, element))
         elif isinstance(stmt, ast.While):
             self._value(stmt.test, frame)
             self._loop(stmt.body + stmt.orelse, frame, None)
@@ -249,7 +277,7 @@ class FlowAnalysis:
         elif isinstance(target, ast.Tuple | ast.List):
             for elt in target.elts:
                 self._assign(elt.value if isinstance(elt, ast.Starred) else elt,
-                             Value(value.labels), None, frame)
+                             Value(value.labels, templated=value.templated), None, frame)
         elif isinstance(target, ast.Attribute | ast.Subscript):
             base = _base_name(target)
             if base is not None and value.labels:
@@ -275,14 +303,15 @@ class FlowAnalysis:
             return self._call(node, frame)
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
             return _sequence([self._elem(elt, frame) for elt in node.elts])
+        if isinstance(node, ast.JoinedStr) or _is_format(node):
+            return self._template(node, frame)
         if isinstance(node, ast.BinOp):
             left, right = self._value(node.left, frame), self._value(node.right, frame)
             if isinstance(node.op, ast.Add):
                 return _concat(left, right)
             return Value(left.labels | right.labels)
-        if isinstance(node, ast.JoinedStr | ast.BoolOp | ast.Dict):
-            parts = node.values if not isinstance(node, ast.Dict) else node.values
-            return _join(self._value(part, frame) for part in parts)
+        if isinstance(node, ast.BoolOp | ast.Dict):
+            return _join(self._value(part, frame) for part in node.values)
         if isinstance(node, ast.FormattedValue | ast.Attribute | ast.Subscript | ast.Starred | ast.Await):
             inner = self._value(node.value, frame)
             return inner if isinstance(node, ast.Starred | ast.Await) else Value(inner.labels)
@@ -300,6 +329,24 @@ class FlowAnalysis:
                 self._value(child, frame)
         return _NOTHING
 
+    def _template(self, node: ast.expr, frame: _Frame) -> Value:
+        """An f-string or ``"…%s…" % x``; `templated` when fixed text surrounds every caller value."""
+        if isinstance(node, ast.JoinedStr):
+            parts = [self._value(v, frame) for v in node.values]
+            texts = [v.value for v in node.values if isinstance(v, ast.Constant)]
+            first, last = node.values[0], node.values[-1]
+            fixed = isinstance(first, ast.Constant) and isinstance(last, ast.Constant) and len(node.values) > 1
+            text = str(first.value) if isinstance(first, ast.Constant) else ""
+        else:
+            assert isinstance(node, ast.BinOp)  # noqa: S101 - _is_format checked it
+            parts = [self._value(node.right, frame)]
+            text = node.left.value if isinstance(node.left, ast.Constant) else ""
+            tail = text.rsplit("%", 1)[-1][1:] if "%" in text else ""
+            fixed, texts = bool(tail), [text]
+        labels = _join(parts).labels
+        templated = fixed and text.startswith("/") and ".." not in "".join(map(str, texts))
+        return Value(labels, templated=templated and bool(labels))
+
     def _elem(self, node: ast.expr, frame: _Frame) -> Elem | tuple[Elem, ...]:
         if isinstance(node, ast.Starred):
             inner = self._value(node.value, frame)
@@ -307,7 +354,7 @@ class FlowAnalysis:
                 return inner.elements
             return Elem(inner.labels, starred=True)
         value = self._value(node, frame)
-        return Elem(value.labels, value.const)
+        return Elem(value.labels, value.const, templated=value.templated)
 
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
                        frame: _Frame) -> Value:
@@ -370,7 +417,8 @@ class FlowAnalysis:
     def _check_sink(self, node: ast.Call, name: str, frame: _Frame) -> None:
         file_args = self._file_sink_args(node, name)
         if file_args is not None:
-            labels = _join(self._value(arg, frame) for arg in file_args).labels
+            values = [self._value(arg, frame) for arg in file_args]
+            labels = _join(v for v in values if not v.templated).labels
             if labels:
                 self._report("LPS203", node, labels, name, "as a path")
             return
@@ -409,10 +457,24 @@ class FlowAnalysis:
             return
         if name in _SUBPROCESS_SINKS or name.startswith(_OS_EXEC_PREFIXES):
             argv = self._argv_from_list(node, name, frame)
-        else:
-            argv = _flatten(self._elem(arg, frame) for arg in node.args)
-        if argv is not None:
+            if argv is not None:
+                self._judge_argv(node, name, argv)
+            return
+        for argv in self._argv_variants(node, frame):
             self._judge_argv(node, name, argv)
+
+    def _argv_variants(self, node: ast.Call, frame: _Frame) -> list[list[Elem]]:
+        """``execute(*cmd, x)``: one argv per variant of each unpacked list."""
+        argvs: list[list[Elem]] = [[]]
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                value = self._value(arg.value, frame)
+                shapes = value.shapes() or ((Elem(value.labels, starred=True),),)
+            else:
+                elem = self._elem(arg, frame)
+                shapes = (elem if isinstance(elem, tuple) else (elem,),)
+            argvs = [a + list(shape) for a in argvs for shape in shapes][:_MAX_VARIANTS]
+        return argvs
 
     def _argv_from_list(self, node: ast.Call, name: str, frame: _Frame) -> list[Elem] | None:
         args = list(node.args)
@@ -431,7 +493,9 @@ class FlowAnalysis:
             if command.labels:
                 self._report("LPS204", node, command.labels, name, "as the whole command")
             return None
-        return list(command.elements)
+        for variant in command.shapes()[1:]:
+            self._judge_argv(node, name, list(variant))
+        return list(command.shapes()[0])
 
     def _judge_argv(self, node: ast.Call, name: str, argv: list[Elem]) -> None:
         if not argv:
@@ -441,19 +505,27 @@ class FlowAnalysis:
             how = "as the whole argument list" if first.starred else "as the program"
             self._report("LPS204", node, first.labels, name, how)
             return
-        program = os.path.basename(first.const or "")
-        operands = argv[1:]
-        labels = _join_elems(operands)
+        programs = sorted(os.path.basename(word) for word in first.words())
+        labels = _join_elems(argv[1:])
         if not labels:
             return
-        if program in _EXEC_WRAPPERS or _runs_subcommand(argv):
-            self._report("LPS204", node, labels, name, f"as arguments of {program}, which runs a command")
-        elif program in _DESTRUCTIVE or program.startswith(_DESTRUCTIVE_PREFIXES):
-            self._report("LPS203", node, labels, name, f"as an operand of {program}")
+        wrapped = _wrapped_command(argv) if set(programs) <= _TRANSPARENT_WRAPPERS else None
+        if programs == ["ip"] and [e.const for e in argv[1:3]] == ["netns", "exec"] and len(argv) > 4:
+            # ``ip netns exec NS prog …``: the namespace is one operand; judge what runs in it.
+            wrapped = None if argv[3].starred else argv[4:]
+        if wrapped is not None:
+            self._judge_argv(node, name, wrapped)
+        elif any(p in _EXEC_WRAPPERS for p in programs) or _runs_subcommand(argv):
+            shown = "/".join(programs)
+            self._report("LPS204", node, labels, name, f"as arguments of {shown}, which runs a command")
+        elif any(p in _DESTRUCTIVE or p.startswith(_DESTRUCTIVE_PREFIXES) for p in programs):
+            self._report("LPS203", node, labels, name, f"as an operand of {'/'.join(programs)}")
 
     def _report(self, rule: str, node: ast.Call, labels: Iterable[str], sink: str, how: str) -> None:
         anchor = self._outer_call or node
-        key = (rule, anchor.lineno)
+        # One finding per sink and way of reaching it: four os.chown calls on the same path are
+        # one wide contract, not four.
+        key = (rule, anchor.lineno) if self._outer_call else (rule, f"{sink} {how}")
         via = tuple(self._stack[1:])
         old = self._flows.get(key)
         params = tuple(sorted(set(labels) | set(old.params if old else ())))
@@ -572,6 +644,11 @@ def _bind_arguments(func: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call
     return env
 
 
+def _is_format(node: ast.expr) -> bool:
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod)
+            and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str))
+
+
 def _call_operands(node: ast.Call) -> list[ast.expr]:
     return [*node.args, *(k.value for k in node.keywords)]
 
@@ -591,6 +668,21 @@ def _keyword_true(node: ast.Call, name: str) -> bool:
                for k in node.keywords)
 
 
+def _wrapped_command(argv: list[Elem]) -> list[Elem] | None:
+    """``env LC_ALL=C qemu-img info PATH`` → ``qemu-img info PATH``, when the inner program is fixed.
+
+    Options, ``NAME=value`` settings and numbers are skipped; None when a caller-chosen element
+    comes before the inner program (the caller may then choose the program).
+    """
+    for index, elem in enumerate(argv[1:], start=1):
+        if elem.labels or elem.starred or elem.const is None:
+            return None
+        word = elem.const
+        if not (word.startswith("-") or "=" in word or word.replace(".", "").isdigit()):
+            return argv[index:]
+    return None
+
+
 def _runs_subcommand(argv: list[Elem]) -> bool:
     """``ip netns exec NS CMD…``: after a constant "exec", the rest is a command."""
     consts = [e.const for e in argv]
@@ -601,7 +693,9 @@ def _runs_subcommand(argv: list[Elem]) -> bool:
 
 def _sequence(parts: list[Elem | tuple[Elem, ...]]) -> Value:
     elements = _flatten(parts)
-    return Value(_join_elems(elements), tuple(elements))
+    labelled = [e for e in elements if e.labels]
+    templated = bool(labelled) and all(e.templated for e in labelled)
+    return Value(_join_elems(elements), tuple(elements), templated=templated)
 
 
 def _flatten(parts: Iterable[Elem | tuple[Elem, ...]]) -> list[Elem]:
@@ -614,9 +708,12 @@ def _flatten(parts: Iterable[Elem | tuple[Elem, ...]]) -> list[Elem]:
 def _concat(left: Value, right: Value) -> Value:
     labels = left.labels | right.labels
     if left.elements is not None and right.elements is not None:
-        return Value(labels, left.elements + right.elements)
+        variants = tuple(dict.fromkeys(a + b for a in left.shapes() for b in right.shapes()))
+        return Value(labels, left.elements + right.elements,
+                     variants=variants if 1 < len(variants) <= _MAX_VARIANTS else ())
     if left.elements is not None and right.labels and right.const is None:
-        return Value(labels, left.elements + (Elem(right.labels, starred=True),))
+        tail = (Elem(right.labels, starred=True),)
+        return Value(labels, left.elements + tail, variants=tuple(v + tail for v in left.variants))
     return Value(labels)
 
 
@@ -625,8 +722,36 @@ def _join(values: Iterable[Value]) -> Value:
     labels = frozenset().union(*(v.labels for v in values)) if values else _EMPTY
     if len(values) == 1:
         return values[0]
-    shapes = {v.elements for v in values}
-    return Value(labels, shapes.pop() if len(shapes) == 1 else None)
+    shapes = [v.elements for v in values]
+    if any(shape is None for shape in shapes):
+        return Value(labels)
+    variants = tuple(dict.fromkeys(shape for v in values for shape in v.shapes()))
+    return Value(labels, _common_shape([s for s in shapes if s is not None]),
+                 variants=variants if 1 < len(variants) <= _MAX_VARIANTS else ())
+
+
+def _common_shape(shapes: list[tuple[Elem, ...]]) -> tuple[Elem, ...]:
+    """Lists built differently on two branches: their common start, then one unknown tail.
+
+    ``cmd = ['mount']`` then ``if fstype: cmd.extend(['-t', fstype])`` still has ``mount`` first.
+    """
+    prefix: list[Elem] = []
+    for column in zip(*shapes, strict=False):
+        if any(elem != column[0] for elem in column):
+            break
+        prefix.append(column[0])
+    tails = [shape[len(prefix):] for shape in shapes]
+    if not any(tails):
+        return tuple(prefix)
+    heads = [tail[0] for tail in tails if tail]
+    if len(heads) == len(tails) and all(h.words() and not h.labels and not h.starred for h in heads):
+        # ``['mkswap']`` on one branch, ``['mkfs', '-t', fs]`` on the other: either program.
+        prefix.append(Elem(_EMPTY, choices=frozenset().union(*(h.words() for h in heads))))
+        tails = [tail[1:] for tail in tails]
+        if not any(tails):
+            return tuple(prefix)
+    rest = _join_elems(elem for tail in tails for elem in tail)
+    return (*prefix, Elem(rest, starred=True))
 
 
 def _join_elems(elements: Iterable[Elem]) -> frozenset[str]:
