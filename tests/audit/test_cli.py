@@ -224,7 +224,7 @@ def real_tree(tmp_path: Path) -> Path:
     package.mkdir(parents=True)
     (tmp_path / "demo" / "__init__.py").write_text("")
     (package / "__init__.py").write_text(PRIVSEP)
-    (tmp_path / "demo" / "broken.py").write_text("def (:\n")
+    (tmp_path / "demo" / "broken.py").write_text("import oslo_privsep\ndef (:\n")
     return tmp_path
 
 

@@ -81,8 +81,12 @@ def _first_prose_paragraph(markdown: str) -> str:
 
 
 def fix_text(rule: RuleInfo) -> str:
-    """One line telling the reader what to do: the prose of *Use instead*, else the summary."""
-    return _first_prose_paragraph(sections(rule.doc).get("Use instead", "")) or rule.summary
+    """One line telling the reader what to do: the prose of *Use instead*, else where to read it.
+
+    Not the summary: that says what the rule finds, which the message has already said.
+    """
+    prose = _first_prose_paragraph(sections(rule.doc).get("Use instead", ""))
+    return prose or f"see docs/rules/{rule.id}.md, \"Use instead\""
 
 
 def render_page(rule: RuleInfo) -> str:
