@@ -9,8 +9,8 @@ from the literal arguments the call sites pass. What cannot be inferred is liste
 from __future__ import annotations
 
 import keyword
-import shutil
 import re
+import shutil
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field

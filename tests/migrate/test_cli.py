@@ -1,0 +1,75 @@
+"""`python -m leastpriv migrate` end to end: md, json, --stubs, --status, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+ROOTWRAPPED = PROJECTS / "rootwrapped"
+
+
+def migrate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "leastpriv", "migrate", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _has_catalog() -> bool:
+    from leastpriv.migrate import catalog
+
+    try:
+        catalog.load_catalog()
+    except OSError:
+        return False
+    return True
+
+
+needs_catalog = pytest.mark.skipif(not _has_catalog(), reason="catalog data file not there yet")
+
+
+@needs_catalog
+def test_markdown_plan_is_the_default():
+    result = migrate(str(ROOTWRAPPED))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# Migration plan for `demo`")
+
+
+@needs_catalog
+def test_json_plan_to_a_file(tmp_path):
+    out = tmp_path / "plan.json"
+    result = migrate(str(ROOTWRAPPED), "--format", "json", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert data["version"] == 1 and data["call_sites"]
+
+
+@needs_catalog
+def test_stubs_are_written(tmp_path):
+    result = migrate(str(ROOTWRAPPED), "--stubs", str(tmp_path / "stubs"))
+    assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "stubs").glob("*.py"))
+
+
+def test_status_table_has_one_row_per_project():
+    result = migrate("--status", str(ROOTWRAPPED), str(PROJECTS / "migrated"),
+                     str(PROJECTS / "mixed"))
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.splitlines()[2:]
+    assert [row.split("|")[-2].strip() for row in rows] == ["on rootwrap", "migrated", "mixed"]
+
+
+def test_status_as_json():
+    result = migrate("--status", "--format", "json", str(PROJECTS / "migrated"))
+    assert json.loads(result.stdout)["projects"][0]["name"] == "calm"
+
+
+def test_a_missing_path_is_a_usage_error(tmp_path):
+    assert migrate(str(tmp_path / "nope")).returncode == 2
+
+
+def test_a_bad_format_is_a_usage_error():
+    assert migrate(str(ROOTWRAPPED), "--format", "xml").returncode == 2
