@@ -92,7 +92,9 @@ def fix_text(rule: RuleInfo) -> str:
 def render_page(rule: RuleInfo) -> str:
     """The Markdown page of one rule."""
     parts = sections(rule.doc)
-    lines = [f"# {rule.id}: {rule.name}", "", f"**Severity:** {rule.severity}", "", rule.summary]
+    lines = [f"# {rule.id}: {rule.name}", "", f"**Severity:** {rule.severity}"]
+    if not parts.get("What it does"):  # otherwise the summary is that section's first sentence
+        lines += ["", rule.summary]
     if parts.get(""):
         lines += ["", parts[""]]
     for title in SECTION_TITLES:
