@@ -1,0 +1,208 @@
+"""One command through oslo.rootwrap vs the equivalent leastpriv entrypoint (DESIGN §7).
+
+    .venv/bin/python benchmarks/rootwrap.py [--update-docs]
+
+The command is ``chown UID FILE`` on a file in a temporary directory, allowed by a real
+rootwrap.conf and filter file written to that directory. Measured: rootwrap one-shot (a new
+``oslo-rootwrap`` process per command, as ``root_helper = sudo nova-rootwrap …`` does; once run
+directly, once through sudo), rootwrap's daemon mode (``oslo_rootwrap.client.Client``), and a
+leastpriv entrypoint on a CAP_CHOWN-only context, in fork mode, both as the syscall and running the
+same ``/usr/bin/chown``. Needs root. oslo.rootwrap is installed on first use into
+benchmarks/.cache/site, for the benchmark only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from support import REPO, anchor_version, ensure_anchors, machine, worker_env, write_section
+
+UID = 4242  # any uid in the contract's range; no such user needs to exist
+ONE_SHOT_RUNS = 8
+DAEMON_CALLS = 200
+ENTRYPOINT_CALLS = 1000
+STARTS = 5
+WORKER_TIMEOUT = 300
+
+ROOTWRAP_MAIN = "from oslo_rootwrap.cmd import main; main()"
+ROOTWRAP_DAEMON = "from oslo_rootwrap.cmd import daemon; daemon()"
+
+
+def write_rootwrap_config(directory: Path) -> Path:
+    filters = directory / "rootwrap.d"
+    filters.mkdir()
+    (filters / "bench.filters").write_text(
+        "# The filter a service ships to chown its files through rootwrap.\n"
+        "[Filters]\nchown: CommandFilter, chown, root\n"
+    )
+    conf = directory / "rootwrap.conf"
+    conf.write_text(
+        "[DEFAULT]\n"
+        f"filters_path={filters}\n"
+        "exec_dirs=/usr/sbin,/usr/bin,/sbin,/bin\n"
+        "use_syslog=False\n"
+    )
+    return conf
+
+
+def per_call(run: Callable[[], None], count: int) -> float:
+    """Median seconds of `count` sequential calls of `run`."""
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def rootwrap_worker(directory: Path) -> dict[str, Any]:
+    from oslo_rootwrap.client import Client
+
+    conf = write_rootwrap_config(directory)
+    target = directory / "file"
+    target.touch()
+    command = ["chown", str(UID), str(target)]
+    one_shot = [sys.executable, "-c", ROOTWRAP_MAIN, str(conf), *command]
+
+    def run_one_shot(prefix: list[str]) -> Callable[[], None]:
+        def run() -> None:
+            subprocess.run([*prefix, *one_shot], check=True, capture_output=True)
+        return run
+
+    result: dict[str, Any] = {
+        "one_shot": per_call(run_one_shot([]), ONE_SHOT_RUNS),
+        # sudo drops PYTHONPATH; `env` puts back where the anchors live (a distribution's
+        # nova-rootwrap needs no such thing, and pays for `env` neither: a fraction of a ms).
+        "one_shot_sudo": (
+            per_call(run_one_shot(["sudo", "-n", "env", f"PYTHONPATH={os.environ['PYTHONPATH']}"]),
+                     ONE_SHOT_RUNS)
+            if shutil.which("sudo") else None
+        ),
+    }
+    starts, steady = [], 0.0
+    for attempt in range(STARTS):
+        client = Client([sys.executable, "-c", ROOTWRAP_DAEMON, str(conf)])
+        started = time.perf_counter()
+        code, _, err = client.execute(command)
+        starts.append(time.perf_counter() - started)
+        if code != 0:
+            raise RuntimeError(f"rootwrap daemon: chown exited {code}: {err}")
+        if attempt == STARTS - 1:
+            steady = per_call(lambda c=client: c.execute(command), DAEMON_CALLS)
+        # The client has no public close: run its own finalizer (shutdown once, then disarmed).
+        client._finalize()  # type: ignore[attr-defined]
+    result["daemon_start"] = statistics.median(starts)
+    result["daemon_call"] = steady
+    if os.stat(target).st_uid != UID:
+        raise RuntimeError("rootwrap did not chown the file")
+    return result
+
+
+def leastpriv_worker(directory: Path) -> dict[str, Any]:
+    os.environ["LEASTPRIV_BENCH_CHOWN_ROOT"] = str(directory)
+    from support import leastpriv_chown
+
+    target = str(directory / "file")
+    Path(target).touch()
+    ctx = leastpriv_chown.chown_ctx
+    starts = []
+    for _ in range(STARTS):
+        ctx.stop()
+        started = time.perf_counter()
+        leastpriv_chown.chown_file_privileged(target, UID)
+        starts.append(time.perf_counter() - started)
+    result = {
+        "start": statistics.median(starts),
+        "syscall": per_call(lambda: leastpriv_chown.chown_file_privileged(target, UID),
+                            ENTRYPOINT_CALLS),
+        "binary": per_call(lambda: leastpriv_chown.run_chown_privileged(target, UID),
+                           DAEMON_CALLS),
+    }
+    ctx.stop()
+    if os.stat(target).st_uid != UID:
+        raise RuntimeError("leastpriv did not chown the file")
+    return result
+
+
+def table(rootwrap: dict[str, Any] | None, leastpriv: dict[str, Any] | None,
+          version: str) -> str:
+    def ms(values: dict[str, Any] | None, key: str) -> str:
+        value = (values or {}).get(key)
+        return "—" if value is None else f"{value * 1e3:.2f}"
+
+    rows = [
+        (f"oslo.rootwrap {version}, one-shot (`oslo-rootwrap conf chown …`)", "—",
+         ms(rootwrap, "one_shot")),
+        (f"oslo.rootwrap {version}, one-shot through `sudo`", "—", ms(rootwrap, "one_shot_sudo")),
+        (f"oslo.rootwrap {version}, daemon mode", ms(rootwrap, "daemon_start"),
+         ms(rootwrap, "daemon_call")),
+        ("leastpriv entrypoint, `os.chown` (fork)", ms(leastpriv, "start"),
+         ms(leastpriv, "syscall")),
+        ("leastpriv entrypoint running `/usr/bin/chown` (fork)", "(same daemon)",
+         ms(leastpriv, "binary")),
+    ]
+    lines = ["| how | first command, start included (ms) | per command, p50 (ms) |",
+             "|---|---|---|"]
+    lines += [f"| {how} | {first} | {each} |" for how, first, each in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", choices=("rootwrap", "leastpriv"), help=argparse.SUPPRESS)
+    parser.add_argument("--update-docs", action="store_true",
+                        help="write the table into docs/performance.md")
+    args = parser.parse_args()
+    if args.worker:
+        directory = Path(tempfile.mkdtemp(prefix="leastpriv-bench-rootwrap-"))
+        try:
+            work = rootwrap_worker if args.worker == "rootwrap" else leastpriv_worker
+            print(json.dumps(work(directory)))
+        finally:
+            shutil.rmtree(directory)
+        return 0
+    if os.geteuid() != 0:
+        print("benchmarks/rootwrap.py needs root: both sides chown a file to another uid",
+              file=sys.stderr)
+        return 1
+    ensure_anchors()
+    before = machine()
+    results: dict[str, dict[str, Any] | None] = {}
+    failures = []
+    for system in ("rootwrap", "leastpriv"):
+        print(f"measuring {system} …", file=sys.stderr, flush=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", system], capture_output=True, text=True,
+            env=worker_env(anchors=system == "rootwrap"), timeout=WORKER_TIMEOUT, check=False,
+        )
+        if proc.returncode != 0:
+            results[system] = None
+            failures.append(f"{system}: worker exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+            continue
+        results[system] = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = "\n".join([
+        f"Machine: {before}.",
+        f"Load average after the run: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.",
+        "",
+        table(results.get("rootwrap"), results.get("leastpriv"), anchor_version("oslo.rootwrap")),
+        *([""] + [f"Not measured — {failure}" for failure in failures] if failures else []),
+    ])
+    print(report)
+    if args.update_docs:
+        write_section(REPO / "docs" / "performance.md", "rootwrap", report)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
