@@ -456,43 +456,30 @@ def _element_checker(element: Check, same: bool) -> Callable[[Iterable[Any]], An
     return check_items
 
 
-def _list_rule(element: _Rule) -> _Rule:
+def _sequence_rule(element: _Rule, sequence: type[list[Any]] | type[tuple[Any, ...]]) -> _Rule:
+    """``list[T]`` or ``tuple[T, ...]``: both travel as a list and are rebuilt as declared."""
     to_items = _element_checker(element.to_wire, element.same)
     from_items = _element_checker(element.from_wire, element.same)
+    name = sequence.__name__
 
-    def list_to_wire(value: Any) -> Any:
-        if type(value) is not list:
-            raise _Refused(f"expected list, got {_type_name(value)}")
+    def sequence_to_wire(value: Any) -> Any:
+        if type(value) is not sequence:
+            raise _Refused(f"expected {name}, got {_type_name(value)}")
         converted = to_items(value)
-        return value if converted is None else converted
+        if converted is not None:
+            return converted
+        return value if sequence is list else list(value)
 
-    def list_from_wire(value: Any) -> Any:
-        # Accept a tuple as well: which sequence type the decoder builds is the codec's choice.
+    def sequence_from_wire(value: Any) -> Any:
+        # Accept either sequence type: which one the decoder builds is the codec's choice.
         if type(value) is not list and type(value) is not tuple:
-            raise _Refused(f"expected list, got {_type_name(value)}")
+            raise _Refused(f"expected {name}, got {_type_name(value)}")
         converted = from_items(value)
-        return list(value) if converted is None else converted
+        if converted is None and type(value) is sequence:
+            return value
+        return sequence(value if converted is None else converted)
 
-    return _Rule(list_to_wire, list_from_wire, kind=list, same=False)
-
-
-def _variable_tuple_rule(element: _Rule) -> _Rule:
-    to_items = _element_checker(element.to_wire, element.same)
-    from_items = _element_checker(element.from_wire, element.same)
-
-    def tuple_to_wire(value: Any) -> Any:
-        if type(value) is not tuple:
-            raise _Refused(f"expected tuple, got {_type_name(value)}")
-        converted = to_items(value)
-        return list(value) if converted is None else converted
-
-    def tuple_from_wire(value: Any) -> Any:
-        if type(value) is not list and type(value) is not tuple:
-            raise _Refused(f"expected tuple, got {_type_name(value)}")
-        converted = from_items(value)
-        return tuple(value if converted is None else converted)
-
-    return _Rule(tuple_to_wire, tuple_from_wire, kind=tuple, same=False)
+    return _Rule(sequence_to_wire, sequence_from_wire, kind=sequence, same=False)
 
 
 def _fixed_tuple_rule(elements: list[_Rule]) -> _Rule:
@@ -735,11 +722,11 @@ def _container_rule(origin: type, args: tuple[Any, ...], strict: bool) -> _Rule:
         raise _Unsupported(f"bare {origin.__name__} does not say what it holds; "
                            f"write e.g. {origin.__name__}[str]")
     if origin is list:
-        return _list_rule(_compile(args[0], strict))
+        return _sequence_rule(_compile(args[0], strict), list)
     if origin is dict:
         return _dict_rule(_compile(args[0], strict), _compile(args[1], strict))
     if len(args) == 2 and args[1] is Ellipsis:
-        return _variable_tuple_rule(_compile(args[0], strict))
+        return _sequence_rule(_compile(args[0], strict), tuple)
     if args == ((),):  # tuple[()] as Python 3.10 spells it
         return _fixed_tuple_rule([])
     return _fixed_tuple_rule([_compile(arg, strict) for arg in args])
