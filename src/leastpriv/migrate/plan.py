@@ -254,16 +254,20 @@ def _function_for(
     )
     argv: list[str | Param] = []
     names: set[str] = set()
+    role = _FIRST_OPERAND_ROLE.get(first.site.command or "")
     for position in range(start + 1, len(first.site.argv)):
         values = [call.site.argv[position] for call in calls]
         sources = [call.origins[position] if call.origins else call.sources[position]
                    for call in calls]
         # Operands of file commands are paths; their flags ("-R", "g+w") are not.
         path_like = first.site.command in _PATH_COMMANDS and not (values[0] or "").startswith("-")
+        display = [call.sources[position] for call in calls]
+        if role and path_like:
+            # chown OWNER PATH...: the first operand is an owner (or mode), not a path.
+            display, path_like, role = [role] * len(calls), False, None
         operand = _operand(
             values, sources, position - start, names, project=project, path_like=path_like,
-            command=first.site.command or "",
-            display=[call.sources[position] for call in calls],
+            command=first.site.command or "", display=display,
         )
         argv.append(operand)
     sites = tuple(call.site for call in calls)
@@ -328,6 +332,10 @@ _PATH_COMMANDS = frozenset({
 })
 
 
+# The role of the first operand of commands whose later operands are paths.
+_FIRST_OPERAND_ROLE = {"chown": "owner", "chgrp": "group", "chmod": "mode"}
+
+
 def _operand(
     values: list[str | None],
     sources: list[str],
@@ -352,7 +360,8 @@ def _operand(
     if None not in values:
         choices = ", ".join(repr(value) for value in sorted(literals))
         return Param(name, f"Annotated[str, OneOf({choices})]", "OneOf")
-    source = next(source for source, value in zip(sources, values, strict=False) if value is None)
+    source = name if display and name in _FIRST_OPERAND_ROLE.values() else next(
+        source for source, value in zip(sources, values, strict=False) if value is None)
     return infer_contract(name, source, project=project, path_like=path_like, command=command)
 
 
