@@ -116,6 +116,16 @@ def test_scalar_refuses_other_types_on_both_sides(annotation: Any, value: Any) -
     assert refused_from_wire(contract, value).parameter == "value"
 
 
+@pytest.mark.parametrize("annotation", [int, float])
+def test_integers_outside_what_the_channel_carries_are_refused(annotation: Any) -> None:
+    contract = contract_for(annotation)
+    assert round_trip(contract, 2**64 - 1) == 2**64 - 1
+    assert round_trip(contract, -(2**63)) == -(2**63)
+    refused(contract, 2**64)
+    refused(contract, -(2**63) - 1)
+    refused(contract, 10**5000)  # past Python's int-to-str limit: the message must still build
+
+
 def test_str_subclass_is_not_str() -> None:
     class Sneaky(str):
         pass

@@ -81,7 +81,10 @@ def _short(value: Any) -> str:
     if isinstance(value, (str, bytes)) and len(value) > 60:
         # reprlib would repr a whole bytes object before cutting it; slice first.
         return repr(value[:57]) + f"... ({len(value)} long)"
-    return _short_repr.repr(value)
+    try:
+        return _short_repr.repr(value)
+    except Exception:  # an int past sys.get_int_max_str_digits(), a __repr__ that raises
+        return f"<{_type_name(value)} value>"
 
 
 def _type_name(value: Any) -> str:
@@ -414,12 +417,34 @@ def _exact_type(expected: type) -> _Rule:
     return _Rule(check_exact, kind=expected, same=True)
 
 
+# msgpack carries integers from -2**63 to 2**64 - 1; refusing others here gives a clear
+# ContractViolation instead of an OverflowError from the encoder.
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+_INT_RANGE_RULE = "integer outside the 64-bit range the channel carries"
+
+
+def _int_rule() -> _Rule:
+    def check_int(value: Any) -> Any:
+        if type(value) is not int:
+            raise _Refused(f"expected int, got {_type_name(value)}")
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        raise _Refused(_INT_RANGE_RULE)
+
+    return _Rule(check_int, kind=int, same=True)
+
+
 def _float_rule() -> _Rule:
     def check_float(value: Any) -> Any:
         kind = type(value)
-        if kind is float or kind is int:
+        if kind is float:
             return value
-        raise _Refused(f"expected float, got {_type_name(value)}")
+        if kind is not int:
+            raise _Refused(f"expected float, got {_type_name(value)}")
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        raise _Refused(_INT_RANGE_RULE)
 
     return _Rule(check_float, kind=float, same=True)
 
@@ -691,6 +716,8 @@ def _compile(annotation: Any, strict: bool) -> _Rule:
         raise _Unsupported(f"{_annotation_name(annotation)} accepts anything; name the type")
     if annotation is None or annotation is _NONE_TYPE:
         return _none_rule()
+    if annotation is int:
+        return _int_rule()
     if annotation is float:
         return _float_rule()
     if annotation in _SCALARS:
