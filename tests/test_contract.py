@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, NewType, Optional, Union
 
+import msgpack
 import pytest
 
 from leastpriv import ContractViolation, PolicyError
@@ -227,6 +228,23 @@ def test_nested_containers_rebuild_tuples_and_enums_at_every_depth() -> None:
     assert round_trip(contract, value) == value
     assert refused(contract, [{"a": (Color.RED, 1)}, {"b": ("blue", 2)}]).rule.startswith(
         "[1]['b'][0]")
+
+
+def test_payload_survives_msgpack_and_comes_back_as_declared() -> None:
+    def configure_privileged(
+        names: list[str], limits: dict[str, tuple[int, float]], level: Level,
+        color: Color | None, blob: bytes, flags: tuple[bool, ...],
+    ) -> None: ...
+
+    contract = Contract.of(configure_privileged)
+    call = (["a"], {"cpu": (2, 0.5)}, Level.HIGH, None, b"\x00\xff", (True, False))
+    body = msgpack.packb(contract.bind(call, {}), use_bin_type=True)
+    args, kwargs = contract.unbind(msgpack.unpackb(body, raw=False, strict_map_key=False))
+    assert args == []
+    assert kwargs == dict(zip(["names", "limits", "level", "color", "blob", "flags"], call,
+                              strict=True))
+    assert kwargs["level"] is Level.HIGH
+    assert type(kwargs["flags"]) is tuple
 
 
 def test_sequences_from_the_wire_may_be_lists_or_tuples() -> None:
