@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -40,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module(SUBCOMMANDS[command][0])
         module.add_arguments(sub_parsers[command])
         args = parser.parse_args(argv)
-        return int(module.run(args))
+        try:
+            return int(module.run(args))
+        except BrokenPipeError:
+            # `leastpriv caps --list | head`: the reader went away; that is not an error of ours.
+            # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     parser.parse_args(argv)  # prints usage and exits 2 for a missing or unknown command
     return 2
