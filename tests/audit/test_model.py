@@ -21,8 +21,17 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 def test_contexts_record_capabilities_and_cfg_section() -> None:
     result = audit(FIXTURES / "LPS202_tree")
     (context,) = result.contexts
-    assert (context.id, context.path, context.cfg_section, context.capabilities, context.framework) == (
-        "svc.privsep.sys_admin_pctxt", "svc/privsep/__init__.py", "svc_sys_admin", ("CAP_CHOWN",),
+    assert (
+        context.id,
+        context.path,
+        context.cfg_section,
+        context.capabilities,
+        context.framework,
+    ) == (
+        "svc.privsep.sys_admin_pctxt",
+        "svc/privsep/__init__.py",
+        "svc_sys_admin",
+        ("CAP_CHOWN",),
         "oslo.privsep",
     )
 
@@ -42,10 +51,13 @@ def test_entrypoints_resolve_contexts_imported_from_other_modules_and_list_calle
 
 
 def test_file_that_does_not_parse_is_skipped_not_fatal(tmp_path: Path) -> None:
-    root = _write(tmp_path, {
-        "svc/broken.py": "from oslo_privsep import priv_context\ndef f(:\n",
-        "svc/ok.py": "import subprocess\nsubprocess.run(['ls'], run_as_root=True)\n",
-    })
+    root = _write(
+        tmp_path,
+        {
+            "svc/broken.py": "from oslo_privsep import priv_context\ndef f(:\n",
+            "svc/ok.py": "import subprocess\nsubprocess.run(['ls'], run_as_root=True)\n",
+        },
+    )
     result = audit(root)
     assert [(s.path, s.line) for s in result.skipped] == [("svc/broken.py", 2)]
     assert [f.rule for f in result.findings] == ["LPS301"]
@@ -58,10 +70,13 @@ def test_tests_are_excluded_unless_asked(tmp_path: Path) -> None:
 
 
 def test_findings_are_sorted_and_paths_relative(tmp_path: Path) -> None:
-    root = _write(tmp_path, {
-        "b.py": "f(run_as_root=True)\n",
-        "a.py": "g(x)\nf(run_as_root=True)\nf(run_as_root=True)\n",
-    })
+    root = _write(
+        tmp_path,
+        {
+            "b.py": "f(run_as_root=True)\n",
+            "a.py": "g(x)\nf(run_as_root=True)\nf(run_as_root=True)\n",
+        },
+    )
     findings = audit(root).findings
     assert findings == sorted(findings)
     assert [(f.path, f.line) for f in findings] == [("a.py", 2), ("a.py", 3), ("b.py", 1)]
@@ -85,6 +100,8 @@ def test_parallel_and_serial_runs_agree(tmp_path: Path) -> None:
 
 
 def test_excluded_globs_are_not_read(tmp_path: Path) -> None:
-    root = _write(tmp_path, {"legacy/x.py": "f(run_as_root=True)\n", "new/y.py": "f(run_as_root=True)\n"})
+    root = _write(
+        tmp_path, {"legacy/x.py": "f(run_as_root=True)\n", "new/y.py": "f(run_as_root=True)\n"}
+    )
     result = audit(root, AuditOptions(exclude=("legacy/*",)))
     assert [f.path for f in result.findings] == ["new/y.py"]

@@ -36,8 +36,14 @@ def _flagged(result: AuditResult, rule: str) -> set[str]:
 def test_nova_has_one_broad_sys_admin_context() -> None:
     result = _audit("nova")
     (context,) = result.contexts
-    assert context.capabilities == ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH",
-                                    "CAP_FOWNER", "CAP_NET_ADMIN", "CAP_SYS_ADMIN")
+    assert context.capabilities == (
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_NET_ADMIN",
+        "CAP_SYS_ADMIN",
+    )
     assert context.id in _flagged(result, "LPS101") & _flagged(result, "LPS102")
 
 

@@ -1,4 +1,4 @@
-"""Each rule against its fixture: the findings must be exactly the ``# LPS…`` comments written inline.
+"""Each rule against its fixture: the findings are exactly the ``# LPS…`` comments written inline.
 
 A fixture is a file (checked with `audit_source`, as the flake8 plugin does) or a small package tree
 (checked with `audit`, for the rules that need several modules). Its name starts with the rule id
@@ -28,7 +28,9 @@ def _expected(root: Path) -> set[tuple[str, int, str]]:
         for number, line in enumerate(path.read_text().splitlines(), start=1):
             match = _EXPECTED.search(line)
             if match:
-                found.update((relative, number, rule) for rule in match.group(1).replace(",", " ").split())
+                found.update(
+                    (relative, number, rule) for rule in match.group(1).replace(",", " ").split()
+                )
     return found
 
 
@@ -43,8 +45,12 @@ FIXTURE_PATHS = sorted(p for p in FIXTURES.iterdir() if p.name.startswith("LPS")
 def test_fixture_findings_match_inline_expectations(fixture: Path) -> None:
     options = _options(fixture)
     if fixture.is_file():
-        findings = audit_source(fixture.read_text(), path=fixture.name,
-                                module=f"svc_fixture.{fixture.stem.lower()}", options=options)
+        findings = audit_source(
+            fixture.read_text(),
+            path=fixture.name,
+            module=f"svc_fixture.{fixture.stem.lower()}",
+            options=options,
+        )
     else:
         findings = audit(fixture, options).findings
     assert {(f.path, f.line, f.rule) for f in findings} == _expected(fixture)
@@ -59,7 +65,14 @@ def test_every_rule_has_a_fixture() -> None:
 @pytest.mark.parametrize("rule", RULES.values(), ids=lambda r: r.id)
 def test_rule_docs_have_ruffs_sections(rule) -> None:
     headings = re.findall(r"^## (.+)$", rule.doc, re.M)
-    assert headings == ["What it does", "Why is this bad?", "Example", "Use instead", "Options", "References"]
+    assert headings == [
+        "What it does",
+        "Why is this bad?",
+        "Example",
+        "Use instead",
+        "Options",
+        "References",
+    ]
     assert rule.summary.endswith(".") and "\n" not in rule.summary
     assert re.fullmatch(r"[a-z]+(-[a-z]+)+", rule.name)
     assert isinstance(rule.severity, Severity)
@@ -99,7 +112,9 @@ def test_ignore_and_select_filter_by_prefix() -> None:
     source = (FIXTURES / "LPS203.py").read_text()
     every = audit_source(source, path="m.py", module="svc.m")
     assert {f.rule for f in every} >= {"LPS201", "LPS203", "LPS205"}
-    no_lps2 = audit_source(source, path="m.py", module="svc.m", options=AuditOptions(ignore=frozenset({"LPS2"})))
+    no_lps2 = audit_source(
+        source, path="m.py", module="svc.m", options=AuditOptions(ignore=frozenset({"LPS2"}))
+    )
     assert not any(f.rule.startswith("LPS2") for f in no_lps2)
 
 
@@ -111,17 +126,27 @@ def test_extra_sinks_from_the_options_are_followed() -> None:
         "def put(path):\n"
         "    fsutil.write_as_root(path)\n"
     )
-    plain = audit_source(source, path="m.py", module="svc.m", options=AuditOptions(select=frozenset({"LPS203"})))
+    plain = audit_source(
+        source, path="m.py", module="svc.m", options=AuditOptions(select=frozenset({"LPS203"}))
+    )
     assert plain == []
-    options = AuditOptions(select=frozenset({"LPS203"}), extra_file_sinks=("svc.fsutil.write_as_root",))
-    assert [(f.rule, f.line) for f in audit_source(source, path="m.py", module="svc.m", options=options)] == [
-        ("LPS203", 6)
-    ]
+    options = AuditOptions(
+        select=frozenset({"LPS203"}), extra_file_sinks=("svc.fsutil.write_as_root",)
+    )
+    assert [
+        (f.rule, f.line) for f in audit_source(source, path="m.py", module="svc.m", options=options)
+    ] == [("LPS203", 6)]
 
 
 def test_max_capabilities_option_widens_what_counts_as_broad() -> None:
     source = (FIXTURES / "LPS101.py").read_text()
-    strict = audit_source(source, path="m.py", module="svc.m", options=AuditOptions(select=frozenset({"LPS101"})))
-    relaxed = audit_source(source, path="m.py", module="svc.m",
-                           options=AuditOptions(select=frozenset({"LPS101"}), max_capabilities=3))
+    strict = audit_source(
+        source, path="m.py", module="svc.m", options=AuditOptions(select=frozenset({"LPS101"}))
+    )
+    relaxed = audit_source(
+        source,
+        path="m.py",
+        module="svc.m",
+        options=AuditOptions(select=frozenset({"LPS101"}), max_capabilities=3),
+    )
     assert len(relaxed) == len(strict) - 1

@@ -5,7 +5,7 @@
 
 `audit` reads a tree once (in parallel), models its privsep contexts, entrypoints, their callers and
 its rootwrap use, and returns an `AuditResult` (see `leastpriv.audit.model`) whose findings come
-from the rules in `RULES` (ids LPS101–LPS304; each rule's docstring is its documentation).
+from the rules in `RULES` (ids LPS101 to LPS304; each rule's docstring is its documentation).
 `audit_source` runs the rules one file can decide on its own, for the flake8 plugin.
 """
 

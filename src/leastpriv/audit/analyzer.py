@@ -38,23 +38,37 @@ from leastpriv.audit.visitor import imported_modules, scan_module
 __all__ = ["AuditOptions", "audit", "audit_source"]
 
 # A file that contains none of these cannot define a context or an entrypoint, nor use rootwrap.
-_MARKERS = ("privsep", "PrivContext", "entrypoint", "privileged", "rootwrap", "run_as_root",
-            "root_helper", "leastpriv")
+_MARKERS = (
+    "privsep",
+    "PrivContext",
+    "entrypoint",
+    "privileged",
+    "rootwrap",
+    "run_as_root",
+    "root_helper",
+    "leastpriv",
+)
 Progress = Callable[[int, int], None]
+_DEFAULTS = AuditOptions()  # frozen, so one shared default is safe
 
 
-def audit(root: Path, options: AuditOptions = AuditOptions(), *,
-          progress: Progress | None = None) -> AuditResult:
+def audit(
+    root: Path, options: AuditOptions = _DEFAULTS, *, progress: Progress | None = None
+) -> AuditResult:
     """Audit every file under `root`; findings sorted, inline suppressions applied."""
     root = Path(root)
-    files = list(sourcetree.iter_files(root, suffixes=(), include_tests=options.include_tests,
-                                       exclude=options.exclude))
+    files = list(
+        sourcetree.iter_files(
+            root, suffixes=(), include_tests=options.include_tests, exclude=options.exclude
+        )
+    )
     python = [p for p in files if p.suffix == ".py"]
     filters = [p for p in files if _is_filter_file(root, p)]
     total = len(python) + len(filters)
     scan = functools.partial(_scan_python, root, _sinks(options), False)
-    facts = sourcetree.map_files(scan, python, jobs=options.jobs,
-                                 progress=_offset(progress, 0, total))
+    facts = sourcetree.map_files(
+        scan, python, jobs=options.jobs, progress=_offset(progress, 0, total)
+    )
     facts += [_scan_filters(root, path) for path in filters]
     if progress is not None:
         progress(total, total)
@@ -62,14 +76,20 @@ def audit(root: Path, options: AuditOptions = AuditOptions(), *,
     return _result(root, facts, options, total)
 
 
-def audit_source(source: str, *, path: str, module: str,
-                 options: AuditOptions = AuditOptions()) -> list[Finding]:
+def audit_source(
+    source: str, *, path: str, module: str, options: AuditOptions = _DEFAULTS
+) -> list[Finding]:
     """The findings one file alone can show (the file rules), suppressions applied.
 
     A file that does not parse yields no findings: the caller (flake8) reports syntax errors.
     """
-    facts = scan_module(source, path=path, module=module, is_package=path.endswith("__init__.py"),
-                        sinks=_sinks(options))
+    facts = scan_module(
+        source,
+        path=path,
+        module=module,
+        is_package=path.endswith("__init__.py"),
+        sinks=_sinks(options),
+    )
     if facts.error is not None:
         return []
     return sorted(_file_findings(facts, options))
@@ -86,12 +106,13 @@ def _scan_python(root: Path, sinks: dataflow.Sinks, force: bool, path: Path) -> 
         return ModuleFacts(relative, module, error=(1, f"cannot read: {exc}"))
     if force or any(marker in source for marker in _MARKERS):
         return scan_module(source, path=relative, module=module, is_package=is_package, sinks=sinks)
-    return ModuleFacts(relative, module, imported=imported_modules(source, module=module,
-                                                                   is_package=is_package))
+    return ModuleFacts(
+        relative, module, imported=imported_modules(source, module=module, is_package=is_package)
+    )
 
 
 def _scan_filters(root: Path, path: Path) -> ModuleFacts:
-    """A rootwrap filter file: one LPS302 fact, and one LPS303 fact per ``privsep-helper`` filter."""
+    """A rootwrap filter file: an LPS302 fact, and an LPS303 fact per ``privsep-helper`` filter."""
     relative = _relative(root, path)
     facts = ModuleFacts(relative, relative, kind="filters", parsed=True)
     try:
@@ -99,29 +120,44 @@ def _scan_filters(root: Path, path: Path) -> ModuleFacts:
     except OSError as exc:
         facts.error = (1, f"cannot read: {exc}")
         return facts
-    entries = [(n, line) for n, line in enumerate(lines, start=1)
-               if ":" in line and not line.lstrip().startswith(("#", "["))]
+    entries = [
+        (n, line)
+        for n, line in enumerate(lines, start=1)
+        if ":" in line and not line.lstrip().startswith(("#", "["))
+    ]
     if entries:
-        facts.rootwrap.append(RootwrapFact("filters", entries[0][0], 0, relative,
-                                           f"{len(entries)} filters in {path.name}"))
+        facts.rootwrap.append(
+            RootwrapFact(
+                "filters", entries[0][0], 0, relative, f"{len(entries)} filters in {path.name}"
+            )
+        )
     for number, line in entries:
         if "privsep-helper" in line:
             name = line.split(":", 1)[0].strip()
-            facts.rootwrap.append(RootwrapFact("privsep_helper", number, 0, relative,
-                                               f"filter '{name}' allows privsep-helper"))
+            facts.rootwrap.append(
+                RootwrapFact(
+                    "privsep_helper", number, 0, relative, f"filter '{name}' allows privsep-helper"
+                )
+            )
     return facts
 
 
-def _parse_callers(root: Path, facts: list[ModuleFacts], options: AuditOptions) -> list[ModuleFacts]:
+def _parse_callers(
+    root: Path, facts: list[ModuleFacts], options: AuditOptions
+) -> list[ModuleFacts]:
     """Pass 2: parse the skipped files that import a module defining entrypoints."""
     targets = defines_entrypoints(facts)
-    todo = [i for i, m in enumerate(facts)
-            if m.kind == "python" and not m.parsed and m.error is None and may_call(m.imported, targets)]
+    todo = [
+        i
+        for i, m in enumerate(facts)
+        if m.kind == "python" and not m.parsed and m.error is None and may_call(m.imported, targets)
+    ]
     if not todo:
         return facts
     scan = functools.partial(_scan_python, root, _sinks(options), True)
-    parsed = sourcetree.map_files(scan, [root / facts[i].path if root.is_dir() else root for i in todo],
-                                  jobs=options.jobs)
+    parsed = sourcetree.map_files(
+        scan, [root / facts[i].path if root.is_dir() else root for i in todo], jobs=options.jobs
+    )
     facts = list(facts)
     for index, module in zip(todo, parsed, strict=True):
         facts[index] = module
@@ -140,8 +176,9 @@ def _file_findings(facts: ModuleFacts, options: AuditOptions) -> Iterable[Findin
                 yield _finding(rule, hit, facts.path)
 
 
-def _tree_findings(index: TreeIndex, by_path: dict[str, ModuleFacts],
-                   options: AuditOptions) -> Iterable[Finding]:
+def _tree_findings(
+    index: TreeIndex, by_path: dict[str, ModuleFacts], options: AuditOptions
+) -> Iterable[Finding]:
     for rule in _selected(options, "tree"):
         for hit in rule.check(index, options):
             facts = by_path.get(hit.path or "")
@@ -158,10 +195,14 @@ def _suppressed(facts: ModuleFacts, rule_id: str, hit: Hit) -> bool:
 
 
 def _finding(rule: Rule, hit: Hit, path: str) -> Finding:
-    return Finding(hit.path or path, hit.line, hit.col, rule.id, rule.severity, hit.symbol, hit.message)
+    return Finding(
+        hit.path or path, hit.line, hit.col, rule.id, rule.severity, hit.symbol, hit.message
+    )
 
 
-def _result(root: Path, facts: list[ModuleFacts], options: AuditOptions, files_read: int) -> AuditResult:
+def _result(
+    root: Path, facts: list[ModuleFacts], options: AuditOptions, files_read: int
+) -> AuditResult:
     result = AuditResult(root=str(root), files_read=files_read)
     good = []
     for module in facts:
@@ -174,12 +215,23 @@ def _result(root: Path, facts: list[ModuleFacts], options: AuditOptions, files_r
     findings += _tree_findings(index, {m.path: m for m in good}, options)
     result.findings = sorted(set(findings))
     result.contexts = sorted(
-        (ContextInfo(cid, loc.module.path, loc.context.line, loc.context.cfg_section,
-                     loc.context.capabilities, loc.context.framework)
-         for cid, loc in index.contexts.items() if loc.context is not None),
-        key=lambda c: c.id)
-    result.entrypoints = sorted((_entrypoint_info(index, eid) for eid in index.entrypoints),
-                                key=lambda e: e.id)
+        (
+            ContextInfo(
+                cid,
+                loc.module.path,
+                loc.context.line,
+                loc.context.cfg_section,
+                loc.context.capabilities,
+                loc.context.framework,
+            )
+            for cid, loc in index.contexts.items()
+            if loc.context is not None
+        ),
+        key=lambda c: c.id,
+    )
+    result.entrypoints = sorted(
+        (_entrypoint_info(index, eid) for eid in index.entrypoints), key=lambda e: e.id
+    )
     result.skipped.sort(key=lambda s: s.path)
     return result
 
@@ -187,19 +239,32 @@ def _result(root: Path, facts: list[ModuleFacts], options: AuditOptions, files_r
 def _entrypoint_info(index: TreeIndex, entrypoint_id: str) -> EntrypointInfo:
     located = index.entrypoints[entrypoint_id]
     entrypoint = located.entrypoint
-    assert entrypoint is not None  # noqa: S101 - TreeIndex.entrypoints always carries one
-    callers = tuple(sorted(
-        (CallSite(c.module.path, c.call.line, c.call.caller, c.call.name_used)
-         for c in index.callers.get(entrypoint_id, ()) if c.call is not None),
-        key=lambda site: (site.path, site.line),
-    ))
-    return EntrypointInfo(entrypoint_id, located.module.path, entrypoint.line,
-                          index.context_of(entrypoint), entrypoint.params, callers)
+    assert entrypoint is not None
+    callers = tuple(
+        sorted(
+            (
+                CallSite(c.module.path, c.call.line, c.call.caller, c.call.name_used)
+                for c in index.callers.get(entrypoint_id, ())
+                if c.call is not None
+            ),
+            key=lambda site: (site.path, site.line),
+        )
+    )
+    return EntrypointInfo(
+        entrypoint_id,
+        located.module.path,
+        entrypoint.line,
+        index.context_of(entrypoint),
+        entrypoint.params,
+        callers,
+    )
 
 
 # ---- small helpers -----------------------------------------------------------------------------
 def _sinks(options: AuditOptions) -> dataflow.Sinks:
-    return dataflow.Sinks(frozenset(options.extra_file_sinks), frozenset(options.extra_command_sinks))
+    return dataflow.Sinks(
+        frozenset(options.extra_file_sinks), frozenset(options.extra_command_sinks)
+    )
 
 
 def _relative(root: Path, path: Path) -> str:

@@ -32,18 +32,47 @@ _MAX_VARIANTS = 8  # alternatives kept per list; beyond this only their common s
 _MAX_DEPTH = 4  # helper-call nesting followed; deeper chains are rare and cost more than they find
 
 # ---- sinks -------------------------------------------------------------------------------------
-_OS_FILE_SINKS = frozenset({
-    "chmod", "chown", "lchown", "lchmod", "unlink", "remove", "rmdir", "removedirs", "makedirs",
-    "mkdir", "mknod", "mkfifo", "rename", "renames", "replace", "symlink", "link", "utime",
-    "truncate", "open", "chroot", "listdir", "scandir",
-})
+_OS_FILE_SINKS = frozenset(
+    {
+        "chmod",
+        "chown",
+        "lchown",
+        "lchmod",
+        "unlink",
+        "remove",
+        "rmdir",
+        "removedirs",
+        "makedirs",
+        "mkdir",
+        "mknod",
+        "mkfifo",
+        "rename",
+        "renames",
+        "replace",
+        "symlink",
+        "link",
+        "utime",
+        "truncate",
+        "open",
+        "chroot",
+        "listdir",
+        "scandir",
+    }
+)
 _TWO_PATH_SINKS = frozenset({"rename", "renames", "replace", "symlink", "link"})
 _OS_EXEC_PREFIXES = ("os.exec", "os.spawn", "os.posix_spawn")
-_SHELL_SINKS = frozenset({"os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput"})
-_SUBPROCESS_SINKS = frozenset({
-    "subprocess.run", "subprocess.call", "subprocess.check_call", "subprocess.check_output",
-    "subprocess.Popen",
-})
+_SHELL_SINKS = frozenset(
+    {"os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput"}
+)
+_SUBPROCESS_SINKS = frozenset(
+    {
+        "subprocess.run",
+        "subprocess.call",
+        "subprocess.check_call",
+        "subprocess.check_output",
+        "subprocess.Popen",
+    }
+)
 # Names of functions imported from elsewhere that run a command: oslo.concurrency's
 # processutils.execute, the many ``utils.execute`` wrappers, ``priv_execute`` and friends.
 _EXECUTE_NAMES = frozenset({"execute", "trycmd", "ssh_execute", "execute_root", "custom_execute"})
@@ -51,26 +80,102 @@ _EXECUTE_NAMES = frozenset({"execute", "trycmd", "ssh_execute", "execute_root", 
 # ---- commands ----------------------------------------------------------------------------------
 # Programs whose operands are files or devices they change: a caller-chosen operand is a wide
 # file contract even though the program itself is fixed.
-_DESTRUCTIVE = frozenset({
-    "rm", "rmdir", "dd", "mkswap", "chmod", "chown", "chgrp", "mount", "umount", "tee", "cp", "mv",
-    "ln", "truncate", "shred", "touch", "mkdir", "install", "rsync", "tar", "wipefs", "blkdiscard",
-    "parted", "sgdisk", "sfdisk", "losetup", "kpartx", "qemu-img", "resize2fs", "e2fsck", "fsck",
-    "tune2fs", "xfs_growfs", "cryptsetup", "sed", "unlink", "chattr", "setfacl",
-})
+_DESTRUCTIVE = frozenset(
+    {
+        "rm",
+        "rmdir",
+        "dd",
+        "mkswap",
+        "chmod",
+        "chown",
+        "chgrp",
+        "mount",
+        "umount",
+        "tee",
+        "cp",
+        "mv",
+        "ln",
+        "truncate",
+        "shred",
+        "touch",
+        "mkdir",
+        "install",
+        "rsync",
+        "tar",
+        "wipefs",
+        "blkdiscard",
+        "parted",
+        "sgdisk",
+        "sfdisk",
+        "losetup",
+        "kpartx",
+        "qemu-img",
+        "resize2fs",
+        "e2fsck",
+        "fsck",
+        "tune2fs",
+        "xfs_growfs",
+        "cryptsetup",
+        "sed",
+        "unlink",
+        "chattr",
+        "setfacl",
+    }
+)
 _DESTRUCTIVE_PREFIXES = ("mkfs", "fsck.", "mount.")
 # Programs that run another program named in their arguments: any caller-chosen argument may be
 # that program.
-_EXEC_WRAPPERS = frozenset({
-    "env", "sh", "bash", "dash", "sudo", "su", "runuser", "nsenter", "chroot", "xargs", "timeout",
-    "nice", "ionice", "taskset", "setsid", "unshare", "stdbuf", "systemd-run", "python", "python3",
-    "perl", "ssh", "find", "flock", "strace", "watch", "nohup", "chrt", "prlimit",
-})
+_EXEC_WRAPPERS = frozenset(
+    {
+        "env",
+        "sh",
+        "bash",
+        "dash",
+        "sudo",
+        "su",
+        "runuser",
+        "nsenter",
+        "chroot",
+        "xargs",
+        "timeout",
+        "nice",
+        "ionice",
+        "taskset",
+        "setsid",
+        "unshare",
+        "stdbuf",
+        "systemd-run",
+        "python",
+        "python3",
+        "perl",
+        "ssh",
+        "find",
+        "flock",
+        "strace",
+        "watch",
+        "nohup",
+        "chrt",
+        "prlimit",
+    }
+)
 
 # Wrappers that run a fixed program given after their own options: judge that program instead.
-_TRANSPARENT_WRAPPERS = frozenset({
-    "env", "systemd-run", "nice", "ionice", "timeout", "taskset", "stdbuf", "prlimit", "chrt",
-    "nohup", "setsid", "flock",
-})
+_TRANSPARENT_WRAPPERS = frozenset(
+    {
+        "env",
+        "systemd-run",
+        "nice",
+        "ionice",
+        "timeout",
+        "taskset",
+        "stdbuf",
+        "prlimit",
+        "chrt",
+        "nohup",
+        "setsid",
+        "flock",
+    }
+)
 
 # ---- propagation -------------------------------------------------------------------------------
 _SANITISERS = frozenset({"len", "bool", "isinstance", "type", "id", "hash", "callable", "hasattr"})
@@ -78,8 +183,16 @@ _NORMALISERS = frozenset({"os.path.realpath", "os.path.abspath", "os.path.normpa
 _NORMALISING_METHODS = frozenset({"resolve", "realpath", "absolute"})
 _CHECK_METHODS = frozenset({"is_relative_to", "isdigit", "isalnum", "isidentifier", "isdecimal"})
 _REGEX_FUNCS = frozenset({"re.match", "re.fullmatch", "re.search"})
-_VALIDATOR_SUFFIXES = ("is_uuid_like", "valid_ipv4", "valid_ipv6", "valid_mac", "is_valid_ipv4",
-                       "is_valid_ipv6", "is_valid_mac", "is_valid_cidr")
+_VALIDATOR_SUFFIXES = (
+    "is_uuid_like",
+    "valid_ipv4",
+    "valid_ipv6",
+    "valid_mac",
+    "is_valid_ipv4",
+    "is_valid_ipv6",
+    "is_valid_mac",
+    "is_valid_cidr",
+)
 # leastpriv contract markers that make a parameter narrow (``Annotated[str, PathUnder(...)]``).
 _NARROWING_MARKERS = frozenset({"PathUnder", "Match", "OneOf", "Range", "Literal"})
 
@@ -132,6 +245,9 @@ class Sinks:
     commands: frozenset[str] = frozenset()
 
 
+NO_EXTRA_SINKS = Sinks()
+
+
 @dataclass
 class _Frame:
     """One function being analysed, with the labels its parameters carry."""
@@ -144,8 +260,13 @@ class _Frame:
 class FlowAnalysis:
     """Follows the parameters of one entrypoint through its module; `run` returns the flows."""
 
-    def __init__(self, functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef], module: str,
-                 resolve: Resolver, sinks: Sinks = Sinks()) -> None:
+    def __init__(
+        self,
+        functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef],
+        module: str,
+        resolve: Resolver,
+        sinks: Sinks = NO_EXTRA_SINKS,
+    ) -> None:
         self._functions = functions
         self._module = module
         self._resolve = resolve
@@ -189,12 +310,9 @@ class FlowAnalysis:
     # ---- statements ------------------------------------------------------------------------
     def _block(self, body: Sequence[ast.stmt], frame: _Frame) -> bool:
         """Analyse `body`; True when it always leaves the block (return, raise, …)."""
-        for stmt in body:
-            if self._stmt(stmt, frame):
-                return True
-        return False
+        return any(self._stmt(stmt, frame) for stmt in body)
 
-    def _stmt(self, stmt: ast.stmt, frame: _Frame) -> bool:  # noqa: C901 - one branch per statement kind
+    def _stmt(self, stmt: ast.stmt, frame: _Frame) -> bool:
         if isinstance(stmt, ast.Assign):
             value = self._value(stmt.value, frame)
             for target in stmt.targets:
@@ -239,22 +357,23 @@ class FlowAnalysis:
         _narrow(other, _holds_when(stmt.test, False, frame))
         then_leaves = self._block(stmt.body, then)
         other_leaves = self._block(stmt.orelse, other)
-        frame.returns.extend(then.returns[len(frame.returns):])
-        frame.returns.extend(other.returns[len(frame.returns):])
+        frame.returns.extend(then.returns[len(frame.returns) :])
+        frame.returns.extend(other.returns[len(frame.returns) :])
         live = [f for f, leaves in ((then, then_leaves), (other, other_leaves)) if not leaves]
         if live:
             _merge_into(frame, live)
         return not live
 
-    def _loop(self, body: list[ast.stmt], frame: _Frame,
-              binding: tuple[ast.expr, Value] | None) -> None:
+    def _loop(
+        self, body: list[ast.stmt], frame: _Frame, binding: tuple[ast.expr, Value] | None
+    ) -> None:
         # Twice, so a value built in one iteration reaches a sink in the next.
         for _ in range(2):
             inner = _copy(frame)
             if binding is not None:
                 self._assign(binding[0], binding[1], None, inner)
             self._block(body, inner)
-            frame.returns.extend(inner.returns[len(frame.returns):])
+            frame.returns.extend(inner.returns[len(frame.returns) :])
             _merge_into(frame, [frame, inner])
 
     def _try(self, stmt: ast.Try, frame: _Frame) -> bool:
@@ -263,11 +382,13 @@ class FlowAnalysis:
             inner = _copy(frame)
             if not self._block(handler.body, inner):
                 leaves = False
-            frame.returns.extend(inner.returns[len(frame.returns):])
+            frame.returns.extend(inner.returns[len(frame.returns) :])
             _merge_into(frame, [frame, inner])
         return self._block(stmt.finalbody, frame) or leaves
 
-    def _assign(self, target: ast.expr, value: Value, source: ast.expr | None, frame: _Frame) -> None:
+    def _assign(
+        self, target: ast.expr, value: Value, source: ast.expr | None, frame: _Frame
+    ) -> None:
         if isinstance(target, ast.Name):
             frame.env[target.id] = value
             if source is not None and self._is_normaliser(source):
@@ -276,8 +397,12 @@ class FlowAnalysis:
                 frame.normalised.discard(target.id)
         elif isinstance(target, ast.Tuple | ast.List):
             for elt in target.elts:
-                self._assign(elt.value if isinstance(elt, ast.Starred) else elt,
-                             Value(value.labels, templated=value.templated), None, frame)
+                self._assign(
+                    elt.value if isinstance(elt, ast.Starred) else elt,
+                    Value(value.labels, templated=value.templated),
+                    None,
+                    frame,
+                )
         elif isinstance(target, ast.Attribute | ast.Subscript):
             base = _base_name(target)
             if base is not None and value.labels:
@@ -292,7 +417,7 @@ class FlowAnalysis:
         return self._resolve(node.func) in _NORMALISERS
 
     # ---- expressions -----------------------------------------------------------------------
-    def _value(self, node: ast.expr | None, frame: _Frame) -> Value:  # noqa: C901 - one branch per node kind
+    def _value(self, node: ast.expr | None, frame: _Frame) -> Value:
         if node is None:
             return _NOTHING
         if isinstance(node, ast.Constant):
@@ -312,7 +437,9 @@ class FlowAnalysis:
             return Value(left.labels | right.labels)
         if isinstance(node, ast.BoolOp | ast.Dict):
             return _join(self._value(part, frame) for part in node.values)
-        if isinstance(node, ast.FormattedValue | ast.Attribute | ast.Subscript | ast.Starred | ast.Await):
+        if isinstance(
+            node, ast.FormattedValue | ast.Attribute | ast.Subscript | ast.Starred | ast.Await
+        ):
             inner = self._value(node.value, frame)
             return inner if isinstance(node, ast.Starred | ast.Await) else Value(inner.labels)
         if isinstance(node, ast.IfExp):
@@ -330,15 +457,19 @@ class FlowAnalysis:
         return _NOTHING
 
     def _template(self, node: ast.expr, frame: _Frame) -> Value:
-        """An f-string or ``"…%s…" % x``; `templated` when fixed text surrounds every caller value."""
+        """An f-string or ``"…%s…" % x``; `templated` when fixed text surrounds caller values."""
         if isinstance(node, ast.JoinedStr):
             parts = [self._value(v, frame) for v in node.values]
             texts = [v.value for v in node.values if isinstance(v, ast.Constant)]
             first, last = node.values[0], node.values[-1]
-            fixed = isinstance(first, ast.Constant) and isinstance(last, ast.Constant) and len(node.values) > 1
+            fixed = (
+                isinstance(first, ast.Constant)
+                and isinstance(last, ast.Constant)
+                and len(node.values) > 1
+            )
             text = str(first.value) if isinstance(first, ast.Constant) else ""
         else:
-            assert isinstance(node, ast.BinOp)  # noqa: S101 - _is_format checked it
+            assert isinstance(node, ast.BinOp)
             parts = [self._value(node.right, frame)]
             text = node.left.value if isinstance(node.left, ast.Constant) else ""
             tail = text.rsplit("%", 1)[-1][1:] if "%" in text else ""
@@ -356,11 +487,14 @@ class FlowAnalysis:
         value = self._value(node, frame)
         return Elem(value.labels, value.const, templated=value.templated)
 
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
-                       frame: _Frame) -> Value:
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, frame: _Frame
+    ) -> Value:
         inner = _copy(frame)
         for generator in node.generators:
-            self._assign(generator.target, Value(self._value(generator.iter, inner).labels), None, inner)
+            self._assign(
+                generator.target, Value(self._value(generator.iter, inner).labels), None, inner
+            )
         parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
         return Value(_join(self._value(part, inner) for part in parts).labels)
 
@@ -409,7 +543,7 @@ class FlowAnalysis:
             return func.id
         name = self._resolve(func)
         if name and name.startswith(self._module + "."):
-            short = name[len(self._module) + 1:]
+            short = name[len(self._module) + 1 :]
             return short if short in self._functions else None
         return None
 
@@ -510,18 +644,26 @@ class FlowAnalysis:
         if not labels:
             return
         wrapped = _wrapped_command(argv) if set(programs) <= _TRANSPARENT_WRAPPERS else None
-        if programs == ["ip"] and [e.const for e in argv[1:3]] == ["netns", "exec"] and len(argv) > 4:
+        if (
+            programs == ["ip"]
+            and [e.const for e in argv[1:3]] == ["netns", "exec"]
+            and len(argv) > 4
+        ):
             # ``ip netns exec NS prog …``: the namespace is one operand; judge what runs in it.
             wrapped = None if argv[3].starred else argv[4:]
         if wrapped is not None:
             self._judge_argv(node, name, wrapped)
         elif any(p in _EXEC_WRAPPERS for p in programs) or _runs_subcommand(argv):
             shown = "/".join(programs)
-            self._report("LPS204", node, labels, name, f"as arguments of {shown}, which runs a command")
+            self._report(
+                "LPS204", node, labels, name, f"as arguments of {shown}, which runs a command"
+            )
         elif any(p in _DESTRUCTIVE or p.startswith(_DESTRUCTIVE_PREFIXES) for p in programs):
             self._report("LPS203", node, labels, name, f"as an operand of {'/'.join(programs)}")
 
-    def _report(self, rule: str, node: ast.Call, labels: Iterable[str], sink: str, how: str) -> None:
+    def _report(
+        self, rule: str, node: ast.Call, labels: Iterable[str], sink: str, how: str
+    ) -> None:
         anchor = self._outer_call or node
         # One finding per sink and way of reaching it: four os.chown calls on the same path are
         # one wide contract, not four.
@@ -530,15 +672,17 @@ class FlowAnalysis:
         old = self._flows.get(key)
         params = tuple(sorted(set(labels) | set(old.params if old else ())))
         if old is not None and (old.sink_line, old.sink) != (node.lineno, sink):
-            self._flows[key] = FlowFact(rule, old.line, old.col, params, old.sink, old.sink_line,
-                                        old.how, old.via)
+            self._flows[key] = FlowFact(
+                rule, old.line, old.col, params, old.sink, old.sink_line, old.how, old.via
+            )
             return
-        self._flows[key] = FlowFact(rule, anchor.lineno, anchor.col_offset, params, sink,
-                                    node.lineno, how, via)
+        self._flows[key] = FlowFact(
+            rule, anchor.lineno, anchor.col_offset, params, sink, node.lineno, how, via
+        )
 
 
 # ---- narrowing ---------------------------------------------------------------------------------
-def _holds_when(test: ast.expr, outcome: bool, frame: _Frame) -> set[str]:  # noqa: C901 - one case per check form
+def _holds_when(test: ast.expr, outcome: bool, frame: _Frame) -> set[str]:
     """Names that a narrowing check has confined when `test` evaluated to `outcome`."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         return _holds_when(test.operand, not outcome, frame)
@@ -597,22 +741,35 @@ def _wide_params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     args = func.args
     every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
     every += [a for a in (args.vararg, args.kwarg) if a is not None]
-    return [a.arg for a in every if a.arg not in ("self", "cls") and not narrowing_annotation(a.annotation)]
+    return [
+        a.arg
+        for a in every
+        if a.arg not in ("self", "cls") and not narrowing_annotation(a.annotation)
+    ]
 
 
 def narrowing_annotation(annotation: ast.expr | None) -> bool:
-    """True when `annotation` carries a leastpriv marker (PathUnder, Match, OneOf, Range) or Literal."""
+    """True when `annotation` has a leastpriv marker (PathUnder, Match, OneOf, Range) or Literal."""
     if annotation is None:
         return False
     for node in ast.walk(annotation):
-        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        name = (
+            node.id
+            if isinstance(node, ast.Name)
+            else node.attr
+            if isinstance(node, ast.Attribute)
+            else None
+        )
         if name in _NARROWING_MARKERS:
             return True
     return False
 
 
-def _bind_arguments(func: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call,
-                    evaluate: Callable[[ast.expr], Value]) -> dict[str, Value]:
+def _bind_arguments(
+    func: ast.FunctionDef | ast.AsyncFunctionDef,
+    call: ast.Call,
+    evaluate: Callable[[ast.expr], Value],
+) -> dict[str, Value]:
     params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
     env: dict[str, Value] = {}
     extra: list[Elem] = []
@@ -635,7 +792,9 @@ def _bind_arguments(func: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call
     kwargs = _EMPTY
     for keyword in call.keywords:
         value = evaluate(keyword.value)
-        if keyword.arg is not None and keyword.arg in params + [a.arg for a in func.args.kwonlyargs]:
+        if keyword.arg is not None and keyword.arg in params + [
+            a.arg for a in func.args.kwonlyargs
+        ]:
             env[keyword.arg] = value
         else:
             kwargs |= value.labels
@@ -645,8 +804,12 @@ def _bind_arguments(func: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call
 
 
 def _is_format(node: ast.expr) -> bool:
-    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod)
-            and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str))
+    return (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Mod)
+        and isinstance(node.left, ast.Constant)
+        and isinstance(node.left.value, str)
+    )
 
 
 def _call_operands(node: ast.Call) -> list[ast.expr]:
@@ -664,12 +827,14 @@ def _first_arg(node: ast.Call) -> ast.expr | None:
 
 
 def _keyword_true(node: ast.Call, name: str) -> bool:
-    return any(k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is True
-               for k in node.keywords)
+    return any(
+        k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is True
+        for k in node.keywords
+    )
 
 
 def _wrapped_command(argv: list[Elem]) -> list[Elem] | None:
-    """``env LC_ALL=C qemu-img info PATH`` → ``qemu-img info PATH``, when the inner program is fixed.
+    """``env LC_ALL=C qemu-img info PATH`` → ``qemu-img info PATH``, when that program is fixed.
 
     Options, ``NAME=value`` settings and numbers are skipped; None when a caller-chosen element
     comes before the inner program (the caller may then choose the program).
@@ -688,7 +853,7 @@ def _runs_subcommand(argv: list[Elem]) -> bool:
     consts = [e.const for e in argv]
     if "exec" not in consts:
         return False
-    return bool(_join_elems(argv[consts.index("exec") + 1:]))
+    return bool(_join_elems(argv[consts.index("exec") + 1 :]))
 
 
 def _sequence(parts: list[Elem | tuple[Elem, ...]]) -> Value:
@@ -709,8 +874,11 @@ def _concat(left: Value, right: Value) -> Value:
     labels = left.labels | right.labels
     if left.elements is not None and right.elements is not None:
         variants = tuple(dict.fromkeys(a + b for a in left.shapes() for b in right.shapes()))
-        return Value(labels, left.elements + right.elements,
-                     variants=variants if 1 < len(variants) <= _MAX_VARIANTS else ())
+        return Value(
+            labels,
+            left.elements + right.elements,
+            variants=variants if 1 < len(variants) <= _MAX_VARIANTS else (),
+        )
     if left.elements is not None and right.labels and right.const is None:
         tail = (Elem(right.labels, starred=True),)
         return Value(labels, left.elements + tail, variants=tuple(v + tail for v in left.variants))
@@ -726,8 +894,11 @@ def _join(values: Iterable[Value]) -> Value:
     if any(shape is None for shape in shapes):
         return Value(labels)
     variants = tuple(dict.fromkeys(shape for v in values for shape in v.shapes()))
-    return Value(labels, _common_shape([s for s in shapes if s is not None]),
-                 variants=variants if 1 < len(variants) <= _MAX_VARIANTS else ())
+    return Value(
+        labels,
+        _common_shape([s for s in shapes if s is not None]),
+        variants=variants if 1 < len(variants) <= _MAX_VARIANTS else (),
+    )
 
 
 def _common_shape(shapes: list[tuple[Elem, ...]]) -> tuple[Elem, ...]:
@@ -740,11 +911,13 @@ def _common_shape(shapes: list[tuple[Elem, ...]]) -> tuple[Elem, ...]:
         if any(elem != column[0] for elem in column):
             break
         prefix.append(column[0])
-    tails = [shape[len(prefix):] for shape in shapes]
+    tails = [shape[len(prefix) :] for shape in shapes]
     if not any(tails):
         return tuple(prefix)
     heads = [tail[0] for tail in tails if tail]
-    if len(heads) == len(tails) and all(h.words() and not h.labels and not h.starred for h in heads):
+    if len(heads) == len(tails) and all(
+        h.words() and not h.labels and not h.starred for h in heads
+    ):
         # ``['mkswap']`` on one branch, ``['mkfs', '-t', fs]`` on the other: either program.
         prefix.append(Elem(_EMPTY, choices=frozenset().union(*(h.words() for h in heads))))
         tails = [tail[1:] for tail in tails]

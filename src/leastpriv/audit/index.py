@@ -31,10 +31,14 @@ class TreeIndex:
     def __init__(self, modules: list[ModuleFacts]) -> None:
         self.modules = {m.module: m for m in modules if m.kind == "python" and m.parsed}
         self.contexts = {
-            f"{m.module}.{c.name}": Located(m, context=c) for m in self.modules.values() for c in m.contexts
+            f"{m.module}.{c.name}": Located(m, context=c)
+            for m in self.modules.values()
+            for c in m.contexts
         }
         self.entrypoints = {
-            f"{m.module}.{e.name}": Located(m, entrypoint=e) for m in self.modules.values() for e in m.entrypoints
+            f"{m.module}.{e.name}": Located(m, entrypoint=e)
+            for m in self.modules.values()
+            for e in m.entrypoints
         }
         self.callers: dict[str, list[Located]] = defaultdict(list)
         for module in self.modules.values():
@@ -60,7 +64,7 @@ class TreeIndex:
             module = self.modules.get(".".join(parts[:cut]))
             if module is not None:
                 target = module.imports.get(parts[cut])
-                return None if target is None else ".".join([target, *parts[cut + 1:]])
+                return None if target is None else ".".join([target, *parts[cut + 1 :]])
         return None
 
     def context_of(self, entrypoint: EntrypointFact) -> str | None:

@@ -1,4 +1,4 @@
-'''The audit rules: one id, one name, one function each; the docstring is the rule's documentation.
+"""The audit rules: one id, one name, one function each; the docstring is the rule's documentation.
 
 Ids come in families of a hundred: LPS1xx judge contexts (what a daemon may do), LPS2xx judge
 entrypoints and their callers (what a caller may ask for), LPS3xx find rootwrap still in use.
@@ -7,7 +7,7 @@ module of the tree (who imports whom) and runs only in ``leastpriv audit``.
 
 Every finding can be silenced where it is reported with ``# leastpriv: ignore[LPS203] -- reason``;
 for a finding about an entrypoint the comment may also sit on its ``def`` or decorator line.
-'''
+"""
 
 from __future__ import annotations
 
@@ -61,6 +61,7 @@ def _rule(rule_id: str, name: str, severity: Severity, scope: Literal["file", "t
         doc = inspect.cleandoc(check.__doc__ or "")
         RULES[rule_id] = Rule(rule_id, name, severity, scope, _summary(doc), doc, check)
         return check
+
     return register
 
 
@@ -97,14 +98,14 @@ def broad_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
     sys_admin_pctxt = priv_context.PrivContext(
         "nova",
         cfg_section="nova_sys_admin",
-        capabilities=[caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE, caps.CAP_NET_ADMIN, caps.CAP_SYS_ADMIN],
+        capabilities=[caps.CAP_CHOWN, caps.CAP_NET_ADMIN, caps.CAP_SYS_ADMIN],
     )
     ```
 
     ## Use instead
     ```python
-    file_ctx = leastpriv.PrivContext("nova.files", capabilities=[caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE])
-    net_ctx = leastpriv.PrivContext("nova.net", capabilities=[caps.CAP_NET_ADMIN])
+    files = leastpriv.PrivContext("nova.files", capabilities=[caps.CAP_CHOWN])
+    net = leastpriv.PrivContext("nova.net", capabilities=[caps.CAP_NET_ADMIN])
     ```
 
     ## Options
@@ -118,12 +119,20 @@ def broad_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
         count = len(context.capabilities)
         if len(families) > 1 or count > options.max_capabilities:
             groups = "; ".join(
-                f"{family}: {', '.join(c for c in context.capabilities if caps.family(c) == family)}"
+                f"{family}: {', '.join(_members(context.capabilities, family))}"
                 for family in sorted(families)
             )
-            yield Hit(context.line, context.col, f"{module.module}.{context.name}",
-                      f"context '{context.name}' holds {count} capabilities in {len(families)} "
-                      f"families ({groups}); split it by the work each entrypoint does")
+            yield Hit(
+                context.line,
+                context.col,
+                f"{module.module}.{context.name}",
+                f"context '{context.name}' holds {count} capabilities in {len(families)} "
+                f"families ({groups}); split it by the work each entrypoint does",
+            )
+
+
+def _members(capabilities: tuple[str, ...], family: str) -> list[str]:
+    return [cap for cap in capabilities if caps.family(cap) == family]
 
 
 @_rule("LPS102", "sys-admin-context", Severity.HIGH)
@@ -137,7 +146,7 @@ def sys_admin_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hi
 
     ## Example
     ```python
-    default = priv_context.PrivContext(__name__, capabilities=[caps.CAP_SYS_ADMIN, caps.CAP_NET_ADMIN])
+    default = priv_context.PrivContext(__name__, capabilities=[caps.CAP_SYS_ADMIN])
     ```
 
     ## Use instead
@@ -152,9 +161,13 @@ def sys_admin_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hi
     """
     for context in module.contexts:
         if "CAP_SYS_ADMIN" in context.capabilities:
-            yield Hit(context.line, context.col, f"{module.module}.{context.name}",
-                      f"context '{context.name}' holds CAP_SYS_ADMIN; use the narrowest "
-                      "capability the operation needs")
+            yield Hit(
+                context.line,
+                context.col,
+                f"{module.module}.{context.name}",
+                f"context '{context.name}' holds CAP_SYS_ADMIN; use the narrowest "
+                "capability the operation needs",
+            )
 
 
 # ---- LPS2xx: entrypoints and callers -------------------------------------------------------------
@@ -189,9 +202,13 @@ def unmarked_entrypoint(module: ModuleFacts, options: AuditOptions) -> Iterator[
     """
     for entrypoint in module.entrypoints:
         if not entrypoint.name.endswith("_privileged"):
-            yield Hit(entrypoint.line, entrypoint.col, _ep_id(module, entrypoint),
-                      f"entrypoint '{entrypoint.name}' does not end in '_privileged'",
-                      also_lines=_ep_lines(entrypoint))
+            yield Hit(
+                entrypoint.line,
+                entrypoint.col,
+                _ep_id(module, entrypoint),
+                f"entrypoint '{entrypoint.name}' does not end in '_privileged'",
+                also_lines=_ep_lines(entrypoint),
+            )
 
 
 @_rule("LPS202", "shared-privsep-package", Severity.LOW, scope="tree")
@@ -227,18 +244,27 @@ def shared_privsep_package(tree: TreeIndex, options: AuditOptions) -> Iterator[H
         shared = _shared_package(module.module)
         if shared is None or not module.entrypoints:
             continue
-        outside = sorted({
-            caller.module.module for e in module.entrypoints
-            for caller in tree.callers.get(_ep_id(module, e), ())
-            if caller.module.module != shared and not caller.module.module.startswith(shared + ".")
-        })
+        outside = sorted(
+            {
+                caller.module.module
+                for e in module.entrypoints
+                for caller in tree.callers.get(_ep_id(module, e), ())
+                if caller.module.module != shared
+                and not caller.module.module.startswith(shared + ".")
+            }
+        )
         if outside:
             first = min(module.entrypoints, key=lambda e: e.line)
             shown = ", ".join(outside[:5]) + (", …" if len(outside) > 5 else "")
-            yield Hit(first.line, first.col, module.module,
-                      f"{len(module.entrypoints)} entrypoints of shared package '{shared}' are "
-                      f"called from {len(outside)} modules outside it ({shown})",
-                      path=module.path, also_lines=_ep_lines(first))
+            yield Hit(
+                first.line,
+                first.col,
+                module.module,
+                f"{len(module.entrypoints)} entrypoints of shared package '{shared}' are "
+                f"called from {len(outside)} modules outside it ({shown})",
+                path=module.path,
+                also_lines=_ep_lines(first),
+            )
 
 
 def _shared_package(module: str) -> str | None:
@@ -253,16 +279,21 @@ def _flow_message(flow: FlowFact) -> str:
     names = ", ".join(f"'{p}'" for p in flow.params)
     noun = "parameter" if len(flow.params) == 1 else "parameters"
     via = f" (via {' → '.join(flow.via)})" if flow.via else ""
-    return f"{noun} {names} reach{'es' if len(flow.params) == 1 else ''} {flow.sink} at line {flow.sink_line}{via} {flow.how}"
+    verb = "reaches" if len(flow.params) == 1 else "reach"
+    return f"{noun} {names} {verb} {flow.sink} at line {flow.sink_line}{via} {flow.how}"
 
 
 def _flows(module: ModuleFacts, rule_id: str, advice: str) -> Iterator[Hit]:
     for entrypoint in module.entrypoints:
         for flow in entrypoint.flows:
             if flow.rule == rule_id:
-                yield Hit(flow.line, flow.col, _ep_id(module, entrypoint),
-                          f"{_flow_message(flow)} without a narrowing check; {advice}",
-                          also_lines=_ep_lines(entrypoint))
+                yield Hit(
+                    flow.line,
+                    flow.col,
+                    _ep_id(module, entrypoint),
+                    f"{_flow_message(flow)} without a narrowing check; {advice}",
+                    also_lines=_ep_lines(entrypoint),
+                )
 
 
 @_rule("LPS203", "wide-file-contract", Severity.HIGH)
@@ -304,7 +335,9 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     ## References
     - CWE-22 (path traversal), CWE-732 (incorrect permission assignment)
     """
-    yield from _flows(module, "LPS203", "confine the path (PathUnder, or a realpath + containment check)")
+    yield from _flows(
+        module, "LPS203", "confine the path (PathUnder, or a realpath + containment check)"
+    )
 
 
 @_rule("LPS204", "arbitrary-execution", Severity.HIGH)
@@ -379,11 +412,19 @@ def uncontracted_parameter(module: ModuleFacts, options: AuditOptions) -> Iterat
     for entrypoint in module.entrypoints:
         if entrypoint.unannotated:
             names = ", ".join(f"'{p}'" for p in entrypoint.unannotated)
-            where = "leastpriv checks nothing for them" if entrypoint.framework == "leastpriv" else \
-                "oslo.privsep checks no argument; annotate them when migrating"
-            yield Hit(entrypoint.line, entrypoint.col, _ep_id(module, entrypoint),
-                      f"entrypoint '{entrypoint.name}' has parameters without a contract "
-                      f"annotation: {names}; {where}", also_lines=_ep_lines(entrypoint))
+            where = (
+                "leastpriv checks nothing for them"
+                if entrypoint.framework == "leastpriv"
+                else "oslo.privsep checks no argument; annotate them when migrating"
+            )
+            yield Hit(
+                entrypoint.line,
+                entrypoint.col,
+                _ep_id(module, entrypoint),
+                f"entrypoint '{entrypoint.name}' has parameters without a contract "
+                f"annotation: {names}; {where}",
+                also_lines=_ep_lines(entrypoint),
+            )
 
 
 @_rule("LPS206", "hidden-privileged-call", Severity.LOW, scope="tree")
@@ -418,14 +459,21 @@ def hidden_privileged_call(tree: TreeIndex, options: AuditOptions) -> Iterator[H
         for located in calls:
             call = located.call
             if call is not None and not _shows_privilege(call.name_used):
-                yield Hit(call.line, call.col, call.caller,
-                          f"call to entrypoint '{entrypoint_id}' written as '{call.name_used}' "
-                          "hides that it runs privileged", path=located.module.path)
+                yield Hit(
+                    call.line,
+                    call.col,
+                    call.caller,
+                    f"call to entrypoint '{entrypoint_id}' written as '{call.name_used}' "
+                    "hides that it runs privileged",
+                    path=located.module.path,
+                )
 
 
 def _shows_privilege(name_used: str) -> bool:
-    return any(part.endswith("_privileged") or "privsep" in part or "privileged" in part
-               for part in name_used.split("."))
+    return any(
+        part.endswith("_privileged") or "privsep" in part or "privileged" in part
+        for part in name_used.split(".")
+    )
 
 
 # ---- LPS3xx: rootwrap ----------------------------------------------------------------------------
@@ -520,7 +568,12 @@ def privsep_through_rootwrap(module: ModuleFacts, options: AuditOptions) -> Iter
     """
     for use in module.rootwrap:
         if use.kind == "privsep_helper":
-            yield Hit(use.line, use.col, use.scope, f"privsep daemon launched through rootwrap: {use.detail}")
+            yield Hit(
+                use.line,
+                use.col,
+                use.scope,
+                f"privsep daemon launched through rootwrap: {use.detail}",
+            )
 
 
 @_rule("LPS304", "borrowed-context", Severity.MEDIUM)
@@ -555,6 +608,10 @@ def borrowed_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit
     for entrypoint in module.entrypoints:
         ref = entrypoint.context_ref
         if ref and "." in ref and ref.split(".", 1)[0] != own:
-            yield Hit(entrypoint.line, entrypoint.col, _ep_id(module, entrypoint),
-                      f"entrypoint '{entrypoint.name}' uses context '{ref}' of another package",
-                      also_lines=_ep_lines(entrypoint))
+            yield Hit(
+                entrypoint.line,
+                entrypoint.col,
+                _ep_id(module, entrypoint),
+                f"entrypoint '{entrypoint.name}' uses context '{ref}' of another package",
+                also_lines=_ep_lines(entrypoint),
+            )

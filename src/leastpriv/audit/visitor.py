@@ -33,7 +33,8 @@ _PRIVSEP_INIT = "oslo_privsep.priv_context.init"
 _ENTRYPOINT_DECORATORS = frozenset({"entrypoint", "entrypoint_with_timeout"})
 _ROOTWRAP_COMMAND = re.compile(r"[\w.]+-rootwrap\b")
 _SUPPRESSION = re.compile(r"#\s*leastpriv:\s*ignore\[([A-Za-z0-9_, ]+)\]\s*(?:--|:|—)?\s*(.*)$")
-_BUILTIN_CALLABLES = frozenset(dir(__builtins__) if isinstance(__builtins__, dict) else dir(__builtins__))
+    dir(__builtins__) if isinstance(__builtins__, dict) else dir(__builtins__)
+)
 
 
 def suppressions(source: str) -> dict[int, Suppression]:
@@ -49,14 +50,23 @@ def suppressions(source: str) -> dict[int, Suppression]:
     return found
 
 
-def scan_module(source: str, *, path: str, module: str, is_package: bool,
-                sinks: dataflow.Sinks = dataflow.Sinks()) -> ModuleFacts:
+def scan_module(
+    source: str,
+    *,
+    path: str,
+    module: str,
+    is_package: bool,
+    sinks: dataflow.Sinks = dataflow.NO_EXTRA_SINKS,
+) -> ModuleFacts:
     """Parse `source` and collect its facts; a syntax error becomes ``ModuleFacts.error``."""
     facts = ModuleFacts(path=path, module=module, parsed=True, suppressions=suppressions(source))
     try:
         tree = ast.parse(source, filename=path)
     except (SyntaxError, ValueError) as exc:
-        facts.error = (getattr(exc, "lineno", None) or 1, f"cannot parse: {exc.__class__.__name__}: {exc}")
+        facts.error = (
+            getattr(exc, "lineno", None) or 1,
+            f"cannot parse: {exc.__class__.__name__}: {exc}",
+        )
         return facts
     visitor = _ModuleVisitor(facts, is_package)
     visitor.visit(tree)
@@ -82,7 +92,7 @@ class _ModuleVisitor(ast.NodeVisitor):
     # ---- names -----------------------------------------------------------------------------
     def resolve(self, node: ast.expr) -> str | None:
         """The dotted name `node` refers to: through imports, module-level names, or builtins."""
-        text = dataflow._dotted(node)  # noqa: SLF001 - shared helper of the analysis package
+        text = dataflow._dotted(node)
         return None if text is None else self.resolve_text(text)
 
     def resolve_text(self, text: str) -> str | None:
@@ -120,7 +130,9 @@ class _ModuleVisitor(ast.NodeVisitor):
         base = self._absolute(node.module, node.level)
         for alias in node.names:
             if alias.name != "*":
-                self.facts.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+                self.facts.imports[alias.asname or alias.name] = (
+                    f"{base}.{alias.name}" if base else alias.name
+                )
 
     def visit_Assign(self, node: ast.Assign) -> None:
         if not self._scope:
@@ -172,7 +184,7 @@ class _ModuleVisitor(ast.NodeVisitor):
 
     # ---- uses ------------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
-        text = dataflow._dotted(node.func)  # noqa: SLF001 - shared helper of the analysis package
+        text = dataflow._dotted(node.func)
         if text is not None:
             self._raw_calls.append((node, text, self._caller()))
         for keyword in node.keywords:
@@ -183,7 +195,9 @@ class _ModuleVisitor(ast.NodeVisitor):
         value = keyword.value
         if keyword.arg == "run_as_root" and isinstance(value, ast.Constant) and value.value is True:
             self._rootwrap("run_as_root", node, "run_as_root=True")
-        elif keyword.arg == "root_helper" and not (isinstance(value, ast.Constant) and value.value is None):
+        elif keyword.arg == "root_helper" and not (
+            isinstance(value, ast.Constant) and value.value is None
+        ):
             if self.resolve(node.func) == _PRIVSEP_INIT:
                 self._rootwrap("privsep_helper", node, "priv_context.init(root_helper=...)")
             else:
@@ -196,7 +210,9 @@ class _ModuleVisitor(ast.NodeVisitor):
                 self._rootwrap("rootwrap_command", node, match.group(0))
 
     def _rootwrap(self, kind: str, node: ast.expr, detail: str) -> None:
-        self.facts.rootwrap.append(RootwrapFact(kind, node.lineno, node.col_offset, self._caller(), detail))
+        self.facts.rootwrap.append(
+            RootwrapFact(kind, node.lineno, node.col_offset, self._caller(), detail)
+        )
 
     # ---- after the walk --------------------------------------------------------------------
     def finish(self, sinks: dataflow.Sinks) -> None:
@@ -207,7 +223,9 @@ class _ModuleVisitor(ast.NodeVisitor):
         for node, text, caller in self._raw_calls:
             target = self.resolve_text(text)
             if target is not None and "." in target:
-                self.facts.calls.append(CallFact(node.lineno, node.col_offset, caller, target, text))
+                self.facts.calls.append(
+                    CallFact(node.lineno, node.col_offset, caller, target, text)
+                )
         flows = dataflow.FlowAnalysis(self._functions, self.facts.module, self.resolve, sinks)
         for func, context in self._entrypoints:
             self.facts.entrypoints.append(self._entrypoint(func, context, flows))
@@ -218,8 +236,15 @@ class _ModuleVisitor(ast.NodeVisitor):
             return None
         keywords = {k.arg: k.value for k in call.keywords if k.arg}
         capabilities, unresolved = self._capabilities(keywords.get("capabilities"))
-        return ContextFact(name, call.lineno, call.col_offset, self._cfg_section(call, keywords, framework),
-                           tuple(caps.names(capabilities)), tuple(unresolved), framework)
+        return ContextFact(
+            name,
+            call.lineno,
+            call.col_offset,
+            self._cfg_section(call, keywords, framework),
+            tuple(caps.names(capabilities)),
+            tuple(unresolved),
+            framework,
+        )
 
     def _capabilities(self, node: ast.expr | None) -> tuple[list[caps.Capability], list[str]]:
         if isinstance(node, ast.Name) and node.id in self._lists:
@@ -235,7 +260,9 @@ class _ModuleVisitor(ast.NodeVisitor):
                 unresolved.append(ast.unparse(element))
         return found, unresolved
 
-    def _cfg_section(self, call: ast.Call, keywords: dict[str, ast.expr], framework: str) -> str | None:
+    def _cfg_section(
+        self, call: ast.Call, keywords: dict[str, ast.expr], framework: str
+    ) -> str | None:
         section = keywords.get("cfg_section")
         if isinstance(section, ast.Constant) and isinstance(section.value, str):
             return section.value
@@ -248,8 +275,12 @@ class _ModuleVisitor(ast.NodeVisitor):
             return first.value.replace(".", "_")
         return None
 
-    def _entrypoint(self, func: ast.FunctionDef | ast.AsyncFunctionDef, context: ast.expr,
-                    flows: dataflow.FlowAnalysis) -> EntrypointFact:
+    def _entrypoint(
+        self,
+        func: ast.FunctionDef | ast.AsyncFunctionDef,
+        context: ast.expr,
+        flows: dataflow.FlowAnalysis,
+    ) -> EntrypointFact:
         args = func.args
         every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
         every += [a for a in (args.vararg, args.kwarg) if a is not None]
@@ -257,16 +288,21 @@ class _ModuleVisitor(ast.NodeVisitor):
         context_ref = self.resolve(context)
         first_line = min([func.lineno, *(d.lineno for d in func.decorator_list)])
         return EntrypointFact(
-            name=func.name, line=func.lineno, col=func.col_offset, first_line=first_line,
-            context_ref=context_ref, params=tuple(a.arg for a in every),
+            name=func.name,
+            line=func.lineno,
+            col=func.col_offset,
+            first_line=first_line,
+            context_ref=context_ref,
+            params=tuple(a.arg for a in every),
             unannotated=tuple(a.arg for a in every if a.annotation is None),
-            framework=self._framework(context_ref), flows=flows.run(func),
+            framework=self._framework(context_ref),
+            flows=flows.run(func),
         )
 
     def _framework(self, context_ref: str | None) -> str:
         local = {c.name: c.framework for c in self.facts.contexts}
         if context_ref and context_ref.startswith(self.facts.module + "."):
-            name = context_ref[len(self.facts.module) + 1:]
+            name = context_ref[len(self.facts.module) + 1 :]
             if name in local:
                 return local[name]
         if context_ref and context_ref.split(".", 1)[0] == "leastpriv":
@@ -307,7 +343,9 @@ def imported_modules(source: str, *, module: str, is_package: bool) -> tuple[str
     return tuple(sorted(n for n in names if n))
 
 
-_IMPORT_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M)
+_IMPORT_FROM = re.compile(
+    r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.M
+)
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n]*)", re.M)
 
 
