@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, NewType, Optional, Union
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # msgpack ships no type hints
 import pytest
 
 from leastpriv import ContractViolation, PolicyError
@@ -475,12 +475,17 @@ def test_misused_marker_stays_a_policy_error_without_strict() -> None:
 
 @pytest.mark.parametrize(
     "make",
+    # The wrongly typed arguments are the subject: markers must refuse them at run time too.
     [
         lambda: Range(2, 1), lambda: Range(True, 2), lambda: Range(0, math.nan),
-        lambda: Range("0", 1), lambda: MaxLen(-1), lambda: MaxLen(1.5), lambda: OneOf(),
-        lambda: OneOf([1]), lambda: Match("("), lambda: Match(5), lambda: PathUnder(),
-        lambda: PathUnder("relative/root"), lambda: PathUnder(""), lambda: PathUnder("/a\x00b"),
-        lambda: PathUnder(5),
+        lambda: Range("0", 1),  # type: ignore[arg-type]
+        lambda: MaxLen(-1),
+        lambda: MaxLen(1.5),  # type: ignore[arg-type]
+        lambda: OneOf(), lambda: OneOf([1]), lambda: Match("("),
+        lambda: Match(5),  # type: ignore[arg-type]
+        lambda: PathUnder(), lambda: PathUnder("relative/root"), lambda: PathUnder(""),
+        lambda: PathUnder("/a\x00b"),
+        lambda: PathUnder(5),  # type: ignore[arg-type]
     ],
 )
 def test_malformed_marker_is_a_policy_error(make: Callable[[], object]) -> None:

@@ -242,6 +242,7 @@ class Match(Marker):
         is_bytes = isinstance(self.pattern.pattern, bytes)
         if kind is not (bytes if is_bytes else str):
             raise self._refuse_kind(kind)
+        forbidden: re.Pattern[str] | re.Pattern[bytes]
         if is_bytes:
             forbidden = _BYTES_NUL if self.allow_newlines else _BYTES_BREAKS
         else:
@@ -540,7 +541,7 @@ def _dict_checker(key: Check, value_check: Check, same: bool) -> Check:
     def check_dict(value: Any) -> Any:
         if type(value) is not dict:
             raise _Refused(f"expected dict, got {_type_name(value)}")
-        converted = None if same else {}
+        converted: dict[str, Any] | None = None if same else {}
         for item_key, item in value.items():
             try:
                 checked_key = key(item_key)
