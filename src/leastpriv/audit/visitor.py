@@ -33,8 +33,6 @@ _PRIVSEP_INIT = "oslo_privsep.priv_context.init"
 _ENTRYPOINT_DECORATORS = frozenset({"entrypoint", "entrypoint_with_timeout"})
 _ROOTWRAP_COMMAND = re.compile(r"[\w.]+-rootwrap\b")
 _SUPPRESSION = re.compile(r"#\s*leastpriv:\s*ignore\[([A-Za-z0-9_, ]+)\]\s*(?:--|:|—)?\s*(.*)$")
-    dir(__builtins__) if isinstance(__builtins__, dict) else dir(__builtins__)
-)
 
 
 def suppressions(source: str) -> dict[int, Suppression]:
