@@ -425,29 +425,22 @@ _INT_MAX = 2**64 - 1
 _INT_RANGE_RULE = "integer outside the 64-bit range the channel carries"
 
 
-def _int_rule() -> _Rule:
-    def check_int(value: Any) -> Any:
-        if type(value) is not int:
-            raise _Refused(f"expected int, got {_type_name(value)}")
-        if _INT_MIN <= value <= _INT_MAX:
-            return value
-        raise _Refused(_INT_RANGE_RULE)
+def _number_rule(declared: type) -> _Rule:
+    """``int``, or ``float``, which takes an int as well (Python's own numeric tower)."""
+    takes_float = declared is float
+    expected = f"expected {declared.__name__}"
 
-    return _Rule(check_int, kind=int, same=True)
-
-
-def _float_rule() -> _Rule:
-    def check_float(value: Any) -> Any:
+    def check_number(value: Any) -> Any:
         kind = type(value)
-        if kind is float:
+        if kind is int:
+            if _INT_MIN <= value <= _INT_MAX:
+                return value
+            raise _Refused(_INT_RANGE_RULE)
+        if kind is float and takes_float:
             return value
-        if kind is not int:
-            raise _Refused(f"expected float, got {_type_name(value)}")
-        if _INT_MIN <= value <= _INT_MAX:
-            return value
-        raise _Refused(_INT_RANGE_RULE)
+        raise _Refused(f"{expected}, got {_type_name(value)}")
 
-    return _Rule(check_float, kind=float, same=True)
+    return _Rule(check_number, kind=declared, same=True)
 
 
 def _none_rule() -> _Rule:
@@ -717,10 +710,8 @@ def _compile(annotation: Any, strict: bool) -> _Rule:
         raise _Unsupported(f"{_annotation_name(annotation)} accepts anything; name the type")
     if annotation is None or annotation is _NONE_TYPE:
         return _none_rule()
-    if annotation is int:
-        return _int_rule()
-    if annotation is float:
-        return _float_rule()
+    if annotation is int or annotation is float:
+        return _number_rule(annotation)
     if annotation in _SCALARS:
         return _exact_type(annotation)
     supertype = getattr(annotation, "__supertype__", None)
