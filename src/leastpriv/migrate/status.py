@@ -7,17 +7,17 @@ is not.
 
 from __future__ import annotations
 
-import ast
 import email.parser
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from leastpriv.audit.analyzer import audit
+from leastpriv.audit.options import AuditOptions
 from leastpriv.migrate import filters as filter_files
 from leastpriv.migrate.callsites import find_call_sites
 from leastpriv.migrate.render import markdown_table
-from leastpriv.sourcetree import iter_files, map_files
 
 MIGRATED = "migrated"
 MIXED = "mixed"
@@ -69,40 +69,9 @@ def distribution(root: Path) -> tuple[str, str | None]:
 
 
 def count_privsep(root: Path, *, jobs: int | None = None) -> tuple[int, int]:
-    """(contexts, entrypoints): ``PrivContext(...)`` calls and ``@ctx.entrypoint`` functions."""
-    counts = map_files(_count_file, list(iter_files(root)), jobs=jobs)
-    return sum(c for c, _ in counts), sum(e for _, e in counts)
-
-
-def _count_file(path: Path) -> tuple[int, int]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return 0, 0
-    if "PrivContext" not in text and "entrypoint" not in text:
-        return 0, 0
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return 0, 0  # the call-site scan of the same tree reports unparsable files
-    contexts = entrypoints = 0
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _name(node.func).endswith("PrivContext"):
-            contexts += 1
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            entrypoints += any(_is_entrypoint(d) for d in node.decorator_list)
-    return contexts, entrypoints
-
-
-def _is_entrypoint(decorator: ast.expr) -> bool:
-    target = decorator.func if isinstance(decorator, ast.Call) else decorator
-    return isinstance(target, ast.Attribute) and target.attr.startswith("entrypoint")
-
-
-def _name(node: ast.expr) -> str:
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return node.id if isinstance(node, ast.Name) else ""
+    """(contexts, entrypoints) as `leastpriv audit` models them, so both tools agree."""
+    result = audit(root, AuditOptions(jobs=jobs))
+    return len(result.contexts), len(result.entrypoints)
 
 
 # -- output --------------------------------------------------------------------------------------
