@@ -45,6 +45,7 @@ table { border-collapse: collapse; width: 100%; font-size: .9em; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #e0e0e0;
   vertical-align: top; }
 td.sev { border-left: .4rem solid var(--c); }
+td { overflow-wrap: anywhere; }
 #filter { width: 20rem; padding: .3rem; }
 """
 
