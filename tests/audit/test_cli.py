@@ -11,8 +11,8 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -21,17 +21,7 @@ from leastpriv.audit.model import AuditResult, Finding, Severity
 from leastpriv.audit.options import AuditOptions
 from leastpriv.cli import main
 
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    name: str
-    severity: Severity
-    summary: str
-    doc: str = ""
-
-
-RULES = {rid: Rule(rid, f"rule-{rid}", sev, "summary")
+RULES = {rid: SimpleNamespace(id=rid, name=f"rule-{rid}", severity=sev, summary="s", doc="")
          for rid, sev in [("LPS101", Severity.MEDIUM), ("LPS201", Severity.LOW),
                           ("LPS203", Severity.HIGH)]}
 
@@ -179,22 +169,23 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_progress_bar_draws_on_a_terminal_for_large_trees() -> None:
+def drawn(done: int, total: int) -> str:
+    """What the bar writes on a terminal after one update and the finish."""
     terminal = FakeTerminal()
     bar = audit_cli.ProgressBar.for_stream(terminal)
     assert bar is not None
-    bar(1000, 1000)
+    bar(done, total)
     bar.finish()
-    assert "\r[" in terminal.getvalue() and terminal.getvalue().endswith("\r")
+    return terminal.getvalue()
+
+
+def test_progress_bar_draws_on_a_terminal_for_large_trees() -> None:
+    output = drawn(1000, 1000)
+    assert "\r[" in output and output.endswith("\r")
 
 
 def test_progress_bar_stays_silent_for_small_trees_and_pipes() -> None:
-    terminal = FakeTerminal()
-    bar = audit_cli.ProgressBar.for_stream(terminal)
-    assert bar is not None
-    bar(5, 10)
-    bar.finish()
-    assert terminal.getvalue() == ""
+    assert drawn(5, 10) == ""
     assert audit_cli.ProgressBar.for_stream(io.StringIO()) is None
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from importlib import resources
+from types import SimpleNamespace
 
 import jsonschema
 import pytest
@@ -23,23 +23,19 @@ from leastpriv.audit.model import (
 from leastpriv.audit.report import FORMATS, jsondoc, render, sarif
 
 
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    name: str
-    severity: Severity
-    summary: str
-    doc: str
+def rule(id: str, name: str, severity: Severity, summary: str, doc: str) -> SimpleNamespace:
+    """What the reports read of a `leastpriv.audit.rules.Rule`."""
+    return SimpleNamespace(id=id, name=name, severity=severity, summary=summary, doc=doc)
 
 
 RULES = {
-    "LPS102": Rule("LPS102", "sys-admin-context", Severity.HIGH, "a context holding CAP_SYS_ADMIN",
+    "LPS102": rule("LPS102", "sys-admin-context", Severity.HIGH, "a context holding CAP_SYS_ADMIN",
                    "## What it does\nFinds contexts with CAP_SYS_ADMIN.\n\n## Use instead\n"
                    "Split the context.\n"),
-    "LPS203": Rule("LPS203", "wide-file-contract", Severity.HIGH, "a parameter reaches a file sink",
+    "LPS203": rule("LPS203", "wide-file-contract", Severity.HIGH, "a parameter reaches a file sink",
                    "## What it does\nFollows parameters.\n\n## Use instead\nCheck the path against"
                    " a fixed root.\n\n```python\nx = 1\n```\n"),
-    "LPS206": Rule("LPS206", "hidden-privilege", Severity.LOW, "a call site hides privilege",
+    "LPS206": rule("LPS206", "hidden-privilege", Severity.LOW, "a call site hides privilege",
                    "What it does:\nFinds calls.\n"),
 }
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,13 +14,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules"
 REQUIRED = ("What it does", "Why is this bad?", "Example", "Use instead")
 
 
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    name: str
-    severity: Severity
-    summary: str
-    doc: str
+def rule(id: str, name: str, severity: Severity, summary: str, doc: str) -> SimpleNamespace:
+    """What the reports read of a `leastpriv.audit.rules.Rule`."""
+    return SimpleNamespace(id=id, name=name, severity=severity, summary=summary, doc=doc)
 
 
 def test_sections_accept_markdown_colon_and_underlined_headings() -> None:
@@ -42,14 +38,14 @@ def test_sections_accept_markdown_colon_and_underlined_headings() -> None:
 
 def test_fix_is_the_prose_of_use_instead_not_its_code() -> None:
     doc = "## Use instead\n```python\nx = 1\n```\nConfine the path.\n"
-    rule = Rule("LPS999", "x", Severity.LOW, "finds x", doc)
-    assert docgen.fix_text(rule) == "Confine the path."
-    code_only = Rule("LPS999", "x", Severity.LOW, "finds x", "## Use instead\n```\nx\n```\n")
+    prose = rule("LPS999", "x", Severity.LOW, "finds x", doc)
+    assert docgen.fix_text(prose) == "Confine the path."
+    code_only = rule("LPS999", "x", Severity.LOW, "finds x", "## Use instead\n```\nx\n```\n")
     assert "LPS999.md" in docgen.fix_text(code_only)
 
 
 def test_stale_pages_are_detected(tmp_path: Path) -> None:
-    rules = {"LPS999": Rule("LPS999", "x", Severity.LOW, "finds x", "## What it does\nFinds x.\n")}
+    rules = {"LPS999": rule("LPS999", "x", Severity.LOW, "finds x", "## What it does\nFinds x.\n")}
     docgen.write_pages(tmp_path, rules)
     assert docgen.stale_pages(tmp_path, rules) == []
     (tmp_path / "LPS999.md").write_text("edited by hand\n")
