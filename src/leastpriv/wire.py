@@ -1,0 +1,270 @@
+"""The channel's wire format: frames, message kinds, the value codec and exceptions.
+
+A frame is a 4-byte big-endian body length followed by a msgpack body. Every body is an array
+``[kind, request_id, *fields]``:
+
+    HELLO    [1, 0, version, context_name, [capability names], [entrypoint names], pid]
+    CALL     [2, id, entrypoint_name, {parameter: value}]
+    RET      [3, id, value]
+    ERR      [4, id, encoded_exception]
+    LOG      [5, 0, {name, levelno, msg, ...}]
+    PING     [6, id]
+    PONG     [7, id]
+    SETUP_FAILED [8, 0, reason]     a starting daemon could not set itself up
+
+Values keep their Python shape across the channel: bytes stay bytes, lists stay lists and tuples
+travel as a msgpack extension type so they come back as tuples (oslo.privsep turns lists into
+tuples; callers notice).
+"""
+
+from __future__ import annotations
+
+import enum
+import socket
+import struct
+import sys
+import traceback
+from typing import Any
+
+import msgpack
+
+from leastpriv.errors import ProtocolError, RemoteError
+
+PROTOCOL_VERSION = 1
+DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
+
+HEADER = struct.Struct(">I")
+_TUPLE_EXT = 1
+
+
+class Kind(enum.IntEnum):
+    """Message kinds; anything else on the wire is a protocol failure."""
+
+    HELLO = 1
+    CALL = 2
+    RET = 3
+    ERR = 4
+    LOG = 5
+    PING = 6
+    PONG = 7
+    SETUP_FAILED = 8
+
+
+# --- codec --------------------------------------------------------------------------------------
+
+def _default(obj: object) -> object:
+    # strict_types sends every tuple (and every subclass of a builtin) here, so tuples can be told
+    # apart from lists; int/str/bytes/float subclasses (IntEnum, str Enum...) travel as their base.
+    if isinstance(obj, tuple):
+        return msgpack.ExtType(_TUPLE_EXT, packb(list(obj)))
+    for base in (bool, int, float, str, bytes, list, dict):
+        if isinstance(obj, base):
+            return base(obj)  # type: ignore[call-overload]
+    raise TypeError(f"cannot send a value of type {type(obj).__qualname__} over the channel")
+
+
+def _ext_hook(code: int, data: bytes) -> object:
+    if code == _TUPLE_EXT:
+        return tuple(unpackb(data))
+    raise ProtocolError(f"unknown msgpack extension type {code}")
+
+
+def new_packer() -> msgpack.Packer:
+    """A packer for one writer; reuse it (under that writer's lock) instead of making one a call."""
+    return msgpack.Packer(default=_default, use_bin_type=True, strict_types=True)
+
+
+def packb(value: object) -> bytes:
+    """`value` as a msgpack body (tuples as the tuple extension)."""
+    return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True)
+
+
+def unpackb(body: bytes | memoryview) -> Any:
+    """The value of one msgpack body; `ProtocolError` when it is not exactly one valid value."""
+    try:
+        return msgpack.unpackb(body, raw=False, ext_hook=_ext_hook, strict_map_key=False,
+                               use_list=True)
+    except ProtocolError:
+        raise
+    except Exception as exc:  # msgpack raises several unrelated classes for bad input
+        raise ProtocolError(f"malformed frame body: {type(exc).__name__}") from None
+
+
+def frame(packer: msgpack.Packer, message: list[Any], max_frame_size: int) -> bytes:
+    """Header + body of `message`; `ProtocolError` when the body exceeds `max_frame_size`."""
+    body = packer.pack(message)
+    if len(body) > max_frame_size:
+        raise FrameTooLarge(len(body), max_frame_size)
+    return HEADER.pack(len(body)) + body
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame (to send or received) is larger than the channel's maximum frame size."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"frame of {size} bytes exceeds the maximum frame size of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+def parse_message(body: bytes | memoryview) -> list[Any]:
+    """Decode a frame body and check its envelope: ``[known kind, int id, ...]``."""
+    message = unpackb(body)
+    if not isinstance(message, list) or len(message) < 2:
+        raise ProtocolError("frame body is not a message array")
+    kind, request_id = message[0], message[1]
+    if type(kind) is not int or type(request_id) is not int:
+        raise ProtocolError("message kind and id must be integers")
+    try:
+        message[0] = Kind(kind)
+    except ValueError:
+        raise ProtocolError(f"unknown message kind {kind}") from None
+    return message
+
+
+# --- framing ------------------------------------------------------------------------------------
+
+class FrameReader:
+    """Reads whole frames from a stream socket through one reusable buffer.
+
+    Only one thread may read at a time (the caller arranges that). `read()` returns None at EOF.
+    """
+
+    def __init__(self, sock: socket.socket, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+                 chunk: int = 256 * 1024) -> None:
+        self._sock = sock
+        self._max = max_frame_size
+        self._buf = bytearray(chunk)
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+
+    def buffered(self) -> bool:
+        """True when a frame header already sits in the buffer (no need to wait for the socket)."""
+        return self._end - self._start >= HEADER.size
+
+    def read(self) -> bytes | None:
+        """The next frame's body; None on a clean EOF between frames; `ProtocolError` otherwise."""
+        if not self._fill(HEADER.size):
+            if self._end == self._start:
+                return None
+            raise ProtocolError("connection closed inside a frame header")
+        (length,) = HEADER.unpack_from(self._buf, self._start)
+        if length > self._max:
+            raise FrameTooLarge(length, self._max)
+        if length == 0:
+            raise ProtocolError("empty frame")
+        self._start += HEADER.size
+        if not self._fill(length):
+            raise ProtocolError("connection closed inside a frame body")
+        body = bytes(self._view[self._start:self._start + length])
+        self._start += length
+        return body
+
+    def _fill(self, need: int) -> bool:
+        """Make `need` bytes available from `_start`; False if EOF comes first."""
+        if self._end - self._start >= need:
+            return True
+        self._make_room(need)
+        while self._end - self._start < need:
+            received = self._sock.recv_into(self._view[self._end:])
+            if received == 0:
+                return False
+            self._end += received
+        return True
+
+    def _make_room(self, need: int) -> None:
+        pending = self._end - self._start
+        if self._start and len(self._buf) - self._start < need:
+            # Move the partial frame to the front so the buffer never grows past one frame.
+            self._buf[:pending] = self._view[self._start:self._end]
+            self._start, self._end = 0, pending
+        if len(self._buf) < need:
+            self._view.release()
+            self._buf.extend(bytes(need - len(self._buf)))
+            self._view = memoryview(self._buf)
+
+
+# --- exceptions ---------------------------------------------------------------------------------
+
+def encode_exception(exc: BaseException) -> dict[str, Any]:
+    """What the caller needs to rebuild `exc`: class, args, OSError fields, traceback text."""
+    cls = type(exc)
+    encoded: dict[str, Any] = {
+        "module": cls.__module__,
+        "qualname": cls.__qualname__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(cls, exc, exc.__traceback__)),
+        "args": _constructor_args(exc),
+    }
+    if isinstance(exc, OSError):
+        encoded["errno"] = exc.errno
+        encoded["strerror"] = exc.strerror
+        encoded["filename"] = _plain_or_none(exc.filename)
+        encoded["filename2"] = _plain_or_none(exc.filename2)
+    return encoded
+
+
+def _constructor_args(exc: BaseException) -> list[Any] | None:
+    """The args that rebuild `exc` (its __reduce__ ones if it has them), or None if unsendable.
+
+    A class such as ContractViolation keeps different values in `.args` than its constructor takes;
+    `__reduce__` says what the constructor needs, as pickle would use it.
+    """
+    try:
+        reduced = exc.__reduce__()
+        args = reduced[1] if isinstance(reduced, tuple) and reduced[0] is type(exc) else exc.args
+        packb(list(args))
+        return list(args)
+    except Exception:  # an arg that cannot travel: the caller gets RemoteError instead
+        return None
+
+
+def _plain_or_none(value: object) -> str | bytes | int | None:
+    return value if isinstance(value, (str, bytes, int)) else None
+
+
+def decode_exception(encoded: Any) -> BaseException:
+    """Rebuild the exception a privileged function raised, as §4.4 says.
+
+    The class is looked up among modules the caller has already loaded; nothing is imported
+    because the daemon named it.
+    """
+    if not isinstance(encoded, dict):
+        raise ProtocolError("error reply is not a map")
+    message = str(encoded.get("message", ""))
+    remote_tb = str(encoded.get("traceback", ""))
+    cls = _loaded_exception_class(encoded.get("module"), encoded.get("qualname"))
+    if cls is not None:
+        rebuilt = _rebuild(cls, encoded)
+        if rebuilt is not None:
+            return rebuilt
+    name = f"{encoded.get('module')}.{encoded.get('qualname')}"
+    return RemoteError(name, message, remote_tb)
+
+
+def _loaded_exception_class(module: object, qualname: object) -> type[Exception] | None:
+    if not isinstance(module, str) or not isinstance(qualname, str):
+        return None
+    obj: object = sys.modules.get(module)
+    for part in qualname.split("."):
+        if obj is None or part.startswith("<"):
+            return None
+        obj = getattr(obj, part, None)
+    if isinstance(obj, type) and issubclass(obj, Exception):
+        return obj
+    return None
+
+
+def _rebuild(cls: type[Exception], encoded: dict[str, Any]) -> Exception | None:
+    if issubclass(cls, OSError) and isinstance(encoded.get("errno"), int):
+        exc: Exception = cls(encoded["errno"], encoded.get("strerror"),
+                             encoded.get("filename"), None, encoded.get("filename2"))
+        return exc
+    args = encoded.get("args")
+    if not isinstance(args, list):
+        return None
+    try:
+        return cls(*args)
+    except Exception:  # the class's constructor does not take its own args back: RemoteError
+        return None

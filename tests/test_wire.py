@@ -1,0 +1,212 @@
+"""Unit tests of the channel's wire format: framing, value codec, exceptions, bad frames."""
+
+from __future__ import annotations
+
+import enum
+import errno
+import socket
+import threading
+
+import pytest
+
+from leastpriv import wire
+from leastpriv.errors import ContractViolation, ProtocolError, RemoteError
+
+
+class _Colour(enum.IntEnum):
+    RED = 1
+
+
+class LocalFailure(Exception):
+    """A class loaded in this test module: it must come back as itself."""
+
+
+class TwoArgFailure(Exception):
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[type, tuple[int, str]]:
+        return (type(self), (self.code, self.detail))
+
+
+@pytest.fixture
+def pair() -> tuple[socket.socket, socket.socket]:
+    a, b = socket.socketpair()
+    yield a, b
+    a.close()
+    b.close()
+
+
+def send_frames(sock: socket.socket, *messages: list) -> None:
+    packer = wire.new_packer()
+    for message in messages:
+        sock.sendall(wire.frame(packer, message, wire.DEFAULT_MAX_FRAME_SIZE))
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 0, -5, 2**63 - 1, 1.5, "text", b"\x00\xffbytes",
+    [1, [2, 3]], (1, (2, 3)), [(1, 2), [3]], {"k": [1, (2,)]}, {1: "int keys"}, (), [],
+])
+def test_values_round_trip_with_their_exact_shape(value: object) -> None:
+    decoded = wire.unpackb(wire.packb(value))
+    assert decoded == value
+    assert type(decoded) is type(value)
+
+
+def test_nested_tuples_and_lists_keep_their_types() -> None:
+    decoded = wire.unpackb(wire.packb({"a": ([1], (2,)), "b": [(3,), [4]]}))
+    assert type(decoded["a"]) is tuple and type(decoded["a"][0]) is list
+    assert type(decoded["a"][1]) is tuple
+    assert type(decoded["b"]) is list and type(decoded["b"][0]) is tuple
+
+
+def test_int_enum_travels_as_its_plain_value() -> None:
+    decoded = wire.unpackb(wire.packb([_Colour.RED]))
+    assert decoded == [1] and type(decoded[0]) is int
+
+
+def test_unsendable_value_raises_type_error() -> None:
+    with pytest.raises(TypeError):
+        wire.packb({1, 2})
+
+
+def test_frames_arrive_whole_and_in_order(pair) -> None:
+    a, b = pair
+    big = b"x" * 300_000  # larger than the reader's initial buffer and the socket's buffer
+    writer = threading.Thread(target=send_frames, args=(
+        a, [wire.Kind.CALL, 1, "f", {}], [wire.Kind.RET, 2, big], [wire.Kind.PING, 3]))
+    writer.start()
+    reader = wire.FrameReader(b)
+    messages = [wire.parse_message(reader.read()) for _ in range(3)]
+    writer.join()
+    assert [m[0] for m in messages] == [wire.Kind.CALL, wire.Kind.RET, wire.Kind.PING]
+    assert messages[1][2] == big
+    a.close()
+    assert reader.read() is None
+
+
+def test_frame_split_across_many_writes_is_reassembled(pair) -> None:
+    a, b = pair
+    data = wire.frame(wire.new_packer(), [wire.Kind.RET, 9, "x" * 1000], 1 << 20)
+
+    def trickle() -> None:
+        for i in range(0, len(data), 7):
+            a.sendall(data[i:i + 7])
+
+    writer = threading.Thread(target=trickle)
+    writer.start()
+    assert wire.parse_message(wire.FrameReader(b).read())[2] == "x" * 1000
+    writer.join()
+
+
+def test_oversize_frame_is_refused_when_sending() -> None:
+    with pytest.raises(wire.FrameTooLarge) as caught:
+        wire.frame(wire.new_packer(), [wire.Kind.RET, 1, b"x" * 2000], 1000)
+    assert isinstance(caught.value, ProtocolError)
+    assert caught.value.limit == 1000
+
+
+def test_oversize_frame_header_is_refused_when_reading(pair) -> None:
+    a, b = pair
+    a.sendall(wire.HEADER.pack(5000) + b"\x00" * 10)
+    with pytest.raises(wire.FrameTooLarge):
+        wire.FrameReader(b, max_frame_size=4096).read()
+
+
+@pytest.mark.parametrize("raw", [
+    wire.HEADER.pack(0),                                # empty frame
+    wire.HEADER.pack(3) + b"\xc1\xc1\xc1",              # bytes that are no msgpack
+    wire.HEADER.pack(1) + b"\x01",                      # a body that is not an array
+    wire.HEADER.pack(2) + b"\x91\x01",                  # an array without an id
+    wire.HEADER.pack(3) + b"\x92\x63\x01",              # unknown kind 99
+    wire.HEADER.pack(5) + b"\x92\xa1a\x01\x00",         # trailing bytes after the value
+])
+def test_malformed_frames_raise_protocol_error(pair, raw: bytes) -> None:
+    a, b = pair
+    a.sendall(raw)
+    a.close()
+    with pytest.raises(ProtocolError):
+        wire.parse_message(wire.FrameReader(b).read())
+
+
+def test_eof_inside_a_frame_is_a_protocol_error(pair) -> None:
+    a, b = pair
+    a.sendall(wire.HEADER.pack(100) + b"\x93")
+    a.close()
+    with pytest.raises(ProtocolError):
+        wire.FrameReader(b).read()
+
+
+def round_trip(exc: BaseException) -> BaseException:
+    try:
+        raise exc
+    except BaseException as raised:
+        encoded = raised
+    return wire.decode_exception(wire.unpackb(wire.packb(wire.encode_exception(encoded))))
+
+
+def test_file_not_found_keeps_errno_strerror_and_filename() -> None:
+    rebuilt = round_trip(FileNotFoundError(errno.ENOENT, "No such file", "/nope"))
+    assert type(rebuilt) is FileNotFoundError
+    assert (rebuilt.errno, rebuilt.strerror, rebuilt.filename) == (errno.ENOENT, "No such file",
+                                                                  "/nope")
+
+
+def test_permission_error_from_generic_oserror_stays_catchable() -> None:
+    rebuilt = round_trip(OSError(errno.EPERM, "Operation not permitted", "/f", None, "/g"))
+    assert isinstance(rebuilt, PermissionError)
+    assert rebuilt.filename2 == "/g"
+
+
+def test_loaded_class_comes_back_as_itself_with_list_args() -> None:
+    rebuilt = round_trip(LocalFailure([1, 2], (3,)))
+    assert type(rebuilt) is LocalFailure
+    assert rebuilt.args == ([1, 2], (3,))
+    assert type(rebuilt.args[0]) is list
+
+
+def test_class_with_reduce_is_rebuilt_from_its_constructor_args() -> None:
+    rebuilt = round_trip(TwoArgFailure(7, "bad"))
+    assert type(rebuilt) is TwoArgFailure and (rebuilt.code, rebuilt.detail) == (7, "bad")
+    violation = round_trip(ContractViolation("m.f_privileged", "path", "outside root"))
+    assert type(violation) is ContractViolation and violation.parameter == "path"
+
+
+def test_class_not_loaded_in_caller_becomes_remote_error_with_traceback() -> None:
+    encoded = wire.encode_exception(LocalFailure("boom"))
+    encoded["module"] = "some_module_never_imported_here"
+    rebuilt = wire.decode_exception(encoded)
+    assert type(rebuilt) is RemoteError
+    assert rebuilt.class_name == "some_module_never_imported_here.LocalFailure"
+    assert rebuilt.message == "boom"
+
+
+def test_remote_error_carries_the_daemon_traceback_text() -> None:
+    def inner() -> None:
+        raise LocalFailure("deep")
+
+    try:
+        inner()
+    except LocalFailure as exc:
+        encoded = wire.encode_exception(exc)
+    encoded["module"] = "not.loaded"
+    rebuilt = wire.decode_exception(encoded)
+    assert isinstance(rebuilt, RemoteError) and "inner" in rebuilt.remote_traceback
+
+
+def test_non_exception_names_are_not_rebuilt() -> None:
+    encoded = wire.encode_exception(LocalFailure("x"))
+    encoded["module"], encoded["qualname"] = "os", "system"
+    assert type(wire.decode_exception(encoded)) is RemoteError
+
+
+def test_unsendable_exception_args_become_remote_error() -> None:
+    rebuilt = round_trip(LocalFailure(object()))
+    assert type(rebuilt) is RemoteError
+
+
+def test_error_reply_that_is_not_a_map_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError):
+        wire.decode_exception(["not", "a", "map"])
