@@ -35,11 +35,13 @@ from oslo_privsep import priv_context
 pctxt = priv_context.PrivContext("demo", capabilities=[caps.CAP_NET_ADMIN])
 '''
 
+SAME_FAMILY = NARROW.replace("[caps.CAP_NET_ADMIN]", "[caps.CAP_CHOWN, caps.CAP_FOWNER]")
+
 _LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>LPS\d{3}) ")
 
 
-def flake8(directory: Path, *files: str) -> tuple[int, list[tuple[str, int, str]]]:
-    proc = subprocess.run([sys.executable, "-m", "flake8", "--select", "LPS", *files],
+def flake8(directory: Path, *args: str) -> tuple[int, list[tuple[str, int, str]]]:
+    proc = subprocess.run([sys.executable, "-m", "flake8", "--select", "LPS", *args],
                           cwd=directory, capture_output=True, text=True, timeout=120, check=False)
     hits = [(m["path"], int(m["line"]), m["code"])
             for m in map(_LINE.match, proc.stdout.splitlines()) if m]
@@ -68,3 +70,10 @@ def test_flake8_honours_inline_suppressions(tmp_path: Path) -> None:
 def test_flake8_is_quiet_on_a_narrow_context(tmp_path: Path) -> None:
     (tmp_path / "narrow.py").write_text(NARROW)
     assert flake8(tmp_path, "narrow.py") == (0, [])
+
+
+def test_flake8_option_sets_the_capability_limit(tmp_path: Path) -> None:
+    (tmp_path / "two.py").write_text(SAME_FAMILY)
+    assert flake8(tmp_path, "two.py") == (0, [])
+    status, hits = flake8(tmp_path, "--leastpriv-max-capabilities", "1", "two.py")
+    assert status == 1 and [code for *_, code in hits] == ["LPS101"]
