@@ -185,6 +185,16 @@ class FrameReader:
             self._view = memoryview(self._buf)
 
 
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end, as the kernel recorded it (SO_PEERCRED)."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    pid, uid, gid = _UCRED.unpack(raw)
+    return pid, uid, gid
+
+
+_UCRED = struct.Struct("3i")
+
+
 # --- exceptions ---------------------------------------------------------------------------------
 
 def encode_exception(exc: BaseException) -> dict[str, Any]:

@@ -1,0 +1,243 @@
+"""`PrivContext`: a named set of capabilities, its registry of entrypoints and its one daemon.
+
+    files = PrivContext("myservice.files", capabilities=[caps.CAP_CHOWN])
+
+    @files.entrypoint
+    def chown_log_privileged(path: Annotated[str, PathUnder("/var/lib/myservice")],
+                             uid: Annotated[int, Range(1000, 65533)]) -> None:
+        os.chown(path, uid, -1)
+
+Decoration checks the policy and compiles the function's contract once, and records the function
+in this context's registry; the daemon serves exactly the names in that registry. The daemon
+starts on the first call (or `start()`); a dead daemon is replaced on the next call by the same
+launch method that started the first one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from leastpriv import caps, config
+from leastpriv.caps import Capability
+from leastpriv.contract import Contract
+from leastpriv.errors import DaemonStartError, Error, PolicyError
+from leastpriv.unprivileged import launch
+from leastpriv.unprivileged.client import NotSent
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+POLICIES = ("strict", "warn")
+PRIVILEGED_SUFFIX = "_privileged"
+
+
+@dataclass(frozen=True)
+class Entrypoint:
+    """One registered function: the name the channel carries, the function, its contract."""
+
+    name: str
+    function: Callable[..., Any]
+    contract: Contract
+    timeout: float | None
+
+
+class PrivContext:
+    """A privilege context: declared capabilities, registered entrypoints, one daemon."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        capabilities: Iterable[Capability | int | str],
+        cfg_section: str | None = None,
+        user: str | None = None,
+        group: str | None = None,
+        timeout: float | None = None,
+        logger_name: str | None = None,
+        helper_command: Sequence[str] | str | None = None,
+        thread_pool_size: int | None = None,
+        policy: str = "strict",
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise PolicyError("a context needs a non-empty name")
+        if policy not in POLICIES:
+            raise PolicyError(f"policy must be one of {POLICIES}, not {policy!r}")
+        if isinstance(capabilities, (str, bytes)):
+            raise PolicyError("capabilities must be a list of capabilities, not one string")
+        # No default and no "all": a context names each capability it needs.
+        declared = frozenset(caps.parse(cap) for cap in capabilities)
+        if isinstance(helper_command, str):
+            helper_command = shlex.split(helper_command)
+        self.name = name
+        self.cfg_section = cfg_section or name.replace(".", "_")
+        self.policy = policy
+        self._defaults = config.ContextConfig(
+            capabilities=declared,
+            helper_command=tuple(helper_command) if helper_command else None,
+            user=user, group=group, thread_pool_size=thread_pool_size,
+            logger_name=logger_name, timeout=timeout, socket_path=None, audit_log=None,
+        )
+        # Where the context lives, so the exec helper can import it (trusted, from our argv).
+        self._module = sys._getframe(1).f_globals.get("__name__", "__main__")
+        self._registry: dict[str, Entrypoint] = {}
+        self._lock = threading.RLock()  # start, stop and restart
+        self._launched: launch.Launched | None = None
+        self._config: config.ContextConfig | None = None
+        self._method: str | None = None  # the method a restart after death must use again
+        self._client_mode = True
+
+    def __repr__(self) -> str:
+        return f"<PrivContext {self.name} {caps.names(self._defaults.capabilities)}>"
+
+    # --- decoration ---------------------------------------------------------------------------
+
+    def entrypoint(self, func: F) -> F:
+        """Register `func` to run in this context's daemon; checks the policy now."""
+        return self._register(func, timeout=None)
+
+    def entrypoint_with_timeout(self, seconds: float) -> Callable[[F], F]:
+        """Like `entrypoint`, with a per-call timeout of `seconds` (over the context's own)."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+            raise PolicyError(f"timeout must be a positive number of seconds, not {seconds!r}")
+        return functools.partial(self._register, timeout=float(seconds))  # type: ignore[return-value]
+
+    def _register(self, func: F, *, timeout: float | None) -> F:
+        strict = self.policy == "strict"
+        if not func.__name__.endswith(PRIVILEGED_SUFFIX):
+            message = (f"{func.__module__}.{func.__qualname__}: an entrypoint's name must end in "
+                       f"{PRIVILEGED_SUFFIX!r}, so every call site shows that it crosses into "
+                       "privilege")
+            if strict:
+                raise PolicyError(message)
+            warnings.warn(message, stacklevel=3)
+        contract = Contract.of(func, strict=strict)
+        entry = Entrypoint(f"{func.__module__}.{func.__qualname__}", func, contract, timeout)
+        with self._lock:
+            if entry.name in self._registry:
+                raise PolicyError(f"{entry.name} is already registered on {self.name}")
+            self._registry[entry.name] = entry
+
+        @functools.wraps(func)
+        def call_privileged(*args: Any, **kwargs: Any) -> Any:
+            return self._call(entry, args, kwargs)
+
+        call_privileged.__leastpriv_context__ = self  # type: ignore[attr-defined]
+        return call_privileged  # type: ignore[return-value]
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def _call(self, entry: Entrypoint, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        payload = entry.contract.bind(args, kwargs)  # early, clear error before anything is sent
+        if not self._client_mode:
+            in_process_args, in_process_kwargs = entry.contract.unbind(payload)
+            return entry.function(*in_process_args, **in_process_kwargs)
+        launched = self._launched
+        if (launched is None or launched.channel.dead
+                or entry.name not in launched.hello.entrypoints):
+            launched = self._ensure_daemon(entry.name)
+        timeout = entry.timeout if entry.timeout is not None else self._timeout()
+        try:
+            return launched.channel.call(entry.name, payload, timeout)
+        except NotSent:
+            # The daemon was gone before the request left; nothing ran, so a fresh one may.
+            return self._ensure_daemon(entry.name).channel.call(entry.name, payload, timeout)
+
+    def _timeout(self) -> float | None:
+        cfg = self._config
+        return cfg.timeout if cfg is not None else self._defaults.timeout
+
+    def _ensure_daemon(self, entry_name: str) -> launch.Launched:
+        with self._lock:
+            launched = self._launched
+            if launched is not None and not launched.channel.dead:
+                if entry_name in launched.hello.entrypoints:
+                    return launched
+                if launched.method != "fork":
+                    raise Error(f"{entry_name} is not served by the {self.name} daemon: define "
+                                "it in the module that defines the context, which the helper "
+                                "imports")
+            # Dead, or forked before this entrypoint was registered: replace it.
+            self._stop_locked()
+            return self._start_locked(self._method)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self, method: str | None = None) -> None:
+        """Start the daemon now (normally the first call does): "fork" or "exec"."""
+        if method is not None and method not in config.METHODS:
+            raise PolicyError(f"unknown launch method {method!r}")
+        with self._lock:
+            if self._launched is not None and not self._launched.channel.dead:
+                return
+            self._stop_locked()
+            self._start_locked(method)
+
+    def _start_locked(self, method: str | None) -> launch.Launched:
+        # Read lazily, so a service can set LEASTPRIV_CONFIG before its first call.
+        cfg = self._config = config.resolve(self.cfg_section, self._defaults)
+        chosen = method or self._choose_method(cfg)
+        if chosen == "fork":
+            launched = launch.fork_daemon(self.name, dict(self._registry), cfg)
+        elif chosen == "exec":
+            reference = launch.context_reference(self._module, self)
+            launched = launch.exec_daemon(self.name, reference, cfg,
+                                          os.environ.get(config.CONFIG_ENV) or None)
+        else:
+            raise DaemonStartError(f"the {chosen!r} launch method is not available yet")
+        self._launched = launched
+        self._method = chosen
+        return launched
+
+    def _choose_method(self, cfg: config.ContextConfig) -> str:
+        """fork when this process holds what the drop needs, else the configured method or exec."""
+        held = caps.read_process_capabilities().effective
+        needed = set(cfg.capabilities) | {caps.CAP_SETPCAP}  # SETPCAP: shrink the bounding set
+        if cfg.user is not None or cfg.group is not None:
+            needed |= {caps.CAP_SETUID, caps.CAP_SETGID}
+        if needed <= held:
+            return "fork"
+        return cfg.method or "exec"
+
+    def stop(self) -> None:
+        """Stop the daemon (it sees its channel close and exits); the next call starts a new one."""
+        with self._lock:
+            self._stop_locked()
+            self._method = None
+
+    def _stop_locked(self) -> None:
+        launched, self._launched = self._launched, None
+        if launched is not None:
+            launched.channel.close()
+            launched.reap()
+
+    def set_client_mode(self, enabled: bool) -> None:
+        """False runs the entrypoints in this process (contracts still checked), for unit tests."""
+        self._client_mode = bool(enabled)
+
+    @property
+    def running(self) -> bool:
+        launched = self._launched
+        return launched is not None and not launched.channel.dead
+
+    @property
+    def daemon_pid(self) -> int | None:
+        launched = self._launched
+        return launched.pid if launched is not None and not launched.channel.dead else None
+
+    @property
+    def registry(self) -> dict[str, Entrypoint]:
+        """A copy of the registry: the names this context's daemon serves."""
+        return dict(self._registry)
+
+    def daemon_spec(self, config_file: str | None) -> tuple[dict[str, Entrypoint],
+                                                             config.ContextConfig]:
+        """What a helper process needs to serve this context: the registry and the config."""
+        return dict(self._registry), config.resolve(self.cfg_section, self._defaults,
+                                                    config_file=config_file)

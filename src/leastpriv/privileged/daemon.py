@@ -1,0 +1,279 @@
+"""The privileged daemon: check the peer, drop to the declared set, then serve one channel.
+
+Every request is handled in the same order (OpenSSH's monitor): decode -> look the name up in the
+registry filled at decoration time -> check the contract -> act -> reply. A request that a correct
+client never sends (malformed or oversize frame, unknown kind, unregistered name) is a protocol
+failure: it is logged once and the connection is closed at once; nothing tries to "recover".
+The daemon exits when its channel closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, Protocol
+
+from leastpriv import caps, wire
+from leastpriv.config import ContextConfig
+from leastpriv.errors import Error, ProtocolError
+
+LOG = logging.getLogger("leastpriv.daemon")
+
+# EX_SOFTWARE: the process could not set itself up; the reason went over the channel.
+EXIT_SETUP_FAILED = 70
+DEFAULT_THREAD_POOL_SIZE = 8
+
+
+class Entry(Protocol):
+    """What the daemon needs of a registered entrypoint."""
+
+    name: str
+    function: Callable[..., Any]
+    contract: Any  # leastpriv.contract.Contract: unbind(payload) -> (args, kwargs)
+
+
+class Daemon:
+    """Serves one connected channel with a pool of threads taking turns at reading.
+
+    Leader/follower: one thread holds the read lock and reads a frame, releases the lock for the
+    next thread, then runs that request itself, so no request waits for a hand-off to a worker.
+    """
+
+    def __init__(self, sock: socket.socket, registry: Mapping[str, Entry],
+                 config: ContextConfig) -> None:
+        self._sock = sock
+        self._registry = registry
+        self._max = config.max_frame_size
+        self._pool_size = config.thread_pool_size or DEFAULT_THREAD_POOL_SIZE
+        self._reader = wire.FrameReader(sock, self._max)
+        self._read_lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._packer = wire.new_packer()
+        self._closed = threading.Event()
+
+    def send(self, message: list[Any]) -> None:
+        """Send one message; a reply too large for a frame is replaced by an error reply."""
+        with self._send_lock:
+            try:
+                data = wire.frame(self._packer, message, self._max)
+            except wire.FrameTooLarge as exc:
+                data = wire.frame(self._packer, _error_reply(message[1], Error(str(exc))),
+                                  self._max)
+            self._sock.sendall(data)
+
+    def serve(self) -> None:
+        """Serve until the channel closes or a protocol failure closes it."""
+        for _ in range(self._pool_size):
+            threading.Thread(target=self._work, name="leastpriv-worker", daemon=True).start()
+        self._closed.wait()
+
+    def _work(self) -> None:
+        while not self._closed.is_set():
+            with self._read_lock:
+                if self._closed.is_set():
+                    return
+                try:
+                    body = self._reader.read()
+                except ProtocolError as exc:
+                    self._protocol_failure(str(exc))
+                    return
+                except OSError:
+                    body = None
+                if body is None:  # the caller closed the channel: nothing left to serve
+                    self._close()
+                    return
+            try:
+                self._handle(wire.parse_message(body))
+            except ProtocolError as exc:
+                self._protocol_failure(str(exc))
+                return
+            except OSError:  # the reply could not be sent: the channel is gone
+                self._close()
+                return
+
+    def _handle(self, message: list[Any]) -> None:
+        kind, request_id = message[0], message[1]
+        if kind is wire.Kind.PING and len(message) == 2:
+            self.send([wire.Kind.PONG, request_id])
+            return
+        if kind is not wire.Kind.CALL or len(message) != 4:
+            raise ProtocolError(f"unexpected {kind.name} message")
+        name, payload = message[2], message[3]
+        # Exact lookup in the registry filled at decoration time; the name is never imported,
+        # resolved or otherwise interpreted.
+        entry = self._registry.get(name) if isinstance(name, str) else None
+        if entry is None:
+            raise ProtocolError("call of an unregistered entrypoint")
+        if not isinstance(payload, dict):
+            raise ProtocolError("call arguments are not a map")
+        self.send(self._run(entry, request_id, payload))
+
+    @staticmethod
+    def _run(entry: Entry, request_id: int, payload: dict[str, Any]) -> list[Any]:
+        try:
+            # The authoritative contract check: the caller's own check is only a convenience.
+            args, kwargs = entry.contract.unbind(payload)
+            result = entry.function(*args, **kwargs)
+        except BaseException as exc:
+            return _error_reply(request_id, exc)
+        return [wire.Kind.RET, request_id, result]
+
+    def _protocol_failure(self, reason: str) -> None:
+        # Logged once (the record still reaches the caller), no traceback, then fail closed.
+        LOG.error("protocol failure, closing the channel: %s", reason)
+        self._close()
+
+    def _close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+
+def _error_reply(request_id: int, exc: BaseException) -> list[Any]:
+    return [wire.Kind.ERR, request_id, wire.encode_exception(exc)]
+
+
+class ForwardingHandler(logging.Handler):
+    """Sends every record emitted in the daemon to the caller as a LOG frame."""
+
+    def __init__(self, send: Callable[[list[Any]], None]) -> None:
+        super().__init__(logging.DEBUG)
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            self._send([wire.Kind.LOG, 0, {
+                "name": record.name, "levelno": record.levelno, "msg": record.getMessage(),
+                "pathname": record.pathname, "lineno": record.lineno,
+                "funcName": record.funcName, "created": record.created,
+                "exc_text": record.exc_text, "threadName": record.threadName,
+            }])
+        except Exception:
+            pass
+
+
+def allowed_peer_uids(launching_uid: int) -> frozenset[int]:
+    """Who may be on the other end: the uid that launched the daemon, nobody else."""
+    return frozenset({launching_uid})
+
+
+def check_peer(sock: socket.socket, allowed: frozenset[int]) -> None:
+    """Refuse a channel whose other end is not an allowed uid (SO_PEERCRED, set by the kernel)."""
+    _, uid, _ = wire.peer_credentials(sock)
+    if uid not in allowed:
+        raise PermissionError(f"peer uid {uid} is not allowed (expected one of {sorted(allowed)})")
+
+
+def set_up(sock: socket.socket, *, name: str, registry: Mapping[str, Entry],
+           config: ContextConfig, allowed_uids: frozenset[int]) -> Daemon:
+    """Peer check, log forwarding, privilege drop and HELLO; the process is single-threaded here."""
+    from leastpriv.privileged.privileges import describe, drop_privileges
+
+    check_peer(sock, allowed_uids)
+    daemon = Daemon(sock, registry, config)
+    _install_log_forwarding(daemon.send)
+    dropped = drop_privileges(config.capabilities, user=config.user, group=config.group,
+                              umask=config.umask)
+    LOG.info("context %s daemon %d holds %s", name, os.getpid(), describe(dropped))
+    daemon.send([wire.Kind.HELLO, 0, wire.PROTOCOL_VERSION, name,
+                 caps.names(config.capabilities), sorted(registry), os.getpid()])
+    return daemon
+
+
+def _install_log_forwarding(send: Callable[[list[Any]], None]) -> None:
+    # Fresh handlers everywhere: a handler inherited from the application may hold a lock another
+    # thread owned at fork time, or write where the daemon must not.
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            logger.handlers.clear()
+            logger.propagate = True
+    root = logging.getLogger()
+    root.handlers[:] = [ForwardingHandler(send)]
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)  # the INFO line with the capability sets must get through
+
+
+def report_setup_failure(sock: socket.socket, exc: BaseException) -> None:
+    """Tell the launcher why the daemon could not start (best effort: it may be gone already)."""
+    try:
+        reason = f"{type(exc).__name__}: {exc}"
+        sock.sendall(wire.frame(wire.new_packer(), [wire.Kind.SETUP_FAILED, 0, reason],
+                                wire.DEFAULT_MAX_FRAME_SIZE))
+    except Exception:
+        pass
+
+
+def isolate_process(keep_fd: int, *, keep_stderr: bool = False) -> None:
+    """Close every inherited descriptor but the channel and point stdio at /dev/null."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1) if keep_stderr else (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.closerange(3, keep_fd)
+    os.closerange(keep_fd + 1, _max_fd())
+    # New stream objects: the inherited ones may hold a lock another thread owned at fork time.
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - lives as long as the process
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    if not keep_stderr:
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+
+
+def _max_fd() -> int:
+    try:
+        return os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        return 65536
+
+
+def reset_signal_handlers() -> None:
+    """The application's Python signal handlers must never run in the daemon."""
+    for signum in signal.valid_signals():
+        try:
+            if callable(signal.getsignal(signum)):
+                signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError):
+            continue
+    # A terminal's Ctrl-C reaches the whole process group; the daemon ends when its caller
+    # closes the channel instead, so a call in flight is never cut mid-way by it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_forked(sock: socket.socket, *, name: str, registry: Mapping[str, Entry],
+               config: ContextConfig, launching_uid: int) -> NoReturn:
+    """The body of a forked daemon child. Never returns: it serves, then `os._exit`s."""
+    # Objects the application left behind must never be finalised here: a stale file object's
+    # close() would close whatever descriptor the daemon has reused its number for.
+    gc.freeze()
+    run_daemon(sock, name=name, registry=registry, config=config,
+               allowed_uids=allowed_peer_uids(launching_uid))
+
+
+def run_daemon(sock: socket.socket, *, name: str, registry: Mapping[str, Entry],
+               config: ContextConfig, allowed_uids: frozenset[int],
+               keep_stderr: bool = False) -> NoReturn:
+    """Set the process up as the daemon and serve; never returns.
+
+    Any failure during set-up is reported over the channel and ends the process at once
+    (`os._exit`), so a forked child can never unwind into the application's code as root.
+    """
+    try:
+        reset_signal_handlers()
+        isolate_process(sock.fileno(), keep_stderr=keep_stderr)
+        daemon = set_up(sock, name=name, registry=registry, config=config,
+                        allowed_uids=allowed_uids)
+    except BaseException as exc:
+        report_setup_failure(sock, exc)
+        if keep_stderr:
+            print(f"leastpriv daemon set-up failed: {type(exc).__name__}: {exc}",
+                  file=sys.stderr, flush=True)
+        os._exit(EXIT_SETUP_FAILED)
+    daemon.serve()
+    os._exit(0)

@@ -1,0 +1,1 @@
+"""The caller's side: the channel client and the daemon launchers."""

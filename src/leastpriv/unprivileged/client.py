@@ -1,0 +1,288 @@
+"""The caller's end of a channel: request ids, many threads over one socket, timeouts, death.
+
+No dedicated reader thread. Leader/follower: among the threads waiting for a reply, one (the
+leader) reads frames and hands each reply to the thread waiting for it; when its own reply has
+come it passes the role on to another waiter. A small call therefore costs one send and one
+receive in the calling thread, without waking a second thread. The leader reading EOF fails every
+call in flight with `DaemonDied` at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from leastpriv import wire
+from leastpriv.errors import CallTimeout, DaemonDied, DaemonStartError, Error, ProtocolError
+
+LOG = logging.getLogger("leastpriv.client")
+
+
+class NotSent(DaemonDied):
+    """The channel was already dead before the request left: it is safe to retry elsewhere."""
+
+
+@dataclass(frozen=True)
+class Hello:
+    """What the daemon announced: who it is, what it holds, which names it serves."""
+
+    context_name: str
+    capabilities: tuple[str, ...]
+    entrypoints: frozenset[str]
+    pid: int
+
+
+class _Waiter:
+    __slots__ = ("done", "event", "kind", "value")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.done = False
+        self.kind: wire.Kind | None = None
+        self.value: Any = None
+
+
+class Channel:
+    """One connected socket to one daemon, shared by every calling thread."""
+
+    def __init__(self, sock: Any, *, max_frame_size: int, logger_name: str | None) -> None:
+        self._sock = sock
+        self._max = max_frame_size
+        self._logger_name = logger_name
+        self._reader = wire.FrameReader(sock, max_frame_size)
+        self._send_lock = threading.Lock()
+        self._packer = wire.new_packer()
+        self._state = threading.Lock()  # guards _pending, _leader, _dead
+        self._pending: dict[int, _Waiter] = {}
+        self._leader = False
+        self._dead: DaemonDied | None = None
+        self._ids = itertools.count(1)
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
+
+    @property
+    def dead(self) -> bool:
+        return self._dead is not None
+
+    # --- start-up -------------------------------------------------------------------------
+
+    def handshake(self, expected_name: str, timeout: float) -> Hello:
+        """Wait for HELLO (re-emitting log records on the way); `DaemonStartError` otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._readable_before(deadline):
+                raise DaemonStartError(f"the daemon did not say HELLO within {timeout:g} s")
+            try:
+                body = self._reader.read()
+                message = None if body is None else wire.parse_message(body)
+            except (OSError, ProtocolError) as exc:
+                raise DaemonStartError(f"bad start-up message from the daemon: {exc}") from None
+            if message is None:
+                raise DaemonStartError("the daemon exited while setting itself up")
+            if message[0] is wire.Kind.LOG:
+                self._emit_log(message[2] if len(message) > 2 else None)
+            elif message[0] is wire.Kind.SETUP_FAILED:
+                raise DaemonStartError(f"the daemon failed to set itself up: {message[2]}")
+            elif message[0] is wire.Kind.HELLO:
+                return _parse_hello(message, expected_name)
+            else:
+                raise DaemonStartError(f"unexpected {message[0].name} before HELLO")
+
+    def _readable_before(self, deadline: float | None) -> bool:
+        if self._reader.buffered():
+            return True
+        if deadline is None:
+            return True  # block in recv itself: one syscall less per reply
+        remaining_ms = max(0, int((deadline - time.monotonic()) * 1000) + 1)
+        return bool(self._poll.poll(remaining_ms))
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def call(self, name: str, payload: dict[str, Any], timeout: float | None) -> Any:
+        """Send CALL and wait for its reply; the function's return value or its exception."""
+        waiter = _Waiter()
+        request_id = next(self._ids)
+        self._send_request(request_id, waiter, [wire.Kind.CALL, request_id, name, payload])
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._wait(waiter, deadline):
+            raise CallTimeout(f"{name}: no reply within {timeout:g} s")
+        if waiter.kind is wire.Kind.RET:
+            return waiter.value
+        if waiter.kind is wire.Kind.ERR:
+            raise wire.decode_exception(waiter.value)
+        raise waiter.value  # DaemonDied, set by _die
+
+    def ping(self, timeout: float) -> None:
+        """Round trip without running anything; `CallTimeout` or `DaemonDied` when it fails."""
+        waiter = _Waiter()
+        request_id = next(self._ids)
+        self._send_request(request_id, waiter, [wire.Kind.PING, request_id])
+        if not self._wait(waiter, time.monotonic() + timeout):
+            raise CallTimeout(f"no PONG within {timeout:g} s")
+        if isinstance(waiter.value, DaemonDied):
+            raise waiter.value
+
+    def _send_request(self, request_id: int, waiter: _Waiter, message: list[Any]) -> None:
+        with self._state:
+            if self._dead is not None:
+                raise NotSent(str(self._dead))
+            self._pending[request_id] = waiter  # before sending: the reply may beat us back
+        try:
+            with self._send_lock:
+                data = wire.frame(self._packer, message, self._max)
+                self._sock.sendall(data)
+        except wire.FrameTooLarge as exc:
+            self._forget(request_id)
+            raise Error(f"request not sent: {exc}") from None
+        except OSError as exc:
+            # A send that failed never delivered a whole frame, so the daemon never ran it.
+            self._forget(request_id)
+            self._die(f"the daemon's channel is closed ({exc.strerror or exc})")
+            raise NotSent(str(self._dead)) from None
+
+    def _forget(self, request_id: int) -> None:
+        with self._state:
+            self._pending.pop(request_id, None)
+            self._wake_one_locked()
+
+    def _wait(self, waiter: _Waiter, deadline: float | None) -> bool:
+        """Wait for `waiter`'s reply, leading the reading while nobody else does. False: timeout."""
+        while True:
+            with self._state:
+                if waiter.done:
+                    return True
+                lead = not self._leader
+                self._leader = True
+            if lead:
+                try:
+                    self._lead(waiter, deadline)
+                finally:
+                    with self._state:
+                        self._leader = False
+                        self._wake_one_locked()
+                if waiter.done:
+                    return True
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return self._give_up(waiter)
+            if not lead:
+                waiter.event.wait(remaining)
+                waiter.event.clear()
+
+    def _give_up(self, waiter: _Waiter) -> bool:
+        with self._state:
+            if waiter.done:
+                return True
+            for request_id, pending in list(self._pending.items()):
+                if pending is waiter:
+                    del self._pending[request_id]  # a late reply for it is dropped
+            self._wake_one_locked()
+        return False
+
+    def _wake_one_locked(self) -> None:
+        """Pass the reader role on: wake one thread that still waits, if nobody reads."""
+        if self._leader:
+            return
+        for pending in self._pending.values():
+            if not pending.done:
+                pending.event.set()
+                return
+
+    def _lead(self, waiter: _Waiter, deadline: float | None) -> None:
+        while not waiter.done and self._dead is None:
+            if not self._readable_before(deadline):
+                return
+            try:
+                body = self._reader.read()
+                message = None if body is None else wire.parse_message(body)
+            except (OSError, ProtocolError) as exc:
+                self._die(f"the daemon's channel failed: {exc}")
+                return
+            if message is None:
+                self._die("the daemon closed its channel")
+                return
+            self._dispatch(message)
+
+    def _dispatch(self, message: list[Any]) -> None:
+        kind = message[0]
+        if kind in (wire.Kind.RET, wire.Kind.ERR, wire.Kind.PONG):
+            with self._state:
+                waiter = self._pending.pop(message[1], None)
+            if waiter is not None:
+                waiter.kind = kind
+                waiter.value = message[2] if len(message) > 2 else None
+                waiter.done = True
+                waiter.event.set()
+        elif kind is wire.Kind.LOG:
+            self._emit_log(message[2] if len(message) > 2 else None)
+        else:
+            self._die(f"the daemon sent an unexpected {kind.name} message")
+
+    def _die(self, reason: str) -> None:
+        """Fail every call in flight with DaemonDied, now; later calls get NotSent."""
+        with self._state:
+            if self._dead is None:
+                self._dead = DaemonDied(reason)
+            for waiter in self._pending.values():
+                waiter.kind = None
+                waiter.value = DaemonDied(str(self._dead))
+                waiter.done = True
+                waiter.event.set()
+            self._pending.clear()
+        self._shutdown()
+
+    def close(self) -> None:
+        """Close the channel; the daemon sees EOF and exits."""
+        self._die("the channel was closed")
+        self._sock.close()
+
+    def _shutdown(self) -> None:
+        # SHUT_RDWR: a blocked reader wakes up, and the daemon sees EOF and exits.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    # --- logging -----------------------------------------------------------------------------
+
+    def _emit_log(self, fields: Any) -> None:
+        """Re-emit a daemon log record into this process's logging, under its own logger name."""
+        if not isinstance(fields, dict):
+            return
+        name = self._logger_name or str(fields.get("name") or "leastpriv.daemon")
+        level = fields.get("levelno")
+        if not isinstance(level, int):
+            return
+        logger = logging.getLogger(name)
+        if not logger.isEnabledFor(level):
+            return
+        record = logger.makeRecord(
+            name, level, str(fields.get("pathname", "?")), _int(fields.get("lineno")),
+            str(fields.get("msg", "")), None, None, func=str(fields.get("funcName", "")),
+        )
+        if isinstance(fields.get("exc_text"), str):
+            record.exc_text = fields["exc_text"]
+        if isinstance(fields.get("created"), float):
+            record.created = fields["created"]
+        logger.handle(record)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _parse_hello(message: list[Any], expected_name: str) -> Hello:
+    try:
+        _, _, version, name, capabilities, entrypoints, pid = message
+    except ValueError:
+        raise DaemonStartError("malformed HELLO from the daemon") from None
+    if version != wire.PROTOCOL_VERSION:
+        raise DaemonStartError(f"daemon speaks protocol {version}, not {wire.PROTOCOL_VERSION}")
+    if name != expected_name:
+        raise DaemonStartError(f"daemon serves context {name!r}, not {expected_name!r}")
+    return Hello(name, tuple(capabilities), frozenset(entrypoints), int(pid))
