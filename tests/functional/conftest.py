@@ -1,0 +1,62 @@
+"""Fixtures for the functional tests: the chown root, a throwaway user, a network namespace."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import contexts
+import pytest
+
+from leastpriv import caps
+
+
+def status_sets(pid: int) -> caps.ProcessCapabilities:
+    return caps.read_process_capabilities(pid)
+
+
+@pytest.fixture
+def root_dir() -> Iterator[Path]:
+    """A fresh directory under the root the test contexts' PathUnder allows."""
+    base = Path(contexts.ROOT)
+    base.mkdir(mode=0o755, exist_ok=True)
+    path = base / secrets.token_hex(4)
+    path.mkdir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stop_test_contexts() -> Iterator[None]:
+    yield
+    for context in (contexts.files, contexts.plain, contexts.quick):
+        context.stop()
+
+
+@pytest.fixture
+def system_user() -> Iterator[str]:
+    """A system user made for this test only (no home, no login), removed afterwards."""
+    name = f"lp-test-{secrets.token_hex(4)}"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    name], check=True, capture_output=True)
+    yield name
+    subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    name = f"lp-test-{secrets.token_hex(4)}"
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    yield name
+    subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
+
+
+def functional_pythonpath() -> str:
+    """PYTHONPATH that lets a child process import leastpriv and the test contexts."""
+    here = Path(__file__).parent
+    src = Path(__file__).parents[2] / "src"
+    return os.pathsep.join([str(here), str(src)])
