@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
@@ -11,12 +10,6 @@ from pathlib import Path
 
 import contexts
 import pytest
-
-from leastpriv import caps
-
-
-def status_sets(pid: int) -> caps.ProcessCapabilities:
-    return caps.read_process_capabilities(pid)
 
 
 @pytest.fixture
@@ -55,8 +48,3 @@ def netns() -> Iterator[str]:
     subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
 
 
-def functional_pythonpath() -> str:
-    """PYTHONPATH that lets a child process import leastpriv and the test contexts."""
-    here = Path(__file__).parent
-    src = Path(__file__).parents[2] / "src"
-    return os.pathsep.join([str(here), str(src)])

@@ -1,4 +1,4 @@
-"""Real daemons, started as root: capability sets, kernel refusals, contracts, concurrency, errors."""
+"""Real daemons started as root: capability sets, kernel refusals, contracts, threads, errors."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from typing import Annotated
 
 import contexts
 import pytest
-from conftest import functional_pythonpath, status_sets
+from support import functional_pythonpath, status_sets
+from tests.conftest import requires_root
 
 from leastpriv import ContractViolation, RemoteError, caps
 from leastpriv.context import PrivContext
 from leastpriv.contract import Range
-from tests.conftest import requires_root
 
 pytestmark = requires_root
 

@@ -144,6 +144,7 @@ class Channel:
         except OSError as exc:
             # A send that failed never delivered a whole frame, so the daemon never ran it.
             self._forget(request_id)
+            self._read_last_words()
             self._die(f"the daemon's channel is closed ({exc.strerror or exc})")
             raise NotSent(str(self._dead)) from None
 
@@ -224,6 +225,24 @@ class Channel:
             self._emit_log(message[2] if len(message) > 2 else None)
         else:
             self._die(f"the daemon sent an unexpected {kind.name} message")
+
+    def _read_last_words(self) -> None:
+        """Re-emit what a daemon that closed the channel said before it went (why it closed)."""
+        with self._state:
+            if self._leader:
+                return  # the reading thread sees the same frames
+            self._leader = True
+        try:
+            while self._dead is None and self._readable_before(time.monotonic()):
+                body = self._reader.read()
+                if body is None:
+                    return
+                self._dispatch(wire.parse_message(body))
+        except (OSError, ProtocolError):
+            return
+        finally:
+            with self._state:
+                self._leader = False
 
     def _die(self, reason: str) -> None:
         """Fail every call in flight with DaemonDied, now; later calls get NotSent."""
