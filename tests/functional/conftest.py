@@ -26,7 +26,7 @@ def root_dir() -> Iterator[Path]:
 @pytest.fixture(scope="module", autouse=True)
 def stop_test_contexts() -> Iterator[None]:
     yield
-    for context in (contexts.files, contexts.plain, contexts.quick):
+    for context in (contexts.files, contexts.plain, contexts.quick, contexts.execd):
         context.stop()
 
 

@@ -123,3 +123,18 @@ def command_status_privileged() -> str:
     """The capability sets a command the daemon runs ends up with."""
     return subprocess.run(["cat", "/proc/self/status"], check=True, capture_output=True,
                           text=True).stdout
+
+
+# Started by the exec helper (root runs it directly, or an unprivileged caller through sudo).
+execd = PrivContext("leastpriv_tests.execd", capabilities=[caps.CAP_CHOWN])
+
+
+@execd.entrypoint
+def exec_add_privileged(a: int, b: int) -> int:
+    return a + b
+
+
+@execd.entrypoint
+def exec_sleep_privileged(seconds: Annotated[float, Range(0.0, 30.0)]) -> float:
+    time.sleep(seconds)
+    return seconds

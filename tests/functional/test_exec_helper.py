@@ -1,0 +1,134 @@
+"""The exec launch method: root runs the helper itself; an unprivileged caller goes through sudo."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import contexts
+import msgpack
+import pytest
+from support import functional_pythonpath, status_sets
+from tests.conftest import requires_root
+
+import leastpriv
+from leastpriv import DaemonDied, caps
+
+pytestmark = requires_root
+DECLARED = frozenset({caps.CAP_CHOWN})
+
+
+@pytest.fixture
+def helper_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper imports the test contexts by name, so they must be on its PYTHONPATH."""
+    monkeypatch.setenv("PYTHONPATH", functional_pythonpath())
+
+
+def assert_exactly_declared(pid: int) -> None:
+    sets = status_sets(pid)
+    assert (sets.effective, sets.permitted, sets.inheritable, sets.bounding) == (DECLARED,) * 4
+    assert sets.ambient == frozenset() and sets.no_new_privs
+
+
+def is_helper(pid: int) -> bool:
+    return b"leastpriv.privileged.helper" in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def test_root_exec_helper_serves_with_exactly_the_declared_set(helper_path: None) -> None:
+    contexts.execd.start(method="exec")
+    assert contexts.exec_add_privileged(20, 22) == 42
+    pid = contexts.execd.daemon_pid
+    assert is_helper(pid)
+    assert_exactly_declared(pid)
+
+
+def test_exec_daemon_killed_mid_call_restarts_by_exec(helper_path: None) -> None:
+    contexts.execd.start(method="exec")
+    old_pid = contexts.execd.daemon_pid
+    outcome: list[BaseException] = []
+
+    def sleeper() -> None:
+        try:
+            contexts.exec_sleep_privileged(20.0)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=sleeper)
+    thread.start()
+    time.sleep(0.3)
+    os.kill(old_pid, signal.SIGKILL)
+    thread.join(15)
+    assert [type(exc) for exc in outcome] == [DaemonDied]
+    assert contexts.exec_add_privileged(1, 2) == 3
+    assert contexts.execd.daemon_pid != old_pid
+    assert is_helper(contexts.execd.daemon_pid)
+
+
+CALLER = """
+import json, contexts
+result = contexts.exec_add_privileged(40, 2)
+pid = contexts.execd.daemon_pid
+with open(f"/proc/{pid}/status") as status:
+    print(json.dumps({"result": result, "pid": pid, "status": status.read()}))
+"""
+
+
+@pytest.fixture
+def readable_tree() -> Iterator[Path]:
+    """leastpriv, msgpack and the test contexts in a tree any user can read (/root is 0700)."""
+    tree = Path(tempfile.mkdtemp(prefix="lp-sudo-"))
+    tree.chmod(0o755)
+    shutil.copytree(Path(leastpriv.__file__).parent, tree / "leastpriv",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(msgpack.__file__).parent, tree / "msgpack",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(Path(contexts.__file__), tree / "contexts.py")
+    (tree / "caller.py").write_text(CALLER)
+    helper = tree / "helper"
+    # sudo resets the environment, so the wrapper sets the import path itself.
+    helper.write_text(f"#!/bin/sh\nPYTHONPATH={tree} exec /usr/bin/python3 "
+                      f"-m leastpriv.privileged.helper \"$@\"\n")
+    for path in [tree, *tree.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() or path == helper else 0o644)
+    yield tree
+    shutil.rmtree(tree, ignore_errors=True)
+
+
+@pytest.fixture
+def sudoers_rule(system_user: str, readable_tree: Path) -> Iterator[Path]:
+    """Allow exactly the wrapper, without a password, for the test user only."""
+    rule = Path(f"/etc/sudoers.d/{system_user}")
+    rule.write_text(f"{system_user} ALL=(root) NOPASSWD: {readable_tree / 'helper'}\n")
+    rule.chmod(0o440)
+    try:
+        subprocess.run(["visudo", "-cf", str(rule)], check=True, capture_output=True)
+        yield rule
+    finally:
+        rule.unlink()
+
+
+def test_unprivileged_caller_starts_its_daemon_through_sudo(
+        system_user: str, readable_tree: Path, sudoers_rule: Path) -> None:
+    config = readable_tree / "leastpriv.toml"
+    config.write_text(f'[leastpriv_tests_execd]\nhelper_command = '
+                      f'"sudo -n {readable_tree / "helper"}"\n')
+    config.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(readable_tree),
+           "LEASTPRIV_CONFIG": str(config), "HOME": "/"}
+    done = subprocess.run(["/usr/bin/python3", str(readable_tree / "caller.py")], user=system_user,
+                          cwd=readable_tree, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["result"] == 42
+    sets = caps.parse_process_status(report["status"])
+    assert (sets.effective, sets.permitted, sets.inheritable, sets.bounding) == (DECLARED,) * 4
+    assert sets.ambient == frozenset() and sets.no_new_privs and sets.uid == 0
