@@ -1,6 +1,7 @@
 """leastpriv: privilege separation with small capability contexts and narrow, checked contracts."""
 
-from leastpriv import caps
+from leastpriv import caps, contract
+from leastpriv.context import PrivContext
 from leastpriv.errors import (
     CallTimeout,
     ContractViolation,
@@ -19,7 +20,9 @@ __all__ = [
     "DaemonStartError",
     "Error",
     "PolicyError",
+    "PrivContext",
     "ProtocolError",
     "RemoteError",
     "caps",
+    "contract",
 ]
