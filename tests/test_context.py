@@ -1,0 +1,141 @@
+"""Unit tests of PrivContext: policy at decoration, client mode in-process, launch-method choice."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+import pytest
+
+from leastpriv import ContractViolation, PolicyError, PrivContext, caps, config
+from leastpriv.contract import Range
+
+
+def new_context(**options: Any) -> PrivContext:
+    return PrivContext("leastpriv_tests.unit", capabilities=[caps.CAP_CHOWN], **options)
+
+
+def test_entrypoint_name_without_privileged_suffix_is_refused_at_decoration() -> None:
+    context = new_context()
+    with pytest.raises(PolicyError):
+        @context.entrypoint
+        def chown(path: str) -> None: ...
+
+
+def test_unannotated_parameter_is_refused_at_decoration() -> None:
+    context = new_context()
+    with pytest.raises(PolicyError):
+        @context.entrypoint
+        def chown_privileged(path) -> None: ...  # type: ignore[no-untyped-def]
+
+
+def test_var_args_are_refused_at_decoration() -> None:
+    context = new_context()
+    with pytest.raises(PolicyError):
+        @context.entrypoint
+        def run_privileged(*args: str) -> None: ...
+
+
+def test_warn_policy_turns_a_bad_name_into_a_warning() -> None:
+    context = new_context(policy="warn")
+    with pytest.warns(UserWarning):
+        @context.entrypoint
+        def chown(path: str) -> str:
+            return path
+
+    context.set_client_mode(False)
+    assert chown("x") == "x"
+
+
+def test_registering_the_same_name_twice_is_refused() -> None:
+    context = new_context()
+
+    def make() -> None:
+        @context.entrypoint
+        def twice_privileged(a: int) -> int:
+            return a
+
+    make()
+    with pytest.raises(PolicyError):
+        make()
+
+
+def test_unknown_policy_and_capability_are_refused() -> None:
+    with pytest.raises(PolicyError):
+        new_context(policy="lenient")
+    with pytest.raises(ValueError):
+        PrivContext("leastpriv_tests.bad", capabilities=["CAP_EVERYTHING"])
+
+
+def test_client_mode_off_runs_in_process_and_still_checks_contracts() -> None:
+    context = new_context()
+    calls: list[tuple[int, tuple[int, ...]]] = []
+
+    @context.entrypoint
+    def record_privileged(n: Annotated[int, Range(0, 10)], items: tuple[int, ...]) -> int:
+        calls.append((n, items))
+        return n * 2
+
+    context.set_client_mode(False)
+    assert record_privileged(3, (1, 2)) == 6
+    assert calls == [(3, (1, 2))] and type(calls[0][1]) is tuple
+    with pytest.raises(ContractViolation):
+        record_privileged(11, ())
+    with pytest.raises(TypeError):
+        record_privileged(1, (), 3)  # type: ignore[call-arg]
+    assert len(calls) == 1
+    assert not context.running and context.daemon_pid is None
+
+
+def test_wrapper_keeps_the_function_name_and_docstring() -> None:
+    context = new_context()
+
+    @context.entrypoint
+    def documented_privileged(a: int) -> int:
+        """Doubles."""
+        return a * 2
+
+    assert documented_privileged.__name__ == "documented_privileged"
+    assert documented_privileged.__doc__ == "Doubles."
+
+
+def resolved(context: PrivContext, **changes: Any) -> config.ContextConfig:
+    return dataclasses.replace(config.resolve(context.cfg_section, context._defaults), **changes)
+
+
+def held_capabilities() -> frozenset[caps.Capability]:
+    return caps.read_process_capabilities().effective
+
+
+@pytest.mark.skipif(caps.CAP_CHOWN not in held_capabilities() or
+                    caps.CAP_SETPCAP not in held_capabilities(),
+                    reason="needs CAP_CHOWN and CAP_SETPCAP in the effective set")
+def test_fork_is_chosen_when_the_caller_holds_the_declared_capabilities() -> None:
+    context = new_context()
+    assert context._choose_method(resolved(context, method="exec")) == "fork"
+
+
+def test_without_the_capabilities_the_configured_method_or_exec_is_chosen() -> None:
+    missing = next((cap for cap in caps.Capability if cap not in held_capabilities()), None)
+    if missing is None:
+        pytest.skip("this process holds every capability")
+    context = PrivContext("leastpriv_tests.unheld", capabilities=[missing])
+    assert context._choose_method(resolved(context)) == "exec"
+    assert context._choose_method(resolved(context, method="connect")) == "connect"
+
+
+def test_default_config_section_is_the_name_with_underscores() -> None:
+    assert PrivContext("a.b.c", capabilities=[]).cfg_section == "a_b_c"
+    assert PrivContext("a.b", capabilities=[], cfg_section="own").cfg_section == "own"
+
+
+def test_entrypoint_with_timeout_refuses_a_non_positive_timeout() -> None:
+    with pytest.raises(PolicyError):
+        new_context().entrypoint_with_timeout(0)
+
+
+def test_public_names_are_sorted_and_exported() -> None:
+    import leastpriv
+
+    assert leastpriv.__all__ == sorted(leastpriv.__all__)
+    assert all(hasattr(leastpriv, name) for name in leastpriv.__all__)
