@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ def root_dir() -> Iterator[Path]:
     path.mkdir()
     yield path
     shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        base.rmdir()  # only when no other test still uses it
 
 
 @pytest.fixture(scope="module", autouse=True)
