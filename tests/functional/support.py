@@ -1,9 +1,21 @@
-"""Helpers shared by the functional tests."""
+"""Helpers and fixtures shared by the leastpriv runtime's functional tests.
+
+Not a conftest.py: tests/conftest.py is imported as `conftest` by other test modules here, and a
+second one in this folder would shadow it. Test modules import the fixtures they use.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+
+import contexts
+import pytest
 
 from leastpriv import caps
 
@@ -17,3 +29,43 @@ def functional_pythonpath() -> str:
     here = Path(__file__).parent
     src = Path(__file__).parents[2] / "src"
     return os.pathsep.join([str(here), str(src)])
+
+
+@pytest.fixture
+def root_dir() -> Iterator[Path]:
+    """A fresh directory under the root the test contexts' PathUnder allows."""
+    base = Path(contexts.ROOT)
+    base.mkdir(mode=0o755, exist_ok=True)
+    path = base / secrets.token_hex(4)
+    path.mkdir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        base.rmdir()  # only when no other test still uses it
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stop_test_contexts() -> Iterator[None]:
+    yield
+    for context in (contexts.files, contexts.plain, contexts.quick, contexts.execd):
+        context.stop()
+
+
+@pytest.fixture
+def system_user() -> Iterator[str]:
+    """A system user made for this test only (no home, no login), removed afterwards."""
+    name = f"lp-test-{secrets.token_hex(4)}"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    name], check=True, capture_output=True)
+    yield name
+    subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    name = f"lp-test-{secrets.token_hex(4)}"
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    yield name
+    subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
+
+

@@ -1,5 +1,7 @@
 """Real daemons started as root: capability sets, kernel refusals, contracts, threads, errors."""
 
+# ruff: noqa: F811 - fixtures imported from support.py are parameters by the same name
+
 from __future__ import annotations
 
 import errno
@@ -14,7 +16,14 @@ from typing import Annotated
 
 import contexts
 import pytest
-from support import functional_pythonpath, status_sets
+from support import (  # noqa: F401 - fixtures are used by name
+    functional_pythonpath,
+    netns,
+    root_dir,
+    status_sets,
+    stop_test_contexts,
+    system_user,
+)
 from tests.conftest import requires_root
 
 from leastpriv import ContractViolation, RemoteError, caps

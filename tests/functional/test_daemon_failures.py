@@ -11,6 +11,7 @@ from pathlib import Path
 
 import contexts
 import pytest
+from support import stop_test_contexts  # noqa: F401 - fixtures are used by name
 from tests.conftest import requires_root
 
 from leastpriv import CallTimeout, DaemonDied, DaemonStartError, Error, caps, wire

@@ -1,5 +1,7 @@
 """The exec launch method: root runs the helper itself; an unprivileged caller goes through sudo."""
 
+# ruff: noqa: F811 - fixtures imported from support.py are parameters by the same name
+
 from __future__ import annotations
 
 import json
@@ -17,7 +19,12 @@ from pathlib import Path
 import contexts
 import msgpack
 import pytest
-from support import functional_pythonpath, status_sets
+from support import (  # noqa: F401 - fixtures are used by name
+    functional_pythonpath,
+    status_sets,
+    stop_test_contexts,
+    system_user,
+)
 from tests.conftest import requires_root
 
 import leastpriv
