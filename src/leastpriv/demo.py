@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="    | %(name)s %(levelname)s: %(message)s",
+        stream=sys.stdout,  # in order with the steps they belong to
     )
     made = _Made()
     status = 0
