@@ -52,7 +52,7 @@ def worker_env(*, anchors: bool) -> dict[str, str]:
 
 def anchor_version(distribution: str) -> str:
     for info in CACHE_SITE.glob(distribution.replace(".", "_") + "-*.dist-info"):
-        return info.name.split("-")[1]
+        return info.name.removesuffix(".dist-info").split("-", 1)[1]
     from importlib.metadata import version
 
     return version(distribution)
