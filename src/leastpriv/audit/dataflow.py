@@ -19,6 +19,7 @@ reporting, since a reviewer can suppress a finding with a reason.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os.path
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -55,10 +56,10 @@ _OS_FILE_SINKS = frozenset(
         "truncate",
         "open",
         "chroot",
-        "listdir",
-        "scandir",
     }
 )
+# os.listdir, os.scandir and os.walk are not sinks: their results carry the caller's path on to
+# whatever is done with the entries (nova's idmapshift lchowns every file under a caller path).
 _TWO_PATH_SINKS = frozenset({"rename", "renames", "replace", "symlink", "link"})
 _OS_EXEC_PREFIXES = ("os.exec", "os.spawn", "os.posix_spawn")
 _SHELL_SINKS = frozenset(
@@ -78,51 +79,86 @@ _SUBPROCESS_SINKS = frozenset(
 _EXECUTE_NAMES = frozenset({"execute", "trycmd", "ssh_execute", "execute_root", "custom_execute"})
 
 # ---- commands ----------------------------------------------------------------------------------
-# Programs whose operands are files or devices they change: a caller-chosen operand is a wide
-# file contract even though the program itself is fixed.
-_DESTRUCTIVE = frozenset(
-    {
-        "rm",
-        "rmdir",
-        "dd",
-        "mkswap",
-        "chmod",
-        "chown",
-        "chgrp",
-        "mount",
-        "umount",
-        "tee",
-        "cp",
-        "mv",
-        "ln",
-        "truncate",
-        "shred",
-        "touch",
-        "mkdir",
-        "install",
-        "rsync",
-        "tar",
-        "wipefs",
-        "blkdiscard",
-        "parted",
-        "sgdisk",
-        "sfdisk",
-        "losetup",
-        "kpartx",
-        "qemu-img",
-        "resize2fs",
-        "e2fsck",
-        "fsck",
-        "tune2fs",
-        "xfs_growfs",
-        "cryptsetup",
-        "sed",
-        "unlink",
-        "chattr",
-        "setfacl",
-    }
-)
-_DESTRUCTIVE_PREFIXES = ("mkfs", "fsck.", "mount.")
+# Programs whose operands are files or devices they change, each with why: a caller-chosen
+# operand is a wide file contract even though the program itself is fixed. The capability catalog
+# (leastpriv/data/commands.toml) says what each needs; this says what each can damage.
+_DESTRUCTIVE: dict[str, str] = {
+    "rm": "deletes the file",
+    "rmdir": "deletes the directory",
+    "unlink": "deletes the file",
+    "shred": "overwrites the file or device",
+    "dd": "writes the output file or device (of=)",
+    "tee": "writes the file",
+    "cp": "writes the destination",
+    "mv": "moves or replaces the file",
+    "ln": "creates a link where the caller says",
+    "install": "writes the destination with chosen mode and owner",
+    "rsync": "writes the destination tree",
+    "tar": "writes the files it extracts",
+    "truncate": "cuts the file",
+    "touch": "creates the file",
+    "mkdir": "creates the directory",
+    "sed": "edits the file in place (-i)",
+    "chmod": "changes the mode",
+    "chown": "changes the owner",
+    "chgrp": "changes the group",
+    "chattr": "changes attributes (immutable, append-only)",
+    "setfacl": "grants access through ACLs",
+    "mount": "mounts over the target",
+    "umount": "unmounts the target",
+    "pstorage-mount": "mounts over the target",
+    "exportfs": "exports the directory over NFS",
+    "mkswap": "formats the device",
+    "wipefs": "erases signatures on the device",
+    "blkdiscard": "discards the device's blocks",
+    "parted": "rewrites the partition table",
+    "sgdisk": "rewrites the partition table",
+    "sfdisk": "rewrites the partition table",
+    "losetup": "binds the file to a loop device (writable as the device)",
+    "kpartx": "maps the device's partitions",
+    "dmsetup": "maps or removes a device-mapper device",
+    "cryptsetup": "formats, opens or removes an encrypted device",
+    "blockdev": "flushes, re-reads or sets read-only state of the device",
+    "qemu-img": "creates, converts or resizes the image",
+    "qemu-nbd": "exposes the image as a writable block device",
+    "ploop": "creates, resizes or restores the Virtuozzo disk",
+    "prl_disk_tool": "resizes the Virtuozzo disk",
+    "resize2fs": "resizes the filesystem",
+    "e2fsck": "repairs (writes) the filesystem",
+    "fsck": "repairs (writes) the filesystem",
+    "tune2fs": "changes filesystem parameters",
+    "xfs_growfs": "grows the filesystem",
+    **dict.fromkeys(
+        (
+            "lvcreate",
+            "lvremove",
+            "lvextend",
+            "lvreduce",
+            "lvresize",
+            "lvconvert",
+            "lvrename",
+            "lvchange",
+            "vgcreate",
+            "vgremove",
+            "vgextend",
+            "vgreduce",
+            "pvcreate",
+            "pvremove",
+            "pvresize",
+        ),
+        "creates, resizes or removes LVM volumes on the device",
+    ),
+}
+_DESTRUCTIVE_PREFIXES = ("mkfs", "fsck.", "mount.", "umount.")  # one program per filesystem
+# Sub-commands (the first word after the program) that only read: ``qemu-img info PATH`` opens the
+# image read-only, so a caller-chosen path there is not a file the daemon changes.
+_READ_ONLY_SUBCOMMANDS: dict[str, frozenset[str]] = {
+    "qemu-img": frozenset({"info", "check", "compare", "map", "measure"}),
+    "cryptsetup": frozenset({"status", "isLuks", "luksDump", "luksUUID"}),
+    "blockdev": frozenset({"--getsize64", "--getsz", "--getss", "--getbsz", "--getro", "--report"}),
+    "losetup": frozenset({"--list", "-l", "-a", "--all", "-j", "--associated"}),
+    "ploop": frozenset({"info", "list"}),
+}
 # Programs that run another program named in their arguments: any caller-chosen argument may be
 # that program.
 _EXEC_WRAPPERS = frozenset(
@@ -176,6 +212,19 @@ _TRANSPARENT_WRAPPERS = frozenset(
         "flock",
     }
 )
+
+# ---- roles -------------------------------------------------------------------------------------
+# The role in which a parameter reaches a sink decides whether it is a finding: the path a file
+# call acts on is, the bytes it writes are not.
+_PATH = "as the path"
+_MODE = "as the mode"
+_ARGUMENT = "as an argument"  # a configured extra sink: its arguments' roles are unknown
+_PATH_KEYWORDS = frozenset({"path", "src", "dst", "file", "filename"})
+# oslo_utils.fileutils functions whose path is not their first argument (write_to_tempfile(
+# content, path=None, suffix, prefix): the directory is the second).
+_FILEUTILS_PATH_AT = {"write_to_tempfile": 1}
+_SHUTIL_ONE_PATH = frozenset({"rmtree", "chown", "disk_usage"})
+Reach = tuple[str, frozenset[str]]  # (role, the parameters that reach in it)
 
 # ---- propagation -------------------------------------------------------------------------------
 _SANITISERS = frozenset({"len", "bool", "isinstance", "type", "id", "hash", "callable", "hasattr"})
@@ -549,30 +598,46 @@ class FlowAnalysis:
 
     # ---- sinks -----------------------------------------------------------------------------
     def _check_sink(self, node: ast.Call, name: str, frame: _Frame) -> None:
-        file_args = self._file_sink_args(node, name)
-        if file_args is not None:
-            values = [self._value(arg, frame) for arg in file_args]
-            labels = _join(v for v in values if not v.templated).labels
-            if labels:
-                self._report("LPS203", node, labels, name, "as a path")
+        roles = self._file_sink_roles(node, name)
+        if roles is not None:
+            reaches: list[Reach] = []
+            for role, arg in roles:
+                value = self._value(arg, frame)
+                if value.labels and not value.templated:
+                    reaches.append((role, value.labels))
+            if reaches:
+                self._report("LPS203", node, name, reaches)
             return
         if self._is_command_sink(name):
             self._check_command(node, name, frame)
 
-    def _file_sink_args(self, node: ast.Call, name: str) -> list[ast.expr] | None:
+    def _file_sink_roles(self, node: ast.Call, name: str) -> list[tuple[str, ast.expr]] | None:
+        """The arguments of a file sink that choose what it changes, each with its role.
+
+        Data written into the file, an owner id, a ``remove=`` callable or a temp-file suffix are
+        left out: with the path fixed, they cannot make the call touch another file.
+        """
+        if name in self._sinks.files:
+            return [(_ARGUMENT, arg) for arg in _call_operands(node)]
         args = [a for a in node.args if not isinstance(a, ast.Starred)]
-        starred = [a for a in node.args if isinstance(a, ast.Starred)]
-        if name in self._sinks.files or name.split(".")[-2:-1] == ["fileutils"]:
-            return [*node.args, *(k.value for k in node.keywords)]
+        unknown = [(_PATH, a.value) for a in node.args if isinstance(a, ast.Starred)]
+        short = name.rsplit(".", 1)[-1]
         if name in ("open", "io.open", "builtins.open"):
-            return args[:1] + starred
-        if name.startswith("shutil."):
-            return args[:2] + starred
-        if name.startswith("os.") and name.count(".") == 1 and name[3:] in _OS_FILE_SINKS:
-            short = name[3:]
-            count = 2 if short in _TWO_PATH_SINKS or short == "chmod" else 1
-            return args[:count] + starred
-        return None
+            positions = (_PATH,)
+        elif name.split(".")[-2:-1] == ["fileutils"]:
+            positions = (None,) * _FILEUTILS_PATH_AT.get(short, 0) + (_PATH,)
+        elif name.startswith("shutil."):
+            positions = (_PATH,) if short in _SHUTIL_ONE_PATH else (_PATH, _PATH)
+        elif name.startswith("os.") and name.count(".") == 1 and short in _OS_FILE_SINKS:
+            positions = _os_sink_positions(short)
+        else:
+            return None
+        # Fewer positional arguments than roles is normal: the rest come by keyword or default.
+        chosen = [(r, a) for r, a in zip(positions, args, strict=False) if r is not None]
+        chosen += [(_PATH, k.value) for k in node.keywords if k.arg in _PATH_KEYWORDS]
+        if _MODE in positions:
+            chosen += [(_MODE, k.value) for k in node.keywords if k.arg == "mode"]
+        return chosen + unknown
 
     def _is_command_sink(self, name: str) -> bool:
         if name in self._sinks.commands or name in _SUBPROCESS_SINKS or name in _SHELL_SINKS:
@@ -587,7 +652,7 @@ class FlowAnalysis:
             command = self._value(_first_arg(node), frame)
             labels = command.labels if command.elements is None else _join_elems(command.elements)
             if labels:
-                self._report("LPS204", node, labels, name, "in a shell command line")
+                self._report("LPS204", node, name, [("in a shell command line", labels)])
             return
         if name in _SUBPROCESS_SINKS or name.startswith(_OS_EXEC_PREFIXES):
             argv = self._argv_from_list(node, name, frame)
@@ -617,7 +682,7 @@ class FlowAnalysis:
         if name.startswith(_OS_EXEC_PREFIXES):
             program = self._value(args[0], frame) if args else _NOTHING
             if program.labels:
-                self._report("LPS204", node, program.labels, name, "as the program")
+                self._report("LPS204", node, name, [("as the program", program.labels)])
                 return None
             rest = [self._elem(arg, frame) for arg in args[1:]]
             flat = _flatten(rest)
@@ -625,7 +690,7 @@ class FlowAnalysis:
         command = self._value(_first_arg(node), frame)
         if command.elements is None:
             if command.labels:
-                self._report("LPS204", node, command.labels, name, "as the whole command")
+                self._report("LPS204", node, name, [("as the whole command", command.labels)])
             return None
         for variant in command.shapes()[1:]:
             self._judge_argv(node, name, list(variant))
@@ -637,7 +702,7 @@ class FlowAnalysis:
         first = argv[0]
         if first.labels:
             how = "as the whole argument list" if first.starred else "as the program"
-            self._report("LPS204", node, first.labels, name, how)
+            self._report("LPS204", node, name, [(how, first.labels)])
             return
         programs = sorted(os.path.basename(word) for word in first.words())
         labels = _join_elems(argv[1:])
@@ -655,29 +720,37 @@ class FlowAnalysis:
             self._judge_argv(node, name, wrapped)
         elif any(p in _EXEC_WRAPPERS for p in programs) or _runs_subcommand(argv):
             shown = "/".join(programs)
-            self._report(
-                "LPS204", node, labels, name, f"as arguments of {shown}, which runs a command"
-            )
-        elif any(p in _DESTRUCTIVE or p.startswith(_DESTRUCTIVE_PREFIXES) for p in programs):
-            self._report("LPS203", node, labels, name, f"as an operand of {'/'.join(programs)}")
+            how = f"as arguments of {shown}, which runs a command"
+            self._report("LPS204", node, name, [(how, labels)])
+        elif _changes_files(programs, argv):
+            self._report_operands(node, name, "/".join(programs), argv[1:])
 
-    def _report(
-        self, rule: str, node: ast.Call, labels: Iterable[str], sink: str, how: str
-    ) -> None:
+    def _report_operands(self, node: ast.Call, name: str, program: str, args: list[Elem]) -> None:
+        """A destructive command: a finding when a caller value is one of its operands.
+
+        Values right after an option flag (``-t FSTYPE``, ``--size N``) are shown with their own
+        role: without the command's grammar they may still be paths, but they alone do not make
+        the contract wide.
+        """
+        operands, values = _operand_labels(args)
+        if operands:
+            reaches = [(f"as an operand of {program}", operands)]
+            if values - operands:
+                reaches.append((f"as option values of {program}", values - operands))
+            self._report("LPS203", node, name, reaches)
+
+    def _report(self, rule: str, node: ast.Call, sink: str, reaches: list[Reach]) -> None:
         anchor = self._outer_call or node
-        # One finding per sink and way of reaching it: four os.chown calls on the same path are
-        # one wide contract, not four.
-        key = (rule, anchor.lineno) if self._outer_call else (rule, f"{sink} {how}")
-        via = tuple(self._stack[1:])
+        # One finding per sink (or per entrypoint line that leads to one): four os.chown calls on
+        # the same path are one wide contract, not four.
+        key = (rule, anchor.lineno) if self._outer_call else (rule, sink)
         old = self._flows.get(key)
-        params = tuple(sorted(set(labels) | set(old.params if old else ())))
-        if old is not None and (old.sink_line, old.sink) != (node.lineno, sink):
-            self._flows[key] = FlowFact(
-                rule, old.line, old.col, params, old.sink, old.sink_line, old.how, old.via
-            )
+        merged = _merge_reaches(old.reaches if old else (), reaches)
+        if old is not None:
+            self._flows[key] = dataclasses.replace(old, reaches=merged)
             return
         self._flows[key] = FlowFact(
-            rule, anchor.lineno, anchor.col_offset, params, sink, node.lineno, how, via
+            rule, anchor.lineno, anchor.col_offset, sink, node.lineno, merged, (*self._stack[1:],)
         )
 
 
@@ -801,6 +874,59 @@ def _bind_arguments(
     if func.args.kwarg is not None:
         env[func.args.kwarg.arg] = Value(kwargs)
     return env
+
+
+def _merge_reaches(
+    old: Sequence[tuple[str, tuple[str, ...]]], new: list[Reach]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Roles in first-seen order; a parameter already shown in an earlier role is not repeated."""
+    merged: dict[str, set[str]] = {role: set(params) for role, params in old}
+    for role, labels in new:
+        merged.setdefault(role, set()).update(labels)
+    shown: set[str] = set()
+    out = []
+    for role, params in merged.items():
+        fresh = params - shown
+        shown |= fresh
+        if fresh:
+            out.append((role, tuple(sorted(fresh))))
+    return tuple(out)
+
+
+def _operand_labels(args: list[Elem]) -> tuple[frozenset[str], frozenset[str]]:
+    """(labels of operands, labels of option values): a value follows a flag and is not last."""
+    operands: set[str] = set()
+    values: set[str] = set()
+    for index, elem in enumerate(args):
+        previous = args[index - 1].const if index else None
+        is_value = (
+            previous is not None
+            and previous.startswith("-")
+            and "=" not in previous
+            and index < len(args) - 1
+            and not elem.starred
+        )
+        (values if is_value else operands).update(elem.labels)
+    return frozenset(operands), frozenset(values)
+
+
+def _changes_files(programs: list[str], argv: list[Elem]) -> bool:
+    """True when a program of `programs` writes its operands, given its sub-command."""
+    first = argv[1].const if len(argv) > 1 else None
+    return any(
+        (p in _DESTRUCTIVE or p.startswith(_DESTRUCTIVE_PREFIXES))
+        and first not in _READ_ONLY_SUBCOMMANDS.get(p, ())
+        for p in programs
+    )
+
+
+def _os_sink_positions(short: str) -> tuple[str, ...]:
+    """Roles of the positional arguments of an ``os`` file function."""
+    if short in _TWO_PATH_SINKS:
+        return (_PATH, _PATH)
+    if short in ("chmod", "lchmod"):
+        return (_PATH, _MODE)  # a caller-chosen mode can make any fixed file setuid
+    return (_PATH,)
 
 
 def _is_format(node: ast.expr) -> bool:

@@ -29,11 +29,17 @@ class FlowFact:
     rule: str  # "LPS203" (file) or "LPS204" (command)
     line: int  # in the entrypoint's body: the sink, or the call that leads to it
     col: int
-    params: tuple[str, ...]
     sink: str  # "os.chmod", "subprocess.Popen"
     sink_line: int
-    how: str  # "as the program", "as a path", "as an operand of rm"
-    via: tuple[str, ...] = ()  # module-local helpers between the entrypoint and the sink
+    # (role, parameters) in the order met: ("as the path", ("path",)), ("as the mode", ("mode",)),
+    # ("as the program", ("cmd",)), ("as an operand of rm", ("target",)). Only dangerous roles.
+    reaches: tuple[tuple[str, tuple[str, ...]], ...]
+    via: tuple[str, ...] = ()  # helpers between the entrypoint and the sink
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """Every parameter that reaches the sink, in any role, sorted."""
+        return tuple(sorted({p for _, params in self.reaches for p in params}))
 
 
 @dataclass(frozen=True)

@@ -276,11 +276,16 @@ def _shared_package(module: str) -> str | None:
 
 
 def _flow_message(flow: FlowFact) -> str:
-    names = ", ".join(f"'{p}'" for p in flow.params)
-    noun = "parameter" if len(flow.params) == 1 else "parameters"
+    """``parameter 'path' reaches os.chmod at line 6 as the path, and 'mode' as the mode``."""
+    (role, params), *others = flow.reaches
+    noun, verb = ("parameter", "reaches") if len(params) == 1 else ("parameters", "reach")
     via = f" (via {' → '.join(flow.via)})" if flow.via else ""
-    verb = "reaches" if len(flow.params) == 1 else "reach"
-    return f"{noun} {names} {verb} {flow.sink} at line {flow.sink_line}{via} {flow.how}"
+    text = f"{noun} {_quoted(params)} {verb} {flow.sink} at line {flow.sink_line}{via} {role}"
+    return text + "".join(f", and {_quoted(p)} {r}" for r, p in others)
+
+
+def _quoted(params: tuple[str, ...]) -> str:
+    return ", ".join(f"'{p}'" for p in params)
 
 
 def _flows(module: ModuleFacts, rule_id: str, advice: str) -> Iterator[Hit]:

@@ -1,0 +1,50 @@
+"""The roles in which parameters reach a sink: only the dangerous ones are recorded."""
+
+from __future__ import annotations
+
+from leastpriv.audit.visitor import scan_module
+
+_HEAD = (
+    "import os\nfrom oslo_concurrency import processutils\nfrom oslo_utils import fileutils\n"
+    "from oslo_privsep import priv_context\n"
+    "ctx = priv_context.PrivContext(__name__, capabilities=[0])\n"
+    "@ctx.entrypoint\n"
+)
+
+
+def _reaches(body: str) -> list[tuple[tuple[str, tuple[str, ...]], ...]]:
+    facts = scan_module(_HEAD + body, path="m.py", module="svc.m", is_package=False)
+    (entrypoint,) = facts.entrypoints
+    return [flow.reaches for flow in entrypoint.flows]
+
+
+def test_only_the_directory_of_write_to_tempfile_is_a_path() -> None:
+    reaches = _reaches(
+        "def write(content, _path, suffix, prefix):\n"
+        "    fileutils.write_to_tempfile(content, path=_path, suffix=suffix, prefix=prefix)\n"
+    )
+    assert reaches == [(("as the path", ("_path",)),)]
+
+
+def test_chmod_reports_the_path_and_the_mode_in_their_own_roles() -> None:
+    reaches = _reaches("def chmod(path, mode):\n    os.chmod(path, mode)\n")
+    assert reaches == [(("as the path", ("path",)), ("as the mode", ("mode",)))]
+
+
+def test_owner_ids_of_chown_are_not_a_role_worth_reporting() -> None:
+    assert _reaches("def chown(path, uid, gid):\n    os.chown(path, uid, gid)\n") == [
+        (("as the path", ("path",)),)
+    ]
+
+
+def test_option_values_of_a_destructive_command_are_shown_apart_from_its_operands() -> None:
+    reaches = _reaches(
+        "def mkfs(fs, device):\n    processutils.execute('mkfs', '-t', fs, device)\n"
+    )
+    assert reaches == [
+        (("as an operand of mkfs", ("device",)), ("as option values of mkfs", ("fs",)))
+    ]
+
+
+def test_read_only_sub_command_of_a_destructive_program_is_not_a_flow() -> None:
+    assert _reaches("def info(path):\n    processutils.execute('qemu-img', 'info', path)\n") == []
