@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from leastpriv.audit import RULES, AuditOptions, audit, audit_source
+from leastpriv.audit.docgen import fix_text
 from leastpriv.audit.model import Severity
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -150,3 +151,11 @@ def test_max_capabilities_option_widens_what_counts_as_broad() -> None:
         options=AuditOptions(select=frozenset({"LPS101"}), max_capabilities=3),
     )
     assert len(relaxed) == len(strict) - 1
+
+
+@pytest.mark.parametrize("rule", RULES.values(), ids=lambda r: r.id)
+def test_use_instead_opens_with_prose_so_the_fix_line_is_a_sentence(rule) -> None:
+    # The text report's "fix:" line is this first paragraph; code there would be skipped.
+    use_instead = rule.doc.split("## Use instead", 1)[1].strip()
+    assert not use_instead.startswith("```")
+    assert fix_text(rule).endswith((".", ":"))

@@ -103,6 +103,7 @@ def broad_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
     ```
 
     ## Use instead
+    One context per kind of work, holding only that family's capabilities:
     ```python
     files = leastpriv.PrivContext("nova.files", capabilities=[caps.CAP_CHOWN])
     net = leastpriv.PrivContext("nova.net", capabilities=[caps.CAP_NET_ADMIN])
@@ -189,6 +190,7 @@ def unmarked_entrypoint(module: ModuleFacts, options: AuditOptions) -> Iterator[
     ```
 
     ## Use instead
+    A name that ends in `_privileged` and says what the function does to what:
     ```python
     @files.entrypoint
     def chmod_console_log_privileged(path: Annotated[str, PathUnder(LOG_DIR)]) -> None: ...
@@ -323,6 +325,8 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     ```
 
     ## Use instead
+    Confine the path to a fixed root (a `PathUnder` contract, or a realpath and containment
+    check) and fix the mode in the body:
     ```python
     @files.entrypoint
     def chmod_console_log_privileged(
@@ -402,6 +406,8 @@ def uncontracted_parameter(module: ModuleFacts, options: AuditOptions) -> Iterat
     ```
 
     ## Use instead
+    Annotate every parameter with its type and a narrowing marker (`Match`, `Range`, `OneOf`,
+    `PathUnder`):
     ```python
     @ctx.entrypoint
     def set_mtu_privileged(device: Annotated[str, Match(r"[a-z0-9-]{1,15}")],
@@ -450,6 +456,8 @@ def hidden_privileged_call(tree: TreeIndex, options: AuditOptions) -> Iterator[H
     ```
 
     ## Use instead
+    Call the entrypoint by a name that ends in `_privileged` (rename it; import it without a
+    hiding alias):
     ```python
     linux_net.create_veth_pair_privileged(dev1, dev2, mtu)
     ```
@@ -499,6 +507,8 @@ def rootwrap_use(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
     ```
 
     ## Use instead
+    Replace each rootwrap command with a call to a narrow privileged function that does that one
+    operation:
     ```python
     chown_instance_dir_privileged(path)   # a narrow leastpriv entrypoint
     ```
