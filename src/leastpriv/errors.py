@@ -3,8 +3,8 @@
 ::
 
     Error                          base of everything leastpriv raises itself
-    ├── PolicyError                a context or entrypoint breaks the policy (at decoration/config time)
-    ├── ContractViolation          an argument is outside its function's declared contract (ValueError)
+    ├── PolicyError                a context, entrypoint or config breaks the policy
+    ├── ContractViolation          an argument is outside its function's contract (ValueError)
     ├── RemoteError                the privileged function raised a class the caller cannot rebuild
     ├── ProtocolError              the channel carried something a correct peer never sends
     ├── DaemonStartError           the privileged daemon could not be started or set up

@@ -48,7 +48,9 @@ def iter_files(
         yield root
         return
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS and not d.startswith("."))
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _SKIPPED_DIRS and not d.startswith(".")
+        )
         for filename in sorted(filenames):
             if suffixes and not filename.endswith(tuple(suffixes)):
                 continue
@@ -62,7 +64,7 @@ def iter_files(
 
 
 def module_name(root: Path, path: Path) -> str:
-    """The dotted module name of `path` relative to `root` (``nova/privsep/path.py`` → ``nova.privsep.path``)."""
+    """The dotted module name of `path` under `root`: nova/privsep/path.py is nova.privsep.path."""
     root = Path(root)
     relative = Path(path).relative_to(root) if Path(root).is_dir() else Path(Path(path).name)
     parts = list(relative.with_suffix("").parts)
