@@ -84,3 +84,13 @@ def test_os_vif_net_admin_context_is_not_broad() -> None:
     net_only = [c for c in result.contexts if c.capabilities == ("CAP_NET_ADMIN",)]
     assert net_only
     assert not {c.id for c in net_only} & _flagged(result, "LPS101")
+
+
+def test_nova_idmapshift_and_ploop_act_on_any_path_but_qemu_img_info_only_reads() -> None:
+    flagged = _flagged(_audit("nova"), "LPS203")
+    assert {
+        "nova.privsep.idmapshift.shift",
+        "nova.privsep.libvirt.ploop_resize",
+        "nova.privsep.libvirt.ploop_restore_descriptor",
+    } <= flagged
+    assert "nova.privsep.qemu.privileged_qemu_img_info" not in flagged

@@ -304,6 +304,9 @@ class _Frame:
     env: dict[str, Value]
     normalised: set[str] = field(default_factory=set)
     returns: list[Value] = field(default_factory=list)
+    # Functions defined in the body (nova's idmapshift wraps its lchown helper in one); called
+    # with the enclosing function's variables in scope.
+    closures: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
 
 
 class FlowAnalysis:
@@ -344,11 +347,17 @@ class FlowAnalysis:
             self._stack.pop()
         return _join(frame.returns)
 
-    def _call_helper(self, node: ast.Call, name: str, frame: _Frame) -> Value:
-        func = self._functions[name]
-        if name in self._stack or len(self._stack) > _MAX_DEPTH:
+    def _call_helper(
+        self,
+        node: ast.Call,
+        func: ast.FunctionDef | ast.AsyncFunctionDef,
+        frame: _Frame,
+        enclosing: dict[str, Value] | None = None,
+    ) -> Value:
+        """Analyse `func` with its arguments' labels; `enclosing`: the variables a closure sees."""
+        if func.name in self._stack or len(self._stack) > _MAX_DEPTH:
             return _join(self._value(arg, frame) for arg in _call_operands(node))
-        env = _bind_arguments(func, node, lambda e: self._value(e, frame))
+        env = {**(enclosing or {}), **_bind_arguments(func, node, lambda e: self._value(e, frame))}
         outer = self._outer_call
         self._outer_call = outer or node
         try:
@@ -397,6 +406,9 @@ class FlowAnalysis:
             return self._try(stmt, frame)
         elif isinstance(stmt, ast.Assert):
             _narrow(frame, _holds_when(stmt.test, True, frame))
+        elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            frame.closures[stmt.name] = stmt
+            frame.env.pop(stmt.name, None)
         return False
 
     def _if(self, stmt: ast.If, frame: _Frame) -> bool:
@@ -549,9 +561,12 @@ class FlowAnalysis:
 
     def _call(self, node: ast.Call, frame: _Frame) -> Value:
         name = self._resolve(node.func)
+        if isinstance(node.func, ast.Name) and node.func.id in frame.closures:
+            closure = frame.closures[node.func.id]
+            return self._call_helper(node, closure, frame, enclosing=frame.env)
         local = self._local_function(node.func)
         if local is not None:
-            return self._call_helper(node, local, frame)
+            return self._call_helper(node, self._functions[local], frame)
         receiver = self._receiver(node, frame)
         if isinstance(node.func, ast.Attribute) and receiver is not None:
             return self._method(node, node.func.attr, receiver, frame)
@@ -1058,13 +1073,15 @@ def _join_elems(elements: Iterable[Elem]) -> frozenset[str]:
 
 
 def _copy(frame: _Frame) -> _Frame:
-    return _Frame(dict(frame.env), set(frame.normalised), list(frame.returns))
+    return _Frame(dict(frame.env), set(frame.normalised), list(frame.returns), dict(frame.closures))
 
 
 def _merge_into(frame: _Frame, branches: list[_Frame]) -> None:
     names = set().union(*(b.env for b in branches))
     frame.env = {n: _join([b.env.get(n, _NOTHING) for b in branches]) for n in names}
     frame.normalised = set.intersection(*(b.normalised for b in branches))
+    for branch in branches:
+        frame.closures.update(branch.closures)
 
 
 def _base_name(node: ast.expr) -> str | None:
