@@ -76,8 +76,25 @@ class TreeIndex:
 
 
 def defines_entrypoints(modules: list[ModuleFacts]) -> frozenset[str]:
-    """Modules that define at least one entrypoint (the only ones a caller must import)."""
-    return frozenset(m.module for m in modules if m.entrypoints)
+    """Modules a caller must import to reach an entrypoint: those that define one, and the
+    packages whose ``__init__`` re-exports one (``from svc.linux_net import create_tap``).
+
+    Only package ``__init__`` files count as re-exporters: any module that imports an
+    entrypoint would otherwise pull in every file that imports it in turn.
+    """
+    targets = {m.module for m in modules if m.entrypoints}
+    packages = [m for m in modules if m.path.endswith("__init__.py") and m.module not in targets]
+    for _ in range(2):  # a package re-exporting a package that re-exports: rare beyond that
+        found = {m.module for m in packages if _imports_from(m, targets)}
+        if found <= targets:
+            break
+        targets |= found
+    return frozenset(targets)
+
+
+def _imports_from(module: ModuleFacts, targets: set[str]) -> bool:
+    names = module.imports.values() if module.parsed else module.imported
+    return any(name.rpartition(".")[0] in targets for name in names)
 
 
 def may_call(imported: tuple[str, ...], targets: frozenset[str]) -> bool:
