@@ -50,6 +50,12 @@ class Kind(enum.IntEnum):
     SETUP_FAILED = 8
 
 
+_KINDS = {int(kind): kind for kind in Kind}
+# Bodies up to this size are sent in one piece with their header; a larger one goes as header and
+# body, so that it is never copied just to put four bytes in front of it.
+_JOIN_LIMIT = 64 * 1024
+
+
 # --- codec --------------------------------------------------------------------------------------
 
 def _default(obj: object) -> object:
@@ -90,12 +96,25 @@ def unpackb(body: bytes | memoryview) -> Any:
         raise ProtocolError(f"malformed frame body: {type(exc).__name__}") from None
 
 
-def frame(packer: msgpack.Packer, message: list[Any], max_frame_size: int) -> bytes:
-    """Header + body of `message`; `ProtocolError` when the body exceeds `max_frame_size`."""
+def frame_parts(packer: msgpack.Packer, message: list[Any],
+                max_frame_size: int) -> tuple[bytes, ...]:
+    """The frame of `message` as the pieces to send in order; `FrameTooLarge` when too big.
+
+    Send a message's kind as a plain int (`Kind.CALL.value`): an IntEnum member would go through
+    the packer's `default` hook, a Python call per message.
+    """
     body = packer.pack(message)
-    if len(body) > max_frame_size:
-        raise FrameTooLarge(len(body), max_frame_size)
-    return HEADER.pack(len(body)) + body
+    size = len(body)
+    if size > max_frame_size:
+        raise FrameTooLarge(size, max_frame_size)
+    if size <= _JOIN_LIMIT:
+        return (HEADER.pack(size) + body,)
+    return HEADER.pack(size), body
+
+
+def frame(packer: msgpack.Packer, message: list[Any], max_frame_size: int) -> bytes:
+    """Header + body of `message` in one piece; `FrameTooLarge` when the body is too big."""
+    return b"".join(frame_parts(packer, message, max_frame_size))
 
 
 class FrameTooLarge(ProtocolError):
@@ -115,10 +134,9 @@ def parse_message(body: bytes | memoryview) -> list[Any]:
     kind, request_id = message[0], message[1]
     if type(kind) is not int or type(request_id) is not int:
         raise ProtocolError("message kind and id must be integers")
-    try:
-        message[0] = Kind(kind)
-    except ValueError:
-        raise ProtocolError(f"unknown message kind {kind}") from None
+    message[0] = _KINDS.get(kind)
+    if message[0] is None:
+        raise ProtocolError(f"unknown message kind {kind}")
     return message
 
 
@@ -145,6 +163,24 @@ class FrameReader:
 
     def read(self) -> bytes | None:
         """The next frame's body; None on a clean EOF between frames; `ProtocolError` otherwise."""
+        length = self._next_frame()
+        if length is None:
+            return None
+        body = bytes(self._view[self._start:self._start + length])
+        self._start += length
+        return body
+
+    def read_message(self) -> list[Any] | None:
+        """`parse_message` of the next frame's body, decoded in place (no copy of the body)."""
+        length = self._next_frame()
+        if length is None:
+            return None
+        with self._view[self._start:self._start + length] as body:
+            self._start += length
+            return parse_message(body)
+
+    def _next_frame(self) -> int | None:
+        """Wait for a whole frame; its body's length, the body starting at `_start`."""
         if not self._fill(HEADER.size):
             if self._end == self._start:
                 return None
@@ -157,9 +193,7 @@ class FrameReader:
         self._start += HEADER.size
         if not self._fill(length):
             raise ProtocolError("connection closed inside a frame body")
-        body = bytes(self._view[self._start:self._start + length])
-        self._start += length
-        return body
+        return length
 
     def _fill(self, need: int) -> bool:
         """Make `need` bytes available from `_start`; False if EOF comes first."""

@@ -29,6 +29,9 @@ LOG = logging.getLogger("leastpriv.daemon")
 # EX_SOFTWARE: the process could not set itself up; the reason went over the channel.
 EXIT_SETUP_FAILED = 70
 DEFAULT_THREAD_POOL_SIZE = 8
+# The watchdog's tick: a request keeps the read role for at most two ticks before an idle worker
+# takes over reading.
+HANDOFF_AFTER = 0.01
 
 
 class Entry(Protocol):
@@ -40,10 +43,14 @@ class Entry(Protocol):
 
 
 class Daemon:
-    """Serves one connected channel with a pool of threads taking turns at reading.
+    """Serves one connected channel; the thread that reads a request runs it.
 
-    Leader/follower: one thread holds the read lock and reads a frame, releases the lock for the
-    next thread, then runs that request itself, so no request waits for a hand-off to a worker.
+    One thread at a time holds the read role. It reads a request, runs it and replies itself, then
+    reads the next one: a call costs no thread wake-up and no hand-off in the daemon. So that a
+    slow request never holds up the others, the watchdog in `serve` (one wake-up every
+    `HANDOFF_AFTER` seconds) takes the read role from a request still running a tick after it saw
+    it, and gives the role to an idle worker, which reads on while the slow one finishes; at most
+    `thread_pool_size` requests run at once.
     """
 
     def __init__(self, sock: socket.socket, registry: Mapping[str, Entry],
@@ -53,7 +60,10 @@ class Daemon:
         self._max = config.max_frame_size
         self._pool_size = config.thread_pool_size or DEFAULT_THREAD_POOL_SIZE
         self._reader = wire.FrameReader(sock, self._max)
-        self._read_lock = threading.Lock()
+        self._read_role = threading.Lock()  # held by the one thread that reads
+        self._state = threading.Lock()  # guards _started and _running
+        self._started = 0  # requests read so far
+        self._running: int | None = None  # number of the request the reader runs, if any
         self._send_lock = threading.Lock()
         self._packer = wire.new_packer()
         self._closed = threading.Event()
@@ -62,46 +72,65 @@ class Daemon:
         """Send one message; a reply too large for a frame is replaced by an error reply."""
         with self._send_lock:
             try:
-                data = wire.frame(self._packer, message, self._max)
+                parts = wire.frame_parts(self._packer, message, self._max)
             except wire.FrameTooLarge as exc:
-                data = wire.frame(self._packer, _error_reply(message[1], Error(str(exc))),
-                                  self._max)
-            self._sock.sendall(data)
+                parts = wire.frame_parts(self._packer, _error_reply(message[1], Error(str(exc))),
+                                         self._max)
+            for part in parts:
+                self._sock.sendall(part)
 
     def serve(self) -> None:
         """Serve until the channel closes or a protocol failure closes it."""
         for _ in range(self._pool_size):
             threading.Thread(target=self._work, name="leastpriv-worker", daemon=True).start()
-        self._closed.wait()
+        seen = None
+        while not self._closed.wait(HANDOFF_AFTER):
+            with self._state:
+                if self._running is not None and self._running == seen:
+                    # Still the same request as one tick ago: let an idle worker read on.
+                    self._running = None
+                    self._read_role.release()
+                seen = self._running
 
     def _work(self) -> None:
-        while not self._closed.is_set():
-            with self._read_lock:
-                if self._closed.is_set():
-                    return
+        while True:
+            self._read_role.acquire()
+            if self._closed.is_set():
+                self._read_role.release()  # wake the next idle worker, which ends too
+                return
+            while True:  # this thread reads until the watchdog hands the role on
                 try:
-                    body = self._reader.read()
+                    message = self._reader.read_message()
                 except ProtocolError as exc:
                     self._protocol_failure(str(exc))
                     return
                 except OSError:
-                    body = None
-                if body is None:  # the caller closed the channel: nothing left to serve
+                    message = None
+                if message is None:  # the caller closed the channel: nothing left to serve
                     self._close()
                     return
-            try:
-                self._handle(wire.parse_message(body))
-            except ProtocolError as exc:
-                self._protocol_failure(str(exc))
-                return
-            except OSError:  # the reply could not be sent: the channel is gone
-                self._close()
-                return
+                with self._state:
+                    self._started += 1
+                    number = self._running = self._started
+                try:
+                    self._handle(message)
+                except ProtocolError as exc:
+                    self._protocol_failure(str(exc))
+                    return
+                except OSError:  # the reply could not be sent: the channel is gone
+                    self._close()
+                    return
+                with self._state:
+                    kept = self._running == number
+                    if kept:
+                        self._running = None
+                if not kept:
+                    break  # the watchdog gave the read role to another worker
 
     def _handle(self, message: list[Any]) -> None:
         kind, request_id = message[0], message[1]
         if kind is wire.Kind.PING and len(message) == 2:
-            self.send([wire.Kind.PONG, request_id])
+            self.send([wire.Kind.PONG.value, request_id])
             return
         if kind is not wire.Kind.CALL or len(message) != 4:
             raise ProtocolError(f"unexpected {kind.name} message")
@@ -123,7 +152,7 @@ class Daemon:
             result = entry.function(*args, **kwargs)
         except BaseException as exc:
             return _error_reply(request_id, exc)
-        return [wire.Kind.RET, request_id, result]
+        return [wire.Kind.RET.value, request_id, result]
 
     def _protocol_failure(self, reason: str) -> None:
         # Logged once (the record still reaches the caller), no traceback, then fail closed.
@@ -137,7 +166,7 @@ class Daemon:
 
 
 def _error_reply(request_id: int, exc: BaseException) -> list[Any]:
-    return [wire.Kind.ERR, request_id, wire.encode_exception(exc)]
+    return [wire.Kind.ERR.value, request_id, wire.encode_exception(exc)]
 
 
 class ForwardingHandler(logging.Handler):

@@ -2,13 +2,14 @@
 
 No dedicated reader thread. Leader/follower: among the threads waiting for a reply, one (the
 leader) reads frames and hands each reply to the thread waiting for it; when its own reply has
-come it passes the role on to another waiter. A small call therefore costs one send and one
-receive in the calling thread, without waking a second thread. The leader reading EOF fails every
-call in flight with `DaemonDied` at once.
+come it passes the role on to another waiter. A lone caller is always the leader, so its call costs
+one send and one receive in the calling thread, without waking a second thread. The leader reading
+EOF fails every call in flight with `DaemonDied` at once.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import itertools
 import logging
@@ -39,14 +40,27 @@ class Hello:
     pid: int
 
 
+_CALL = wire.Kind.CALL.value
+_PING = wire.Kind.PING.value
+
+
 class _Waiter:
-    __slots__ = ("done", "event", "kind", "value")
+    """One call's reply slot. `wakeup` is a binary semaphore, cheaper than a threading.Event:
+    created held, released (under the channel's state lock, only while held) when the reply
+    has come or the reading role is free, acquired by the waiting thread."""
+
+    __slots__ = ("done", "kind", "value", "wakeup")
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self.wakeup = _thread.allocate_lock()
+        self.wakeup.acquire()
         self.done = False
         self.kind: wire.Kind | None = None
         self.value: Any = None
+
+    def wake_locked(self) -> None:
+        if self.wakeup.locked():
+            self.wakeup.release()
 
 
 class Channel:
@@ -80,8 +94,7 @@ class Channel:
             if not self._readable_before(deadline):
                 raise DaemonStartError(f"the daemon did not say HELLO within {timeout:g} s")
             try:
-                body = self._reader.read()
-                message = None if body is None else wire.parse_message(body)
+                message = self._reader.read_message()
             except (OSError, ProtocolError) as exc:
                 raise DaemonStartError(f"bad start-up message from the daemon: {exc}") from None
             if message is None:
@@ -109,7 +122,7 @@ class Channel:
         """Send CALL and wait for its reply; the function's return value or its exception."""
         waiter = _Waiter()
         request_id = next(self._ids)
-        self._send_request(request_id, waiter, [wire.Kind.CALL, request_id, name, payload])
+        self._send_request(request_id, waiter, [_CALL, request_id, name, payload])
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._wait(waiter, deadline):
             raise CallTimeout(f"{name}: no reply within {timeout:g} s")
@@ -123,7 +136,7 @@ class Channel:
         """Round trip without running anything; `CallTimeout` or `DaemonDied` when it fails."""
         waiter = _Waiter()
         request_id = next(self._ids)
-        self._send_request(request_id, waiter, [wire.Kind.PING, request_id])
+        self._send_request(request_id, waiter, [_PING, request_id])
         if not self._wait(waiter, time.monotonic() + timeout):
             raise CallTimeout(f"no PONG within {timeout:g} s")
         if isinstance(waiter.value, DaemonDied):
@@ -136,8 +149,8 @@ class Channel:
             self._pending[request_id] = waiter  # before sending: the reply may beat us back
         try:
             with self._send_lock:
-                data = wire.frame(self._packer, message, self._max)
-                self._sock.sendall(data)
+                for part in wire.frame_parts(self._packer, message, self._max):
+                    self._sock.sendall(part)
         except wire.FrameTooLarge as exc:
             self._forget(request_id)
             raise Error(f"request not sent: {exc}") from None
@@ -160,7 +173,8 @@ class Channel:
                 if waiter.done:
                     return True
                 lead = not self._leader
-                self._leader = True
+                if lead:
+                    self._leader = True
             if lead:
                 try:
                     self._lead(waiter, deadline)
@@ -174,8 +188,7 @@ class Channel:
             if remaining is not None and remaining <= 0:
                 return self._give_up(waiter)
             if not lead:
-                waiter.event.wait(remaining)
-                waiter.event.clear()
+                waiter.wakeup.acquire(timeout=-1 if remaining is None else remaining)
 
     def _give_up(self, waiter: _Waiter) -> bool:
         with self._state:
@@ -193,7 +206,7 @@ class Channel:
             return
         for pending in self._pending.values():
             if not pending.done:
-                pending.event.set()
+                pending.wake_locked()
                 return
 
     def _lead(self, waiter: _Waiter, deadline: float | None) -> None:
@@ -201,8 +214,7 @@ class Channel:
             if not self._readable_before(deadline):
                 return
             try:
-                body = self._reader.read()
-                message = None if body is None else wire.parse_message(body)
+                message = self._reader.read_message()
             except (OSError, ProtocolError) as exc:
                 self._die(f"the daemon's channel failed: {exc}")
                 return
@@ -216,11 +228,11 @@ class Channel:
         if kind in (wire.Kind.RET, wire.Kind.ERR, wire.Kind.PONG):
             with self._state:
                 waiter = self._pending.pop(message[1], None)
-            if waiter is not None:
-                waiter.kind = kind
-                waiter.value = message[2] if len(message) > 2 else None
-                waiter.done = True
-                waiter.event.set()
+                if waiter is not None:
+                    waiter.kind = kind
+                    waiter.value = message[2] if len(message) > 2 else None
+                    waiter.done = True
+                    waiter.wake_locked()
         elif kind is wire.Kind.LOG:
             self._emit_log(message[2] if len(message) > 2 else None)
         else:
@@ -234,10 +246,10 @@ class Channel:
             self._leader = True
         try:
             while self._dead is None and self._readable_before(time.monotonic()):
-                body = self._reader.read()
-                if body is None:
+                message = self._reader.read_message()
+                if message is None:
                     return
-                self._dispatch(wire.parse_message(body))
+                self._dispatch(message)
         except (OSError, ProtocolError):
             return
         finally:
@@ -253,7 +265,7 @@ class Channel:
                 waiter.kind = None
                 waiter.value = DaemonDied(str(self._dead))
                 waiter.done = True
-                waiter.event.set()
+                waiter.wake_locked()
             self._pending.clear()
         self._shutdown()
 
