@@ -94,3 +94,9 @@ def test_nova_idmapshift_and_ploop_act_on_any_path_but_qemu_img_info_only_reads(
         "nova.privsep.libvirt.ploop_restore_descriptor",
     } <= flagged
     assert "nova.privsep.qemu.privileged_qemu_img_info" not in flagged
+
+
+def test_neutron_read_file_is_followed_into_neutron_common_utils() -> None:
+    # The entrypoint only calls neutron.common.utils.read_file, which opens the caller's path.
+    flagged = _flagged(_audit("neutron"), "LPS203")
+    assert "neutron.privileged.agent.linux.utils.read_file" in flagged

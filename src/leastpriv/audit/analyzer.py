@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from leastpriv import sourcetree
-from leastpriv.audit import dataflow
+from leastpriv.audit import dataflow, summaries
 from leastpriv.audit.facts import ModuleFacts, RootwrapFact
 from leastpriv.audit.index import TreeIndex, defines_entrypoints, may_call
 from leastpriv.audit.model import (
@@ -65,7 +65,7 @@ def audit(
     python = [p for p in files if p.suffix == ".py"]
     filters = [p for p in files if _is_filter_file(root, p)]
     total = len(python) + len(filters)
-    scan = functools.partial(_scan_python, root, _sinks(options), False)
+    scan = functools.partial(_scan_python, root, _sinks(options), False, frozenset())
     facts = sourcetree.map_files(
         scan, python, jobs=options.jobs, progress=_offset(progress, 0, total)
     )
@@ -96,7 +96,9 @@ def audit_source(
 
 
 # ---- per-file work (runs in worker processes) --------------------------------------------------
-def _scan_python(root: Path, sinks: dataflow.Sinks, force: bool, path: Path) -> ModuleFacts:
+def _scan_python(
+    root: Path, sinks: dataflow.Sinks, force: bool, summarise: frozenset[str], path: Path
+) -> ModuleFacts:
     relative = _relative(root, path)
     module = sourcetree.module_name(root, path)
     is_package = path.name == "__init__.py"
@@ -105,7 +107,14 @@ def _scan_python(root: Path, sinks: dataflow.Sinks, force: bool, path: Path) -> 
     except (OSError, UnicodeDecodeError) as exc:
         return ModuleFacts(relative, module, error=(1, f"cannot read: {exc}"))
     if force or any(marker in source for marker in _MARKERS):
-        return scan_module(source, path=relative, module=module, is_package=is_package, sinks=sinks)
+        return scan_module(
+            source,
+            path=relative,
+            module=module,
+            is_package=is_package,
+            sinks=sinks,
+            summarise=relative in summarise,
+        )
     return ModuleFacts(
         relative, module, imported=imported_modules(source, module=module, is_package=is_package)
     )
@@ -145,21 +154,54 @@ def _scan_filters(root: Path, path: Path) -> ModuleFacts:
 def _parse_callers(
     root: Path, facts: list[ModuleFacts], options: AuditOptions
 ) -> list[ModuleFacts]:
-    """Pass 2: parse the skipped files that import a module defining entrypoints."""
+    """Pass 2: parse the skipped files that import a module defining entrypoints, and the
+    modules whose functions entrypoints pass their parameters to (summarised for that);
+    then, once more, the modules those functions call into."""
     targets = defines_entrypoints(facts)
-    todo = [
-        i
-        for i, m in enumerate(facts)
-        if m.kind == "python" and not m.parsed and m.error is None and may_call(m.imported, targets)
-    ]
-    if not todo:
-        return facts
-    scan = functools.partial(_scan_python, root, _sinks(options), True)
+    callers = {
+        i for i, m in enumerate(facts) if _skipped(m) and may_call(m.imported, targets)
+    }
+    for _ in range(summaries.MAX_DEPTH):
+        helpers = {i for i in _callees(facts) if _skipped(facts[i])}
+        if not (callers or helpers):
+            break
+        facts = _parse(root, facts, options, callers | helpers, helpers)
+        callers = set()
+    return facts
+
+
+def _skipped(module: ModuleFacts) -> bool:
+    return module.kind == "python" and not module.parsed and module.error is None
+
+
+def _callees(facts: list[ModuleFacts]) -> set[int]:
+    """Indexes of the modules that parsed code calls into with its entrypoints' parameters."""
+    position = {m.module: i for i, m in enumerate(facts) if m.kind == "python"}
+    found = set()
+    for module in facts:
+        for call in summaries.calls_out(module):
+            callee = summaries.module_of(call.target, position)
+            if callee is not None and callee != module.module:
+                found.add(position[callee])
+    return found
+
+
+def _parse(
+    root: Path, facts: list[ModuleFacts], options: AuditOptions, todo: set[int], summarise: set[int]
+) -> list[ModuleFacts]:
+    order = sorted(todo)
+    scan = functools.partial(
+        _scan_python,
+        root,
+        _sinks(options),
+        True,
+        frozenset(facts[i].path for i in summarise),
+    )
     parsed = sourcetree.map_files(
-        scan, [root / facts[i].path if root.is_dir() else root for i in todo], jobs=options.jobs
+        scan, [root / facts[i].path if root.is_dir() else root for i in order], jobs=options.jobs
     )
     facts = list(facts)
-    for index, module in zip(todo, parsed, strict=True):
+    for index, module in zip(order, parsed, strict=True):
         facts[index] = module
     return facts
 
@@ -211,6 +253,7 @@ def _result(
         else:
             good.append(module)
     index = TreeIndex(good)
+    summaries.compose(index)
     findings = [f for m in good for f in _file_findings(m, options)]
     findings += _tree_findings(index, {m.path: m for m in good}, options)
     result.findings = sorted(set(findings))

@@ -24,7 +24,7 @@ import os.path
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from leastpriv.audit.facts import FlowFact
+from leastpriv.audit.facts import FlowFact, OutCall
 
 Resolver = Callable[[ast.expr], "str | None"]
 
@@ -324,19 +324,23 @@ class FlowAnalysis:
         self._resolve = resolve
         self._sinks = sinks
         self._flows: dict[tuple[str, int | str], FlowFact] = {}
+        self._calls: dict[OutCall, OutCall] = {}  # ordered set: loops visit a call twice
         self._stack: list[str] = []
         self._outer_call: ast.Call | None = None
 
-    def run(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[FlowFact, ...]:
-        """The flows from the parameters of `func` that are not narrowed by their annotation."""
+    def run(
+        self, func: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> tuple[tuple[FlowFact, ...], tuple[OutCall, ...]]:
+        """The flows from the parameters of `func` not narrowed by their annotation, and the
+        calls that pass them to functions of other modules (followed after the walk)."""
         env = {name: Value(frozenset({name}), None) for name in _wide_params(func)}
         self._flows = {}
+        self._calls = {}
         self._analyse(func, _Frame(env))
-        flows = self._flows.values()
+        flows = final_flows(self._flows.values())
         exec_lines = {flow.line for flow in flows if flow.rule == "LPS204"}
-        # Arbitrary execution subsumes a wide file contract reported at the same place.
-        kept = [f for f in flows if f.rule == "LPS204" or f.line not in exec_lines]
-        return tuple(sorted(kept, key=lambda f: (f.line, f.rule)))
+        calls = [c for c in self._calls.values() if c.line not in exec_lines]
+        return flows, tuple(calls)
 
     # ---- functions -------------------------------------------------------------------------
     def _analyse(self, func: ast.FunctionDef | ast.AsyncFunctionDef, frame: _Frame) -> Value:
@@ -571,8 +575,8 @@ class FlowAnalysis:
         if isinstance(node.func, ast.Attribute) and receiver is not None:
             return self._method(node, node.func.attr, receiver, frame)
         args = [self._value(arg, frame) for arg in _call_operands(node)]
-        if name is not None:
-            self._check_sink(node, name, frame)
+        if name is not None and not self._check_sink(node, name, frame) and "." in name:
+            self._note_call(node, name, args)
         if name in _SANITISERS:
             return _NOTHING
         if name in ("list", "tuple", "sorted", "reversed") and len(args) == 1:
@@ -580,6 +584,24 @@ class FlowAnalysis:
         if name == "map" and len(args) == 2:
             return args[1]
         return Value(_join(args).labels)
+
+    def _note_call(self, node: ast.Call, name: str, args: list[Value]) -> None:
+        """Remember which parameters a call out of the module passes, and where."""
+        bound: list[tuple[int | str, tuple[str, ...]]] = []
+        for position, (arg, value) in enumerate(zip(node.args, args, strict=False)):
+            if isinstance(arg, ast.Starred):
+                return  # positions unknown from here on: not worth guessing
+            if value.labels and not value.templated:
+                bound.append((position, tuple(sorted(value.labels))))
+        for keyword, value in zip(node.keywords, args[len(node.args) :], strict=True):
+            if keyword.arg is not None and value.labels and not value.templated:
+                bound.append((keyword.arg, tuple(sorted(value.labels))))
+        if bound:
+            anchor = self._outer_call or node
+            call = OutCall(
+                name, anchor.lineno, anchor.col_offset, tuple(bound), (*self._stack[1:],)
+            )
+            self._calls.setdefault(call, call)
 
     def _receiver(self, node: ast.Call, frame: _Frame) -> Value | None:
         """The value a method is called on, unless the callee is a module attribute (os.chmod)."""
@@ -612,7 +634,8 @@ class FlowAnalysis:
         return None
 
     # ---- sinks -----------------------------------------------------------------------------
-    def _check_sink(self, node: ast.Call, name: str, frame: _Frame) -> None:
+    def _check_sink(self, node: ast.Call, name: str, frame: _Frame) -> bool:
+        """Judge a call to `name` if it is a sink; False when it is not one."""
         roles = self._file_sink_roles(node, name)
         if roles is not None:
             reaches: list[Reach] = []
@@ -622,9 +645,11 @@ class FlowAnalysis:
                     reaches.append((role, value.labels))
             if reaches:
                 self._report("LPS203", node, name, reaches)
-            return
+            return True
         if self._is_command_sink(name):
             self._check_command(node, name, frame)
+            return True
+        return False
 
     def _file_sink_roles(self, node: ast.Call, name: str) -> list[tuple[str, ast.expr]] | None:
         """The arguments of a file sink that choose what it changes, each with its role.
@@ -760,7 +785,7 @@ class FlowAnalysis:
         # the same path are one wide contract, not four.
         key = (rule, anchor.lineno) if self._outer_call else (rule, sink)
         old = self._flows.get(key)
-        merged = _merge_reaches(old.reaches if old else (), reaches)
+        merged = merge_reaches(old.reaches if old else (), reaches)
         if old is not None:
             self._flows[key] = dataclasses.replace(old, reaches=merged)
             return
@@ -891,7 +916,16 @@ def _bind_arguments(
     return env
 
 
-def _merge_reaches(
+def final_flows(flows: Iterable[FlowFact]) -> tuple[FlowFact, ...]:
+    """`flows` in line order, without a wide file contract where arbitrary execution is found
+    at the same line: running any command subsumes it."""
+    flows = list(flows)
+    exec_lines = {flow.line for flow in flows if flow.rule == "LPS204"}
+    kept = [f for f in flows if f.rule == "LPS204" or f.line not in exec_lines]
+    return tuple(sorted(kept, key=lambda f: (f.line, f.rule)))
+
+
+def merge_reaches(
     old: Sequence[tuple[str, tuple[str, ...]]], new: list[Reach]
 ) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Roles in first-seen order; a parameter already shown in an earlier role is not repeated."""

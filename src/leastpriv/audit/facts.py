@@ -43,6 +43,31 @@ class FlowFact:
 
 
 @dataclass(frozen=True)
+class OutCall:
+    """A call to a function of another module that passes it parameters of the caller.
+
+    Followed after the walk, through that function's `FunctionSummary`, when the callee is a
+    module of the audited tree (neutron's ``read_file`` entrypoint → ``neutron.common.utils``).
+    """
+
+    target: str  # dotted, through the caller's imports: "neutron.common.utils.read_file"
+    line: int  # in the function analysed: the call, or the helper call that leads to it
+    col: int
+    args: tuple[tuple[int | str, tuple[str, ...]], ...]  # (position or keyword, parameters in it)
+    via: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    """Where the parameters of one module-level function go: its flows and its calls out."""
+
+    params: tuple[str, ...]  # positional parameters in order
+    keywords: tuple[str, ...]  # every parameter a keyword may name
+    flows: tuple[FlowFact, ...]
+    calls: tuple[OutCall, ...]
+
+
+@dataclass(frozen=True)
 class EntrypointFact:
     """A function decorated with ``<context>.entrypoint`` or ``entrypoint_with_timeout(...)``."""
 
@@ -55,6 +80,7 @@ class EntrypointFact:
     unannotated: tuple[str, ...]
     framework: str  # "oslo.privsep" | "leastpriv"
     flows: tuple[FlowFact, ...] = ()
+    calls_out: tuple[OutCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,7 @@ class ModuleFacts:
     entrypoints: list[EntrypointFact] = field(default_factory=list)
     calls: list[CallFact] = field(default_factory=list)
     rootwrap: list[RootwrapFact] = field(default_factory=list)
+    summaries: dict[str, FunctionSummary] = field(default_factory=dict)  # non-empty ones only
     suppressions: dict[int, Suppression] = field(default_factory=dict)
     error: tuple[int, str] | None = None  # (line, message) when the file could not be read
 

@@ -17,6 +17,7 @@ from leastpriv.audit.facts import (
     CallFact,
     ContextFact,
     EntrypointFact,
+    FunctionSummary,
     ModuleFacts,
     RootwrapFact,
     Suppression,
@@ -55,8 +56,14 @@ def scan_module(
     module: str,
     is_package: bool,
     sinks: dataflow.Sinks = dataflow.NO_EXTRA_SINKS,
+    summarise: bool = False,
 ) -> ModuleFacts:
-    """Parse `source` and collect its facts; a syntax error becomes ``ModuleFacts.error``."""
+    """Parse `source` and collect its facts; a syntax error becomes ``ModuleFacts.error``.
+
+    Function summaries (for entrypoints of other modules that call into this one) are made when
+    `summarise` is set or the module defines a context or an entrypoint: its helpers are the
+    likely callees. Summarising every caller module too would cost a tenth of the run on nova.
+    """
     facts = ModuleFacts(path=path, module=module, parsed=True, suppressions=suppressions(source))
     try:
         tree = ast.parse(source, filename=path)
@@ -68,7 +75,7 @@ def scan_module(
         return facts
     visitor = _ModuleVisitor(facts, is_package)
     visitor.visit(tree)
-    visitor.finish(sinks)
+    visitor.finish(sinks, summarise)
     return facts
 
 
@@ -213,7 +220,7 @@ class _ModuleVisitor(ast.NodeVisitor):
         )
 
     # ---- after the walk --------------------------------------------------------------------
-    def finish(self, sinks: dataflow.Sinks) -> None:
+    def finish(self, sinks: dataflow.Sinks, summarise: bool) -> None:
         for name, call in self._contexts:
             context = self._context(name, call)
             if context is not None:
@@ -227,6 +234,12 @@ class _ModuleVisitor(ast.NodeVisitor):
         flows = dataflow.FlowAnalysis(self._functions, self.facts.module, self.resolve, sinks)
         for func, context in self._entrypoints:
             self.facts.entrypoints.append(self._entrypoint(func, context, flows))
+        if not (summarise or self._entrypoints or self.facts.contexts):
+            return
+        for name, func in self._functions.items():
+            summary = _summary(func, flows)
+            if summary is not None:
+                self.facts.summaries[name] = summary
 
     def _context(self, name: str, call: ast.Call) -> ContextFact | None:
         framework = CONTEXT_CLASSES.get(self.resolve(call.func) or "")
@@ -284,6 +297,7 @@ class _ModuleVisitor(ast.NodeVisitor):
         every += [a for a in (args.vararg, args.kwarg) if a is not None]
         every = [a for a in every if a.arg not in ("self", "cls")]
         context_ref = self.resolve(context)
+        found, calls_out = flows.run(func)
         first_line = min([func.lineno, *(d.lineno for d in func.decorator_list)])
         return EntrypointFact(
             name=func.name,
@@ -294,7 +308,8 @@ class _ModuleVisitor(ast.NodeVisitor):
             params=tuple(a.arg for a in every),
             unannotated=tuple(a.arg for a in every if a.annotation is None),
             framework=self._framework(context_ref),
-            flows=flows.run(func),
+            flows=found,
+            calls_out=calls_out,
         )
 
     def _framework(self, context_ref: str | None) -> str:
@@ -307,6 +322,22 @@ class _ModuleVisitor(ast.NodeVisitor):
             return "leastpriv"
         uses_leastpriv = any(t.split(".", 1)[0] == "leastpriv" for t in self.facts.imports.values())
         return "leastpriv" if uses_leastpriv else "oslo.privsep"
+
+
+def _summary(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, flows: dataflow.FlowAnalysis
+) -> FunctionSummary | None:
+    """What another module's entrypoint would see if it passed its parameters to `func`."""
+    args = func.args
+    if not (args.posonlyargs or args.args or args.kwonlyargs):
+        return None
+    found, calls = flows.run(func)
+    if not (found or calls):
+        return None
+    positional = tuple(a.arg for a in (*args.posonlyargs, *args.args))
+    return FunctionSummary(
+        positional, (*positional, *(a.arg for a in args.kwonlyargs)), found, calls
+    )
 
 
 def _entrypoint_context(decorator: ast.expr) -> ast.expr | None:

@@ -1,0 +1,140 @@
+"""Flows that leave the entrypoint's module, followed through per-function summaries.
+
+The per-file walk records, for the module-level functions of the modules that may be called
+from privileged code, where their parameters go (`FunctionSummary`), and for each entrypoint the
+calls that pass its parameters to other modules (`OutCall`). After every file is read once, each
+call is resolved through the tree's import index to the callee's summary, and the callee's flows
+become the entrypoint's, its parameters renamed to the caller's: neutron's ``read_file``
+entrypoint handing ``_path`` to ``neutron.common.utils.read_file``, which opens it. Calls are
+followed `MAX_DEPTH` modules deep; the callee's own narrowing checks already shaped its summary.
+
+Summarised are the modules that define a context or an entrypoint (parsed anyway) and those
+parsed only because such code calls into them. A module parsed in pass 1 for another reason
+(it mentions a marker but defines neither) is not summarised, so a call into it is not
+followed: summarising every parsed caller costs about a tenth of the run on nova, and parsing
+it again would break the one-parse-per-file rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+
+from leastpriv.audit.dataflow import final_flows, merge_reaches
+from leastpriv.audit.facts import EntrypointFact, FlowFact, FunctionSummary, ModuleFacts, OutCall
+from leastpriv.audit.index import TreeIndex
+
+MAX_DEPTH = 2  # modules away from the entrypoint; deeper chains were not seen to add findings
+
+Labels = dict[str, frozenset[str]]  # callee parameter -> the caller's parameters in it
+
+
+def calls_out(module: ModuleFacts) -> Iterator[OutCall]:
+    """Every call this module's entrypoints and summaries make into other modules."""
+    for entrypoint in module.entrypoints:
+        yield from entrypoint.calls_out
+    for summary in module.summaries.values():
+        yield from summary.calls
+
+
+def module_of(target: str, modules: Mapping[str, object]) -> str | None:
+    """The longest dotted prefix of `target` that is a module id in `modules`."""
+    parts = target.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:cut])
+        if prefix in modules:
+            return prefix
+    return None
+
+
+def compose(index: TreeIndex) -> None:
+    """Add to each entrypoint the flows its calls into other modules of the tree lead to."""
+    for module in index.modules.values():
+        module.entrypoints[:] = [_composed(index, e) for e in module.entrypoints]
+
+
+def _composed(index: TreeIndex, entrypoint: EntrypointFact) -> EntrypointFact:
+    found = [f for call in entrypoint.calls_out for f in _follow(index, call, _own(call), 1)]
+    if not found:
+        return entrypoint
+    return dataclasses.replace(entrypoint, flows=_merged([*entrypoint.flows, *found]))
+
+
+def _own(call: OutCall) -> Labels:
+    """An entrypoint's call: each label is the caller's own parameter."""
+    return {p: frozenset({p}) for _, params in call.args for p in params}
+
+
+def _follow(index: TreeIndex, call: OutCall, labels: Labels, depth: int) -> list[FlowFact]:
+    """The flows `call` leads to, in the entrypoint's parameters (`labels` renames the call's)."""
+    target = index.resolve(call.target)
+    summary = _summary(index, target)
+    if summary is None:
+        return []
+    bound = _bind(summary, call, labels)
+    via = (*call.via, target)
+    found = []
+    for flow in summary.flows:
+        reaches = [(role, _rename(params, bound)) for role, params in flow.reaches]
+        reaches = [(role, names) for role, names in reaches if names]
+        if reaches:
+            found.append(
+                FlowFact(
+                    flow.rule,
+                    call.line,
+                    call.col,
+                    flow.sink,
+                    flow.sink_line,
+                    merge_reaches((), reaches),
+                    (*via, *flow.via),
+                )
+            )
+    if depth < MAX_DEPTH:
+        for inner in summary.calls:
+            anchored = dataclasses.replace(
+                inner, line=call.line, col=call.col, via=(*via, *inner.via)
+            )
+            found += _follow(index, anchored, bound, depth + 1)
+    return found
+
+
+def _summary(index: TreeIndex, target: str) -> FunctionSummary | None:
+    module = module_of(target, index.modules)
+    if module is None:
+        return None
+    return index.modules[module].summaries.get(target[len(module) + 1 :])
+
+
+def _bind(summary: FunctionSummary, call: OutCall, labels: Labels) -> Labels:
+    """The callee's parameters, each with the entrypoint parameters the call put in it."""
+    bound: Labels = {}
+    for where, params in call.args:
+        if isinstance(where, int):
+            name = summary.params[where] if where < len(summary.params) else None
+        else:
+            name = where if where in summary.keywords else None
+        if name is not None:
+            bound[name] = bound.get(name, frozenset()) | _rename(params, labels)
+    return bound
+
+
+def _rename(params: Iterable[str], labels: Labels) -> frozenset[str]:
+    return frozenset().union(*(labels.get(p, frozenset()) for p in params))
+
+
+def _merged(flows: list[FlowFact]) -> tuple[FlowFact, ...]:
+    """One flow per rule and line, as the per-module analysis keeps them."""
+    by_key: dict[tuple[str, int], FlowFact] = {}
+    for flow in flows:
+        old = by_key.get((flow.rule, flow.line))
+        by_key[(flow.rule, flow.line)] = (
+            flow
+            if old is None
+            else dataclasses.replace(old, reaches=merge_reaches(old.reaches, list(_sets(flow))))
+        )
+    return final_flows(by_key.values())
+
+
+def _sets(flow: FlowFact) -> Iterator[tuple[str, frozenset[str]]]:
+    for role, params in flow.reaches:
+        yield role, frozenset(params)
