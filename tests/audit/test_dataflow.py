@@ -37,13 +37,11 @@ def test_owner_ids_of_chown_are_not_a_role_worth_reporting() -> None:
     ]
 
 
-def test_option_values_of_a_destructive_command_are_shown_apart_from_its_operands() -> None:
+def test_every_caller_value_among_a_destructive_commands_arguments_is_one_role() -> None:
     reaches = _reaches(
         "def mkfs(fs, device):\n    processutils.execute('mkfs', '-t', fs, device)\n"
     )
-    assert reaches == [
-        (("as an operand of mkfs", ("device",)), ("as option values of mkfs", ("fs",)))
-    ]
+    assert reaches == [(("as an operand of mkfs", ("device", "fs")),)]
 
 
 def test_read_only_sub_command_of_a_destructive_program_is_not_a_flow() -> None:

@@ -111,6 +111,7 @@ _DESTRUCTIVE: dict[str, str] = {
     "mkswap": "formats the device",
     "wipefs": "erases signatures on the device",
     "blkdiscard": "discards the device's blocks",
+    "daxio": "zeroes or writes the persistent-memory device (-z, -o)",
     "parted": "rewrites the partition table",
     "sgdisk": "rewrites the partition table",
     "sfdisk": "rewrites the partition table",
@@ -766,18 +767,15 @@ class FlowAnalysis:
             self._report_operands(node, name, "/".join(programs), argv[1:])
 
     def _report_operands(self, node: ast.Call, name: str, program: str, args: list[Elem]) -> None:
-        """A destructive command: a finding when a caller value is one of its operands.
+        """A destructive command: every caller value among its arguments is one finding.
 
-        Values right after an option flag (``-t FSTYPE``, ``--size N``) are shown with their own
-        role: without the command's grammar they may still be paths, but they alone do not make
-        the contract wide.
+        No split into operands and option values: without each command's grammar the split is
+        wrong both ways (``mount.quobyte --disable-xattrs VOLUME`` is an operand after a flag,
+        ``-c CONFIG`` a path given as an option value, ``mkfs -t TYPE`` picks a program).
         """
-        operands, values = _operand_labels(args)
-        if operands:
-            reaches = [(f"as an operand of {program}", operands)]
-            if values - operands:
-                reaches.append((f"as option values of {program}", values - operands))
-            self._report("LPS203", node, name, reaches)
+        labels = _join_elems(args)
+        if labels:
+            self._report("LPS203", node, name, [(f"as an operand of {program}", labels)])
 
     def _report(self, rule: str, node: ast.Call, sink: str, reaches: list[Reach]) -> None:
         anchor = self._outer_call or node
@@ -940,23 +938,6 @@ def merge_reaches(
         if fresh:
             out.append((role, tuple(sorted(fresh))))
     return tuple(out)
-
-
-def _operand_labels(args: list[Elem]) -> tuple[frozenset[str], frozenset[str]]:
-    """(labels of operands, labels of option values): a value follows a flag and is not last."""
-    operands: set[str] = set()
-    values: set[str] = set()
-    for index, elem in enumerate(args):
-        previous = args[index - 1].const if index else None
-        is_value = (
-            previous is not None
-            and previous.startswith("-")
-            and "=" not in previous
-            and index < len(args) - 1
-            and not elem.starred
-        )
-        (values if is_value else operands).update(elem.labels)
-    return frozenset(operands), frozenset(values)
 
 
 def _changes_files(programs: list[str], argv: list[Elem]) -> bool:
