@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from typing import Annotated, Any
 
 import pytest
@@ -139,3 +141,14 @@ def test_public_names_are_sorted_and_exported() -> None:
 
     assert leastpriv.__all__ == sorted(leastpriv.__all__)
     assert all(hasattr(leastpriv, name) for name in leastpriv.__all__)
+
+
+def test_importing_leastpriv_loads_no_launcher_or_config_file_modules() -> None:
+    # The exec helper and every service pay for what `import leastpriv` loads; the launchers'
+    # modules and the TOML parser are loaded only when a daemon starts or a file is read.
+    code = ("import sys, leastpriv; print(' '.join(sorted(name for name in "
+            "('leastpriv.unprivileged.launch', 'shutil', 'subprocess', 'tempfile', 'tomllib') "
+            "if name in sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert loaded == []

@@ -36,11 +36,6 @@ from leastpriv import caps
 from leastpriv.caps import Capability
 from leastpriv.errors import PolicyError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 __all__ = ["CONFIG_ENV", "ContextConfig", "resolve"]
 
 #: The environment variable naming the TOML file, when no file is passed explicitly.
@@ -215,6 +210,12 @@ def _config_path(config_file: str | os.PathLike[str] | None) -> str | None:
 
 def _toml_section(path: str, section: str) -> dict[str, Any]:
     """The table `section` of the TOML file at `path`; empty when the file has none."""
+    # Imported here, not at the top: only a context with a configuration file pays for it.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+
     # A path the operator named but that cannot be read is an error, not "no configuration":
     # a context must not quietly start wider than the operator configured it.
     try:

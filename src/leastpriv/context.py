@@ -23,14 +23,16 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from leastpriv import caps, config
 from leastpriv.caps import Capability
 from leastpriv.contract import Contract
 from leastpriv.errors import DaemonStartError, Error, PolicyError
-from leastpriv.unprivileged import launch
 from leastpriv.unprivileged.client import NotSent
+
+if TYPE_CHECKING:
+    from leastpriv.unprivileged import launch
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -180,6 +182,10 @@ class PrivContext:
             self._start_locked(method)
 
     def _start_locked(self, method: str | None) -> launch.Launched:
+        # Imported here: the launchers' modules (subprocess, tempfile, shutil) weigh on every
+        # import of leastpriv, and a daemon (the exec helper too) never launches anything.
+        from leastpriv.unprivileged import launch
+
         # Read lazily, so a service can set LEASTPRIV_CONFIG before its first call.
         cfg = self._config = config.resolve(self.cfg_section, self._defaults)
         chosen = method or self._choose_method(cfg)

@@ -23,7 +23,6 @@ import enum
 import socket
 import struct
 import sys
-import traceback
 from typing import Any
 
 import msgpack
@@ -233,6 +232,8 @@ _UCRED = struct.Struct("3i")
 
 def encode_exception(exc: BaseException) -> dict[str, Any]:
     """What the caller needs to rebuild `exc`: class, args, OSError fields, traceback text."""
+    import traceback  # here: only a daemon whose function raised needs it
+
     cls = type(exc)
     encoded: dict[str, Any] = {
         "module": cls.__module__,
