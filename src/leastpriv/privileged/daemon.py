@@ -24,6 +24,10 @@ from leastpriv import caps, wire
 from leastpriv.config import ContextConfig
 from leastpriv.errors import Error, ProtocolError
 
+# At the top, not in set_up: a forked child then finds it loaded in the parent (imported once,
+# there) instead of importing it again on every start.
+from leastpriv.privileged.privileges import describe, drop_privileges
+
 LOG = logging.getLogger("leastpriv.daemon")
 
 # EX_SOFTWARE: the process could not set itself up; the reason went over the channel.
@@ -205,8 +209,6 @@ def check_peer(sock: socket.socket, allowed: frozenset[int]) -> None:
 def set_up(sock: socket.socket, *, name: str, registry: Mapping[str, Entry],
            config: ContextConfig, allowed_uids: frozenset[int]) -> Daemon:
     """Peer check, log forwarding, privilege drop and HELLO; the process is single-threaded here."""
-    from leastpriv.privileged.privileges import describe, drop_privileges
-
     check_peer(sock, allowed_uids)
     daemon = Daemon(sock, registry, config)
     _install_log_forwarding(daemon.send)
