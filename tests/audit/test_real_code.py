@@ -15,6 +15,7 @@ import pytest
 
 from leastpriv.audit import audit
 from leastpriv.audit.model import AuditResult
+from leastpriv.audit.visitor import scan_module
 
 _ROOT = os.environ.get("LEASTPRIV_REAL_CODE")
 
@@ -86,17 +87,36 @@ def test_os_vif_net_admin_context_is_not_broad() -> None:
     assert not {c.id for c in net_only} & _flagged(result, "LPS101")
 
 
-def test_nova_idmapshift_and_ploop_act_on_any_path_but_qemu_img_info_only_reads() -> None:
+def test_nova_idmapshift_ploop_and_daxio_act_on_any_path_but_read_only_commands_do_not() -> None:
     flagged = _flagged(_audit("nova"), "LPS203")
     assert {
         "nova.privsep.idmapshift.shift",
         "nova.privsep.libvirt.ploop_resize",
         "nova.privsep.libvirt.ploop_restore_descriptor",
+        "nova.privsep.libvirt.cleanup_vpmem",
     } <= flagged
-    assert "nova.privsep.qemu.privileged_qemu_img_info" not in flagged
+    read_only = {
+        "nova.privsep.qemu.privileged_qemu_img_info",
+        "nova.privsep.fs.blockdev_size",
+        "nova.privsep.fs.blockdev_flush",
+    }
+    assert not read_only & flagged
 
 
 def test_neutron_read_file_is_followed_into_neutron_common_utils() -> None:
     # The entrypoint only calls neutron.common.utils.read_file, which opens the caller's path.
     flagged = _flagged(_audit("neutron"), "LPS203")
     assert "neutron.privileged.agent.linux.utils.read_file" in flagged
+
+
+def test_neutron_write_to_tempfile_reaches_its_sink_only_through_the_directory() -> None:
+    _audit("neutron")  # skips when the tree is missing
+    module = "neutron/privileged/agent/linux/utils.py"
+    facts = scan_module(
+        Path(_ROOT or "", "neutron", module).read_text(),
+        path=module,
+        module="neutron.privileged.agent.linux.utils",
+        is_package=False,
+    )
+    (entrypoint,) = [e for e in facts.entrypoints if e.name == "write_to_tempfile"]
+    assert [flow.params for flow in entrypoint.flows] == [("_path",)]

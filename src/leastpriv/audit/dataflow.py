@@ -151,12 +151,15 @@ _DESTRUCTIVE: dict[str, str] = {
     ),
 }
 _DESTRUCTIVE_PREFIXES = ("mkfs", "fsck.", "mount.", "umount.")  # one program per filesystem
-# Sub-commands (the first word after the program) that only read: ``qemu-img info PATH`` opens the
-# image read-only, so a caller-chosen path there is not a file the daemon changes.
+# Sub-commands (the first word after the program) that change nothing a caller could aim at:
+# ``qemu-img info PATH`` opens the image read-only; ``blockdev --flushbufs`` writes out what the
+# kernel would write anyway.
 _READ_ONLY_SUBCOMMANDS: dict[str, frozenset[str]] = {
     "qemu-img": frozenset({"info", "check", "compare", "map", "measure"}),
     "cryptsetup": frozenset({"status", "isLuks", "luksDump", "luksUUID"}),
-    "blockdev": frozenset({"--getsize64", "--getsz", "--getss", "--getbsz", "--getro", "--report"}),
+    "blockdev": frozenset(
+        {"--getsize64", "--getsz", "--getss", "--getbsz", "--getro", "--report", "--flushbufs"}
+    ),
     "losetup": frozenset({"--list", "-l", "-a", "--all", "-j", "--associated"}),
     "ploop": frozenset({"info", "list"}),
 }
