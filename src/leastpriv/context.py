@@ -29,7 +29,7 @@ from leastpriv import caps, config
 from leastpriv.caps import Capability
 from leastpriv.contract import Contract
 from leastpriv.errors import DaemonStartError, Error, PolicyError
-from leastpriv.unprivileged.client import NotSent
+from leastpriv.unprivileged import NotSent
 
 if TYPE_CHECKING:
     from leastpriv.unprivileged import launch

@@ -22,12 +22,9 @@ from typing import Any
 
 from leastpriv import wire
 from leastpriv.errors import CallTimeout, DaemonDied, DaemonStartError, Error, ProtocolError
+from leastpriv.unprivileged import NotSent
 
 LOG = logging.getLogger("leastpriv.client")
-
-
-class NotSent(DaemonDied):
-    """The channel was already dead before the request left: it is safe to retry elsewhere."""
 
 
 @dataclass(frozen=True)
