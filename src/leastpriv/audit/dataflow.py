@@ -2,10 +2,13 @@
 
 Each parameter is a label. Labels flow through assignments, string building (f-strings, ``%``,
 ``+``, ``join``, ``format``), list and tuple building, ``*args`` unpacking, ``os.path.join`` and
-calls into functions of the same module (analysed again with the labels of their arguments, so
-a helper shared by two entrypoints is judged for each). A labelled value that reaches a file sink
-is LPS203; one that chooses the program or the whole argument list of a command sink is LPS204;
-one that is an operand of a fixed destructive command (``rm``, ``dd of=``) is LPS203. A narrowing
+calls into functions of the same module and closures (analysed again with the labels of their
+arguments, so a helper shared by two entrypoints is judged for each); calls into other modules are
+recorded as `OutCall`s and followed after the walk (`leastpriv.audit.summaries`). What counts is
+the role in which a label reaches a sink: the path of a file sink (and chmod's mode) is LPS203,
+the bytes written or an owner id are not; the program or the whole argument list of a command
+sink is LPS204; an argument of a fixed destructive command (``rm``, ``dd of=``; not ``qemu-img
+info``) is LPS203. A narrowing
 check -- containment in a fixed root after normalisation, a regex match, a membership or equality
 test -- removes the label from the checked name on the branch where the check held. Identifiers
 passed as operands of fixed, non-destructive commands (``ip link set dev <name> up``) are not

@@ -310,7 +310,9 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     path or mode that reaches `open`, `os.chmod/chown/unlink/rename/…`, `shutil.*` or
     `fileutils.*`, or a path that a fixed destructive command acts on (`rm`, `dd of=`, `mkfs`,
     `chmod`, `mount`, `tee`, `cp`, `mv`, …). The parameter is followed through assignments, string
-    building, `os.path.join` and helper functions of the same module.
+    building, `os.path.join`, helper functions of the same module, and functions of other
+    modules of the audited tree (two modules deep). Only the arguments that choose what is
+    changed count: the data written into a caller-chosen file is not a second finding.
 
     ## Why is this bad?
     The caller chooses which file the privileged daemon changes. Anyone who can make the
