@@ -158,6 +158,9 @@ def _files_context(made: _Made, console: ModuleType, instance_id: str) -> None:
     instance_dir = os.path.join(made.instances_root, instance_id)
     os.mkdir(instance_dir, 0o700)
     os.chown(instance_dir, INSTANCE_UID, INSTANCE_UID)
+    print(f"  instance directory {instance_dir}")
+    print(f"    owned by uid {INSTANCE_UID}, mode 0700: the root daemon writes in it only through "
+          "CAP_DAC_OVERRIDE")
     started = time.monotonic()
     path = console.record_console_output(instance_dir, b"[    0.000000] Linux version ...\n",
                                          INSTANCE_UID)
@@ -206,10 +209,11 @@ def _path_escapes(made: _Made, console: ModuleType, instance_id: str) -> None:
         "planted symlink": os.path.join(planted, "console.log"),
     }
     for what, path in attempts.items():
+        print(f"  {what}: {path}")
         try:
             console.append_console_log_privileged(path, b"owned\n")
         except leastpriv.ContractViolation as exc:
-            print(f"  {what}: ContractViolation, parameter {exc.parameter!r}: {exc.rule}")
+            print(f"    -> ContractViolation, parameter {exc.parameter!r}: {exc.rule}")
         else:
             raise DemoFailed(f"{what} {path!r} was accepted")
     if os.path.exists("/etc/console.log"):
