@@ -135,6 +135,12 @@ def _demo(made: _Made, cleanup: contextlib.ExitStack) -> None:
     os.environ[INSTANCES_ROOT_ENV] = made.instances_root
     from leastpriv.examples.console_and_network import console, network
 
+    if made.instances_root != console.INSTANCES_ROOT:
+        # Imported earlier in this process, so its contracts name another root: running on
+        # would only show every call refused.
+        raise DemoFailed(f"the example was already loaded with instances root "
+                         f"{console.INSTANCES_ROOT}; run the demo in a fresh process")
+
     cleanup.callback(console.console_ctx.stop)
     cleanup.callback(network.net_ctx.stop)
     # Registered before the files daemon starts, so the fork carries it in the registry.
