@@ -104,6 +104,8 @@ def new_veth_pair_in_namespace(ns_fd: int, name: str, peer: str) -> None:
     with socket.socket(
         socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, _NETLINK_ROUTE
     ) as sock:
+        # The kernel answers at once; a bound wait keeps a lost reply from holding a worker.
+        sock.settimeout(5.0)
         sock.bind((0, 0))
         sock.sendall(request)
         while True:
