@@ -26,7 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from support import REPO, anchor_version, ensure_anchors, machine, worker_env, write_section
+from support.common import (
+    REPO,
+    anchor_version,
+    ensure_anchors,
+    machine,
+    worker_env,
+    write_section,
+)
 
 UID = 4242  # any uid in the contract's range; no such user needs to exist
 ONE_SHOT_RUNS = 12

@@ -35,7 +35,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from support import REPO, anchor_version, ensure_anchors, machine, worker_env, write_section
+from support.common import (
+    REPO,
+    anchor_version,
+    ensure_anchors,
+    machine,
+    worker_env,
+    write_section,
+)
 
 SMALL = b"x" * 32
 LARGE = os.urandom(1 << 20)
