@@ -52,7 +52,7 @@ class Kind(enum.IntEnum):
 _KINDS = {int(kind): kind for kind in Kind}
 # Bodies up to this size are sent in one piece with their header; a larger one goes as header and
 # body, so that it is never copied just to put four bytes in front of it.
-_JOIN_LIMIT = 64 * 1024
+JOIN_LIMIT = 64 * 1024
 
 
 # --- codec --------------------------------------------------------------------------------------
@@ -106,9 +106,17 @@ def frame_parts(packer: msgpack.Packer, message: list[Any],
     size = len(body)
     if size > max_frame_size:
         raise FrameTooLarge(size, max_frame_size)
-    if size <= _JOIN_LIMIT:
+    if size <= JOIN_LIMIT:
         return (HEADER.pack(size) + body,)
     return HEADER.pack(size), body
+
+
+def send_frames(sock: socket.socket, frames: list[bytes] | tuple[bytes, ...]) -> None:
+    """Send `frames` in order; several small ones go in one system call."""
+    if len(frames) > 1 and sum(map(len, frames)) <= JOIN_LIMIT:
+        frames = [b"".join(frames)]
+    for data in frames:
+        sock.sendall(data)
 
 
 def frame(packer: msgpack.Packer, message: list[Any], max_frame_size: int) -> bytes:
@@ -160,6 +168,12 @@ class FrameReader:
         """True when a frame header already sits in the buffer (no need to wait for the socket)."""
         return self._end - self._start >= HEADER.size
 
+    def has_frame(self) -> bool:
+        """True when a whole frame already sits in the buffer: the next read will not wait."""
+        pending = self._end - self._start
+        return (pending >= HEADER.size
+                and pending - HEADER.size >= HEADER.unpack_from(self._buf, self._start)[0])
+
     def read(self) -> bytes | None:
         """The next frame's body; None on a clean EOF between frames; `ProtocolError` otherwise."""
         length = self._next_frame()
@@ -198,6 +212,8 @@ class FrameReader:
         """Make `need` bytes available from `_start`; False if EOF comes first."""
         if self._end - self._start >= need:
             return True
+        if self._start == self._end:  # all consumed: receive at the front, into the whole buffer
+            self._start = self._end = 0
         self._make_room(need)
         while self._end - self._start < need:
             received = self._sock.recv_into(self._view[self._end:])

@@ -93,6 +93,19 @@ def test_timeout_raises_call_timeout_and_other_calls_are_still_served() -> None:
     assert [contexts.quick_add_privileged(i, i) for i in range(20)] == [2 * i for i in range(20)]
 
 
+@pytest.mark.parametrize("pause", [0.0, 0.2], ids=["sent-together", "sent-after"])
+def test_a_call_behind_a_slow_one_is_answered_while_the_slow_one_still_runs(pause: float) -> None:
+    # The daemon's reading thread runs what it reads; a slow request must not keep the next
+    # one (read with it, or arriving later) waiting, nor hold its reply back.
+    assert contexts.quick_add_privileged(0, 0) == 0
+    sleeper = threading.Thread(target=contexts.sleep_privileged, args=(1.0,))
+    sleeper.start()
+    time.sleep(pause)
+    assert contexts.quick_add_privileged(2, 2) == 4
+    assert sleeper.is_alive()
+    sleeper.join()
+
+
 def test_fork_setup_failure_raises_daemon_start_error_and_never_runs_caller_code(
         tmp_path: Path) -> None:
     context = PrivContext("leastpriv_tests.no_user", capabilities=[caps.CAP_CHOWN],

@@ -36,6 +36,7 @@ DEFAULT_THREAD_POOL_SIZE = 8
 # The watchdog's tick: a request keeps the read role for at most two ticks before an idle worker
 # takes over reading.
 HANDOFF_AFTER = 0.01
+_RET, _ERR, _PONG = wire.Kind.RET.value, wire.Kind.ERR.value, wire.Kind.PONG.value
 
 
 class Entry(Protocol):
@@ -68,20 +69,29 @@ class Daemon:
         self._state = threading.Lock()  # guards _started and _running
         self._started = 0  # requests read so far
         self._running: int | None = None  # number of the request the reader runs, if any
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # guards _packer and _outbox
         self._packer = wire.new_packer()
+        self._outbox: list[bytes] = []  # frames held back to go out with the next one
         self._closed = threading.Event()
 
-    def send(self, message: list[Any]) -> None:
-        """Send one message; a reply too large for a frame is replaced by an error reply."""
+    def send(self, message: list[Any], *, hold: bool = False) -> None:
+        """Send one message (and any held back before it); `hold`: only queue it for the next.
+
+        A reply too large for a frame is replaced by an error reply.
+        """
         with self._send_lock:
             try:
                 parts = wire.frame_parts(self._packer, message, self._max)
             except wire.FrameTooLarge as exc:
                 parts = wire.frame_parts(self._packer, _error_reply(message[1], Error(str(exc))),
                                          self._max)
-            for part in parts:
-                self._sock.sendall(part)
+            self._outbox.extend(parts)
+            if not hold:
+                self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        outbox, self._outbox = self._outbox, []
+        wire.send_frames(self._sock, outbox)
 
     def serve(self) -> None:
         """Serve until the channel closes or a protocol failure closes it."""
@@ -91,9 +101,12 @@ class Daemon:
         while not self._closed.wait(HANDOFF_AFTER):
             with self._state:
                 if self._running is not None and self._running == seen:
-                    # Still the same request as one tick ago: let an idle worker read on.
+                    # Still the same request as one tick ago: let an idle worker read on, and
+                    # send the replies the reader held back while it had more requests to run.
                     self._running = None
                     self._read_role.release()
+                    with self._send_lock, contextlib.suppress(OSError):
+                        self._flush_locked()
                 seen = self._running
 
     def _work(self) -> None:
@@ -117,7 +130,8 @@ class Daemon:
                     self._started += 1
                     number = self._running = self._started
                 try:
-                    self._handle(message)
+                    # With the next request already read, its reply goes out with this one.
+                    self.send(self._handle(message), hold=self._reader.has_frame())
                 except ProtocolError as exc:
                     self._protocol_failure(str(exc))
                     return
@@ -131,11 +145,11 @@ class Daemon:
                 if not kept:
                     break  # the watchdog gave the read role to another worker
 
-    def _handle(self, message: list[Any]) -> None:
+    def _handle(self, message: list[Any]) -> list[Any]:
+        """The reply to one request; `ProtocolError` for a request a correct client never sends."""
         kind, request_id = message[0], message[1]
         if kind is wire.Kind.PING and len(message) == 2:
-            self.send([wire.Kind.PONG.value, request_id])
-            return
+            return [_PONG, request_id]
         if kind is not wire.Kind.CALL or len(message) != 4:
             raise ProtocolError(f"unexpected {kind.name} message")
         name, payload = message[2], message[3]
@@ -146,7 +160,7 @@ class Daemon:
             raise ProtocolError("call of an unregistered entrypoint")
         if not isinstance(payload, dict):
             raise ProtocolError("call arguments are not a map")
-        self.send(self._run(entry, request_id, payload))
+        return self._run(entry, request_id, payload)
 
     @staticmethod
     def _run(entry: Entry, request_id: int, payload: dict[str, Any]) -> list[Any]:
@@ -156,7 +170,7 @@ class Daemon:
             result = entry.function(*args, **kwargs)
         except BaseException as exc:
             return _error_reply(request_id, exc)
-        return [wire.Kind.RET.value, request_id, result]
+        return [_RET, request_id, result]
 
     def _protocol_failure(self, reason: str) -> None:
         # Logged once (the record still reaches the caller), no traceback, then fail closed.
@@ -170,7 +184,7 @@ class Daemon:
 
 
 def _error_reply(request_id: int, exc: BaseException) -> list[Any]:
-    return [wire.Kind.ERR.value, request_id, wire.encode_exception(exc)]
+    return [_ERR, request_id, wire.encode_exception(exc)]
 
 
 class ForwardingHandler(logging.Handler):

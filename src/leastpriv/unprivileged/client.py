@@ -68,10 +68,13 @@ class Channel:
         self._max = max_frame_size
         self._logger_name = logger_name
         self._reader = wire.FrameReader(sock, max_frame_size)
-        self._send_lock = threading.Lock()
+        self._state = threading.Lock()  # guards everything below but _ids and _poll
         self._packer = wire.new_packer()
-        self._state = threading.Lock()  # guards _pending, _leader, _dead
         self._pending: dict[int, _Waiter] = {}
+        # Frames queued to send, and whether a thread is sending them: a thread that finds
+        # another one sending leaves its frame to it instead of waiting for a send lock.
+        self._outbox: list[bytes] = []
+        self._sending = False
         self._leader = False
         self._dead: DaemonDied | None = None
         self._ids = itertools.count(1)
@@ -143,25 +146,41 @@ class Channel:
         with self._state:
             if self._dead is not None:
                 raise NotSent(str(self._dead))
+            try:
+                own = wire.frame_parts(self._packer, message, self._max)
+            except wire.FrameTooLarge as exc:
+                raise Error(f"request not sent: {exc}") from None
             self._pending[request_id] = waiter  # before sending: the reply may beat us back
-        try:
-            with self._send_lock:
-                for part in wire.frame_parts(self._packer, message, self._max):
-                    self._sock.sendall(part)
-        except wire.FrameTooLarge as exc:
-            self._forget(request_id)
-            raise Error(f"request not sent: {exc}") from None
-        except OSError as exc:
-            # A send that failed never delivered a whole frame, so the daemon never ran it.
-            self._forget(request_id)
-            self._read_last_words()
-            self._die(f"the daemon's channel is closed ({exc.strerror or exc})")
-            raise NotSent(str(self._dead)) from None
+            if self._sending:
+                self._outbox += own  # the sending thread sends it after those queued before it
+                return
+            self._sending = True
+        frames = own
+        while True:
+            try:
+                wire.send_frames(self._sock, frames)
+            except OSError as exc:
+                self._send_failed(request_id, exc, alone=frames is own)
+                return
+            with self._state:
+                frames, self._outbox = self._outbox, []
+                if not frames or self._dead is not None:
+                    self._sending = False
+                    return
 
-    def _forget(self, request_id: int) -> None:
+    def _send_failed(self, request_id: int, exc: OSError, *, alone: bool) -> None:
+        """The channel broke while this thread sent: every call in flight gets DaemonDied."""
         with self._state:
-            self._pending.pop(request_id, None)
-            self._wake_one_locked()
+            self._sending = False
+            # A send that failed never delivered a whole frame, so when only this thread's
+            # frame was in it the daemon never ran it, and the caller may safely send it again.
+            # Frames of other threads may have gone before it: they get DaemonDied below.
+            if alone:
+                self._pending.pop(request_id, None)
+        self._read_last_words()
+        self._die(f"the daemon's channel is closed ({exc.strerror or exc})")
+        if alone:
+            raise NotSent(str(self._dead)) from None
 
     def _wait(self, waiter: _Waiter, deadline: float | None) -> bool:
         """Wait for `waiter`'s reply, leading the reading while nobody else does. False: timeout."""
@@ -207,7 +226,9 @@ class Channel:
                 return
 
     def _lead(self, waiter: _Waiter, deadline: float | None) -> None:
-        while not waiter.done and self._dead is None:
+        # Replies already received are handed out before the role is: passing it on costs a
+        # thread wake-up, handing out a reply that is already here costs nothing more.
+        while (not waiter.done or self._reader.has_frame()) and self._dead is None:
             if not self._readable_before(deadline):
                 return
             try:
