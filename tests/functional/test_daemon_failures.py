@@ -97,6 +97,7 @@ def test_timeout_raises_call_timeout_and_other_calls_are_still_served() -> None:
 def test_a_call_behind_a_slow_one_is_answered_while_the_slow_one_still_runs(pause: float) -> None:
     # The daemon's reading thread runs what it reads; a slow request must not keep the next
     # one (read with it, or arriving later) waiting, nor hold its reply back.
+    contexts.quick.stop()  # a fresh daemon: no worker still busy with an earlier test's sleep
     assert contexts.quick_add_privileged(0, 0) == 0
     sleeper = threading.Thread(target=contexts.sleep_privileged, args=(1.0,))
     sleeper.start()
