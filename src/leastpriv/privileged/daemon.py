@@ -10,6 +10,7 @@ The daemon exits when its channel closes.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -278,6 +279,14 @@ def _max_fd() -> int:
         return 65536
 
 
+def _release_free_memory() -> None:
+    # Freed heap pages stay resident until malloc gives them back: those the forked parent had
+    # freed, and in an exec'd helper those its imports used while compiling. Give them back once,
+    # before serving, so the daemon's memory is what it uses. glibc only; elsewhere, skip it.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 def reset_signal_handlers() -> None:
     """The application's Python signal handlers must never run in the daemon."""
     for signum in signal.valid_signals():
@@ -320,5 +329,6 @@ def run_daemon(sock: socket.socket, *, name: str, registry: Mapping[str, Entry],
             print(f"leastpriv daemon set-up failed: {type(exc).__name__}: {exc}",
                   file=sys.stderr, flush=True)
         os._exit(EXIT_SETUP_FAILED)
+    _release_free_memory()
     daemon.serve()
     os._exit(0)
