@@ -194,7 +194,8 @@ class FrameReader:
 
     def _next_frame(self) -> int | None:
         """Wait for a whole frame; its body's length, the body starting at `_start`."""
-        if not self._fill(HEADER.size):
+        # The length checks before each _fill save a call when the bytes are already here.
+        if self._end - self._start < HEADER.size and not self._fill(HEADER.size):
             if self._end == self._start:
                 return None
             raise ProtocolError("connection closed inside a frame header")
@@ -204,17 +205,16 @@ class FrameReader:
         if length == 0:
             raise ProtocolError("empty frame")
         self._start += HEADER.size
-        if not self._fill(length):
+        if self._end - self._start < length and not self._fill(length):
             raise ProtocolError("connection closed inside a frame body")
         return length
 
     def _fill(self, need: int) -> bool:
         """Make `need` bytes available from `_start`; False if EOF comes first."""
-        if self._end - self._start >= need:
-            return True
         if self._start == self._end:  # all consumed: receive at the front, into the whole buffer
             self._start = self._end = 0
-        self._make_room(need)
+        if len(self._buf) - self._start < need:
+            self._make_room(need)
         while self._end - self._start < need:
             received = self._sock.recv_into(self._view[self._end:])
             if received == 0:

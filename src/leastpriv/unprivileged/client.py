@@ -39,24 +39,28 @@ class Hello:
 
 _CALL = wire.Kind.CALL.value
 _PING = wire.Kind.PING.value
+_REPLIES = frozenset({wire.Kind.RET, wire.Kind.ERR, wire.Kind.PONG})
 
 
 class _Waiter:
-    """One call's reply slot. `wakeup` is a binary semaphore, cheaper than a threading.Event:
-    created held, released (under the channel's state lock, only while held) when the reply
-    has come or the reading role is free, acquired by the waiting thread."""
+    """One call's reply slot.
+
+    `wakeup` is a binary semaphore, cheaper than a threading.Event, made (held) only when the
+    thread has to wait for another one to read: a lone caller reads its reply itself and never
+    needs one. Released under the channel's state lock, only while held, when the reply has come
+    or the reading role is free; acquired by the waiting thread.
+    """
 
     __slots__ = ("done", "kind", "value", "wakeup")
 
     def __init__(self) -> None:
-        self.wakeup = _thread.allocate_lock()
-        self.wakeup.acquire()
+        self.wakeup: Any = None
         self.done = False
         self.kind: wire.Kind | None = None
         self.value: Any = None
 
     def wake_locked(self) -> None:
-        if self.wakeup.locked():
+        if self.wakeup is not None and self.wakeup.locked():
             self.wakeup.release()
 
 
@@ -108,11 +112,9 @@ class Channel:
             else:
                 raise DaemonStartError(f"unexpected {message[0].name} before HELLO")
 
-    def _readable_before(self, deadline: float | None) -> bool:
+    def _readable_before(self, deadline: float) -> bool:
         if self._reader.buffered():
             return True
-        if deadline is None:
-            return True  # block in recv itself: one syscall less per reply
         remaining_ms = max(0, int((deadline - time.monotonic()) * 1000) + 1)
         return bool(self._poll.poll(remaining_ms))
 
@@ -191,13 +193,17 @@ class Channel:
                 lead = not self._leader
                 if lead:
                     self._leader = True
+                elif waiter.wakeup is None:
+                    waiter.wakeup = _thread.allocate_lock()
+                    waiter.wakeup.acquire()
             if lead:
                 try:
                     self._lead(waiter, deadline)
                 finally:
                     with self._state:
                         self._leader = False
-                        self._wake_one_locked()
+                        if self._pending:
+                            self._wake_one_locked()
                 if waiter.done:
                     return True
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -228,8 +234,10 @@ class Channel:
     def _lead(self, waiter: _Waiter, deadline: float | None) -> None:
         # Replies already received are handed out before the role is: passing it on costs a
         # thread wake-up, handing out a reply that is already here costs nothing more.
-        while (not waiter.done or self._reader.has_frame()) and self._dead is None:
-            if not self._readable_before(deadline):
+        while self._dead is None and (
+                not waiter.done or (self._pending and self._reader.has_frame())):
+            # Without a deadline, block in recv itself: one system call less per reply.
+            if deadline is not None and not self._readable_before(deadline):
                 return
             try:
                 message = self._reader.read_message()
@@ -243,7 +251,7 @@ class Channel:
 
     def _dispatch(self, message: list[Any]) -> None:
         kind = message[0]
-        if kind in (wire.Kind.RET, wire.Kind.ERR, wire.Kind.PONG):
+        if kind in _REPLIES:
             with self._state:
                 waiter = self._pending.pop(message[1], None)
                 if waiter is not None:
