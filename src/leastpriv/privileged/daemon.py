@@ -92,7 +92,8 @@ class Daemon:
 
     def _flush_locked(self) -> None:
         outbox, self._outbox = self._outbox, []
-        wire.send_frames(self._sock, outbox)
+        if outbox:
+            wire.send_frames(self._sock, outbox)
 
     def serve(self) -> None:
         """Serve until the channel closes or a protocol failure closes it."""
@@ -101,14 +102,15 @@ class Daemon:
         seen = None
         while not self._closed.wait(HANDOFF_AFTER):
             with self._state:
-                if self._running is not None and self._running == seen:
-                    # Still the same request as one tick ago: let an idle worker read on, and
-                    # send the replies the reader held back while it had more requests to run.
+                # Still the same request as one tick ago: let an idle worker read on.
+                slow = self._running is not None and self._running == seen
+                if slow:
                     self._running = None
                     self._read_role.release()
-                    with self._send_lock, contextlib.suppress(OSError):
-                        self._flush_locked()
                 seen = self._running
+            if slow:  # and send the replies the reader held back while it had more to run
+                with self._send_lock, contextlib.suppress(OSError):
+                    self._flush_locked()
 
     def _work(self) -> None:
         while True:
@@ -179,6 +181,9 @@ class Daemon:
         self._close()
 
     def _close(self) -> None:
+        # Replies held back for requests that already ran go out before the channel closes.
+        with self._send_lock, contextlib.suppress(OSError):
+            self._flush_locked()
         self._closed.set()
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
