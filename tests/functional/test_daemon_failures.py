@@ -107,6 +107,27 @@ def test_a_call_behind_a_slow_one_is_answered_while_the_slow_one_still_runs(paus
     sleeper.join()
 
 
+def test_a_send_interrupted_part_way_ends_the_channel_and_the_next_call_works() -> None:
+    assert contexts.quick_add_privileged(1, 1) == 2
+    channel = contexts.quick._launched.channel
+    real = channel._sock
+
+    class Interrupting:
+        def sendall(self, data: bytes) -> None:
+            real.sendall(data[:3])  # half a frame header reaches the daemon
+            raise KeyboardInterrupt
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    channel._sock = Interrupting()
+    with pytest.raises(KeyboardInterrupt):
+        contexts.quick_add_privileged(2, 2)
+    channel._sock = real
+    assert channel.dead
+    assert contexts.quick_add_privileged(3, 3) == 6
+
+
 def test_fork_setup_failure_raises_daemon_start_error_and_never_runs_caller_code(
         tmp_path: Path) -> None:
     context = PrivContext("leastpriv_tests.no_user", capabilities=[caps.CAP_CHOWN],

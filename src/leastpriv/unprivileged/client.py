@@ -164,6 +164,13 @@ class Channel:
             except OSError as exc:
                 self._send_failed(request_id, exc, alone=frames is own)
                 return
+            except BaseException:
+                # Interrupted part-way (KeyboardInterrupt): half a frame may be in the stream,
+                # and frames other threads queued would wait for a sender forever.
+                with self._state:
+                    self._sending = False
+                self._die("a send to the daemon was interrupted")
+                raise
             with self._state:
                 frames, self._outbox = self._outbox, []
                 if not frames or self._dead is not None:
