@@ -139,3 +139,18 @@ def test_unprivileged_caller_starts_its_daemon_through_sudo(
     sets = caps.parse_process_status(report["status"])
     assert (sets.effective, sets.permitted, sets.inheritable, sets.bounding) == (DECLARED,) * 4
     assert sets.ambient == frozenset() and sets.no_new_privs and sets.uid == 0
+
+
+def test_under_sudo_the_helper_refuses_a_config_file_the_caller_could_write(
+        system_user: str, readable_tree: Path, sudoers_rule: Path) -> None:
+    config = readable_tree / "leastpriv.toml"
+    config.write_text(f'[leastpriv_tests_execd]\nhelper_command = '
+                      f'"sudo -n {readable_tree / "helper"}"\n')
+    shutil.chown(config, user=system_user)  # the caller could now rewrite what root reads
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(readable_tree),
+           "LEASTPRIV_CONFIG": str(config), "HOME": "/"}
+    done = subprocess.run(["/usr/bin/python3", str(readable_tree / "caller.py")], user=system_user,
+                          cwd=readable_tree, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "leastpriv.errors.DaemonStartError" in done.stderr
+    assert "PolicyError" in done.stderr
