@@ -31,6 +31,7 @@ from support.common import (
     anchor_version,
     ensure_anchors,
     machine,
+    revision,
     worker_env,
     write_section,
 )
@@ -232,7 +233,7 @@ def main() -> int:
             continue
         results[system] = json.loads(proc.stdout.strip().splitlines()[-1])
     report = "\n".join([
-        f"Machine: {before}.",
+        f"Machine: {before}; {revision()}.",
         f"Load average after the run: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.",
         "",
         table(results.get("rootwrap"), results.get("leastpriv"), anchor_version("oslo.rootwrap")),

@@ -40,6 +40,7 @@ from support.common import (
     anchor_version,
     ensure_anchors,
     machine,
+    revision,
     worker_env,
     write_section,
 )
@@ -486,7 +487,7 @@ def main() -> int:
             elif measured is not None:
                 results[system] = combine(results.get(system), measured)
     report = "\n".join([
-        f"Machine: {before}.",
+        f"Machine: {before}; {revision()}.",
         f"Best of {args.rounds} alternating rounds per system.",
         f"Load average after the run: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.",
         "",

@@ -73,6 +73,18 @@ def machine() -> str:
             f"load average {load}")
 
 
+def revision() -> str:
+    """Which leastpriv was measured: the commit, and whether src/ had changes on top of it."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
+                              check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
+    dirty = git("status", "--porcelain", "--", "src")
+    return f"leastpriv at {commit}" + (" with uncommitted changes in src/" if dirty else "")
+
+
 def write_section(doc: Path, name: str, text: str) -> None:
     """Replace the block between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in `doc`."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
