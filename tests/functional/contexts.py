@@ -80,6 +80,16 @@ def add_privileged(a: int, b: int) -> int:
 
 
 @files.entrypoint
+def unsendable_reply_privileged() -> object:
+    return object()  # msgpack cannot carry it: a bug in a privileged function, not the caller's
+
+
+@files.entrypoint
+def oversize_reply_privileged(size: Annotated[int, Range(0, 64 * 1024 * 1024)]) -> bytes:
+    return b"x" * size
+
+
+@files.entrypoint
 def fail_privileged(kind: Annotated[str, OneOf("missing", "custom", "unknown")],
                     path: Annotated[str, PathUnder(ROOT)]) -> None:
     if kind == "missing":

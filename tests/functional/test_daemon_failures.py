@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import contexts
@@ -58,6 +59,23 @@ def test_oversize_request_is_refused_before_sending_and_the_channel_stays_usable
     with pytest.raises(Error) as caught:
         contexts.echo_privileged(b"x" * (17 * 1024 * 1024))
     assert not isinstance(caught.value, DaemonDied)
+    assert contexts.add_privileged(1, 1) == 2
+    assert contexts.files.daemon_pid == pid
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(contexts.unsendable_reply_privileged, id="unsendable"),
+    pytest.param(lambda: contexts.oversize_reply_privileged(17 * 1024 * 1024), id="oversize"),
+])
+def test_a_reply_that_cannot_be_sent_becomes_an_error_and_the_daemon_serves_on(
+        call: Callable[[], object]) -> None:
+    assert contexts.add_privileged(0, 1) == 1
+    pid = contexts.files.daemon_pid
+    # More failed replies than the daemon has worker threads: none of them may cost a worker.
+    for _ in range(12):
+        with pytest.raises(Error) as caught:
+            call()
+        assert not isinstance(caught.value, (DaemonDied, CallTimeout))
     assert contexts.add_privileged(1, 1) == 2
     assert contexts.files.daemon_pid == pid
 

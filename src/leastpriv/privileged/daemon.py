@@ -81,13 +81,16 @@ class Daemon:
     def send(self, message: list[Any], *, hold: bool = False) -> None:
         """Send one message (and any held back before it); `hold`: only queue it for the next.
 
-        A reply too large for a frame is replaced by an error reply.
+        A reply that cannot travel (too large for a frame, or a value msgpack cannot carry, such
+        as an object a privileged function returned by mistake) is replaced by an error reply,
+        so the caller learns why and the worker thread lives on.
         """
         with self._send_lock:
             try:
                 parts = wire.frame_parts(self._packer, message, self._max)
-            except wire.FrameTooLarge as exc:
-                parts = wire.frame_parts(self._packer, _error_reply(message[1], Error(str(exc))),
+            except (wire.FrameTooLarge, TypeError, ValueError, OverflowError) as exc:
+                reason = Error(f"the reply cannot be sent: {type(exc).__name__}: {exc}")
+                parts = wire.frame_parts(self._packer, _error_reply(message[1], reason),
                                          self._max)
             self._outbox.extend(parts)
             if not hold:
@@ -146,6 +149,12 @@ class Daemon:
                     self._protocol_failure(str(exc))
                     return
                 except OSError:  # the reply could not be sent: the channel is gone
+                    self._close()
+                    return
+                except Exception:
+                    # A bug of ours, not the caller's: fail closed rather than lose a worker
+                    # and leave its caller waiting; the next call starts a fresh daemon.
+                    LOG.exception("internal error, closing the channel")
                     self._close()
                     return
                 with self._state:
