@@ -123,7 +123,7 @@ def test_without_the_capabilities_the_configured_method_or_exec_is_chosen() -> N
         pytest.skip("this process holds every capability")
     context = PrivContext("leastpriv_tests.unheld", capabilities=[missing])
     assert context._choose_method(resolved(context)) == "exec"
-    assert context._choose_method(resolved(context, method="connect")) == "connect"
+    assert context._choose_method(resolved(context, method="fork")) == "fork"
 
 
 def test_default_config_section_is_the_name_with_underscores() -> None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from leastpriv import caps, config
 from leastpriv.caps import Capability
 from leastpriv.contract import Contract
-from leastpriv.errors import DaemonStartError, Error, PolicyError
+from leastpriv.errors import Error, PolicyError
 from leastpriv.unprivileged import NotSent
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class PrivContext:
             capabilities=declared,
             helper_command=tuple(helper_command) if helper_command else None,
             user=user, group=group, thread_pool_size=thread_pool_size,
-            logger_name=logger_name, timeout=timeout, socket_path=None, audit_log=None,
+            logger_name=logger_name, timeout=timeout,
         )
         # Where the context lives, so the exec helper can import it (trusted, from our argv).
         self._module = sys._getframe(1).f_globals.get("__name__", "__main__")
@@ -191,12 +191,10 @@ class PrivContext:
         chosen = method or self._choose_method(cfg)
         if chosen == "fork":
             launched = launch.fork_daemon(self.name, dict(self._registry), cfg)
-        elif chosen == "exec":
+        else:
             reference = launch.context_reference(self._module, self)
             launched = launch.exec_daemon(self.name, reference, cfg,
                                           os.environ.get(config.CONFIG_ENV) or None)
-        else:
-            raise DaemonStartError(f"the {chosen!r} launch method is not available yet")
         self._launched = launched
         self._method = chosen
         return launched
