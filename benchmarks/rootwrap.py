@@ -26,15 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from support.common import (
-    REPO,
-    anchor_version,
-    ensure_anchors,
-    machine,
-    revision,
-    worker_env,
-    write_section,
-)
+from support.common import anchor_version, prepare, publish, run_workers
 
 UID = 4242  # any uid in the contract's range; no such user needs to exist
 ONE_SHOT_RUNS = 12
@@ -42,7 +34,6 @@ DAEMON_CALLS = 200
 ENTRYPOINT_CALLS = 1000
 STARTS = 5
 EXEC_STARTS = 5
-WORKER_TIMEOUT = 300
 
 ROOTWRAP_MAIN = "from oslo_rootwrap.cmd import main; main()"
 ROOTWRAP_DAEMON = "from oslo_rootwrap.cmd import daemon; daemon()"
@@ -213,36 +204,13 @@ def main() -> int:
         finally:
             shutil.rmtree(directory)
         return 0
-    if os.geteuid() != 0:
-        print("benchmarks/rootwrap.py needs root: both sides chown a file to another uid",
-              file=sys.stderr)
+    before = prepare("benchmarks/rootwrap.py", "both sides chown a file to another uid")
+    if before is None:
         return 1
-    ensure_anchors()
-    before = machine()
-    results: dict[str, dict[str, Any] | None] = {}
-    failures = []
-    for system in ("rootwrap", "leastpriv"):
-        print(f"measuring {system} …", file=sys.stderr, flush=True)
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", system], capture_output=True, text=True,
-            env=worker_env(anchors=system == "rootwrap"), timeout=WORKER_TIMEOUT, check=False,
-        )
-        if proc.returncode != 0:
-            results[system] = None
-            failures.append(f"{system}: worker exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-            continue
-        results[system] = json.loads(proc.stdout.strip().splitlines()[-1])
-    report = "\n".join([
-        f"Machine: {before}; {revision()}.",
-        f"Load average after the run: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.",
-        "",
-        table(results.get("rootwrap"), results.get("leastpriv"), anchor_version("oslo.rootwrap")),
-        *([""] + [f"Not measured — {failure}" for failure in failures] if failures else []),
-    ])
-    print(report)
-    if args.update_docs:
-        write_section(REPO / "docs" / "performance.md", "rootwrap", report)
-    return 1 if failures else 0
+    results, failures = run_workers(__file__, ("rootwrap", "leastpriv"), anchored="rootwrap")
+    return publish(before, table(results.get("rootwrap"), results.get("leastpriv"),
+                                 anchor_version("oslo.rootwrap")), failures,
+                   section="rootwrap", update_docs=args.update_docs)
 
 
 if __name__ == "__main__":

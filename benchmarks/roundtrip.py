@@ -27,7 +27,6 @@ import os
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,15 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from support.common import (
-    REPO,
-    anchor_version,
-    ensure_anchors,
-    machine,
-    revision,
-    worker_env,
-    write_section,
-)
+from support.common import anchor_version, prepare, publish, run_workers
 
 SMALL = b"x" * 32
 LARGE = os.urandom(1 << 20)
@@ -54,7 +45,6 @@ THREAD_SECONDS = 1.5
 THREAD_COUNTS = (8, 64)
 FORK_STARTS = 7
 EXEC_STARTS = 3
-WORKER_TIMEOUT = 300  # seconds; a hung library is reported, not waited for forever
 
 SYSTEMS = ("floor", "leastpriv", "oslo.privsep")
 
@@ -420,21 +410,6 @@ def table(results: dict[str, dict[str, Any] | None], oslo_version: str) -> str:
     return "\n".join(lines)
 
 
-def run_worker(system: str) -> tuple[dict[str, Any] | None, str | None]:
-    """One worker's measurements, or why there are none."""
-    try:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", system], capture_output=True, text=True,
-            env=worker_env(anchors=system == "oslo.privsep"), timeout=WORKER_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return None, f"{system}: no result within {WORKER_TIMEOUT} s"
-    if proc.returncode != 0:
-        return None, f"{system}: worker exited {proc.returncode}:\n{proc.stderr[-3000:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1]), None
-
-
 def combine(best: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """The best of two rounds: least time, most calls/s, but the *largest* RSS (not noise)."""
     if best is None:
@@ -464,40 +439,14 @@ def main() -> int:
     if args.worker:
         print(json.dumps(worker(args.worker)))
         return 0
-    if os.geteuid() != 0:
-        print("benchmarks/roundtrip.py needs root: fork mode forks daemons that keep a capability",
-              file=sys.stderr)
+    before = prepare("benchmarks/roundtrip.py", "fork mode forks daemons that keep a capability")
+    if before is None:
         return 1
-    ensure_anchors()
-    before = machine()
-    results: dict[str, dict[str, Any] | None] = {}
-    failures = []
-    # Systems alternate round by round, so a burst of load from elsewhere on the machine falls on
-    # all of them rather than on one; each figure is then the best of the rounds (see `combine`).
-    for round_number in range(1, args.rounds + 1):
-        for system in SYSTEMS:
-            if system in results and results[system] is None:
-                continue  # it failed once: its failure is reported, not retried
-            print(f"round {round_number}/{args.rounds}: measuring {system} …", file=sys.stderr,
-                  flush=True)
-            measured, failure = run_worker(system)
-            if failure:
-                results[system] = None
-                failures.append(failure)
-            elif measured is not None:
-                results[system] = combine(results.get(system), measured)
-    report = "\n".join([
-        f"Machine: {before}; {revision()}.",
-        f"Best of {args.rounds} alternating rounds per system.",
-        f"Load average after the run: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.",
-        "",
-        table(results, anchor_version("oslo.privsep")),
-        *([""] + [f"Not measured — {failure}" for failure in failures] if failures else []),
-    ])
-    print(report)
-    if args.update_docs:
-        write_section(REPO / "docs" / "performance.md", "roundtrip", report)
-    return 1 if failures else 0
+    results, failures = run_workers(__file__, SYSTEMS, anchored="oslo.privsep", rounds=args.rounds,
+                                    combine=combine)
+    return publish(before, table(results, anchor_version("oslo.privsep")), failures,
+                   notes=(f"Best of {args.rounds} alternating rounds per system.",),
+                   section="roundtrip", update_docs=args.update_docs)
 
 
 if __name__ == "__main__":

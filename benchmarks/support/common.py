@@ -1,5 +1,6 @@
-"""What both benchmark scripts share: the anchors' installation, the machine's description, and
-writing a result table into docs/performance.md.
+"""What both benchmark scripts share: the root check, the anchors' installation, running the
+workers, the machine's description, the report around a result table, and writing it into
+docs/performance.md.
 
 Kept out of the package's ``__init__``: a daemon started by exec imports its target module from
 this package, and must not pay for these imports (subprocess, platform, pathlib: about 12 ms).
@@ -8,18 +9,23 @@ this package, and must not pay for these imports (subprocess, platform, pathlib:
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO = BENCH_DIR.parent
 # The anchors are installed here, never into the project's environment or requirements.
 CACHE_SITE = BENCH_DIR / ".cache" / "site"
 ANCHORS = ("oslo.privsep", "oslo.rootwrap")
+WORKER_TIMEOUT = 300  # seconds; a hung library is reported, not waited for forever
+Measurements = dict[str, Any]  # what a worker prints: one JSON object
 
 
 def ensure_anchors() -> None:
@@ -38,6 +44,18 @@ def ensure_anchors() -> None:
         )
 
 
+def prepare(script: str, why_root: str) -> str | None:
+    """Before a run: check for root, install the anchors, and describe the machine as it is now.
+
+    None, after saying on stderr that `script` needs root and `why_root`, when not run as root.
+    """
+    if os.geteuid() != 0:
+        print(f"{script} needs root: {why_root}", file=sys.stderr)
+        return None
+    ensure_anchors()
+    return machine()
+
+
 def worker_env(*, anchors: bool) -> dict[str, str]:
     """The environment of a worker: `support` importable, and the anchors only when asked for.
 
@@ -46,6 +64,22 @@ def worker_env(*, anchors: bool) -> dict[str, str]:
     """
     paths = [str(BENCH_DIR)] + ([str(CACHE_SITE)] if anchors else [])
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def run_worker(script: str, system: str, *,
+               anchors: bool) -> tuple[Measurements | None, str | None]:
+    """Run `script --worker system` in a process of its own: its measurements (the JSON object on
+    the last line of its output), or why there are none."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, script, "--worker", system], capture_output=True, text=True,
+            env=worker_env(anchors=anchors), timeout=WORKER_TIMEOUT, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"{system}: no result within {WORKER_TIMEOUT} s"
+    if proc.returncode != 0:
+        return None, f"{system}: worker exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1]), None
 
 
 def anchor_version(distribution: str) -> str:
@@ -83,6 +117,54 @@ def revision() -> str:
     commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
     dirty = git("status", "--porcelain", "--", "src")
     return f"leastpriv at {commit}" + (" with uncommitted changes in src/" if dirty else "")
+
+
+def run_workers(script: str, systems: Sequence[str], anchored: str, *, rounds: int | None = None,
+                combine: Callable[[Measurements | None, Measurements], Measurements] | None = None,
+                ) -> tuple[dict[str, Measurements | None], list[str]]:
+    """Run `script`'s worker for each of `systems` (only `anchored` sees the anchors): each
+    system's measurements, None for a system whose worker failed, and why each failed.
+
+    With `rounds`, the systems alternate round by round, so a burst of load from elsewhere on the
+    machine falls on all of them rather than on one; each figure is then what `combine` makes of
+    the rounds. A system that failed once is reported, not retried.
+    """
+    results: dict[str, Measurements | None] = {}
+    failures = []
+    for round_number in range(1, (rounds or 1) + 1):
+        for system in systems:
+            if system in results and results[system] is None:
+                continue
+            label = f"round {round_number}/{rounds}: " if rounds else ""
+            print(f"{label}measuring {system} …", file=sys.stderr, flush=True)
+            measured, failure = run_worker(script, system, anchors=system == anchored)
+            if failure:
+                results[system] = None
+                failures.append(failure)
+            elif measured is not None:
+                results[system] = combine(results.get(system), measured) if combine else measured
+    return results, failures
+
+
+def publish(before: str, table: str, failures: list[str], *, section: str, update_docs: bool,
+            notes: tuple[str, ...] = ()) -> int:
+    """Print the report around a result table; with `update_docs`, also write it as `section` of
+    docs/performance.md. The report: the machine as it was `before` the run, which leastpriv, any
+    `notes`, the load average now, the table, and what could not be measured. Returns the exit
+    status: 1 when anything could not be measured.
+    """
+    report = "\n".join([
+        f"Machine: {before}; {revision()}.",
+        *notes,
+        f"Load average after the run: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.",
+        "",
+        table,
+        *([""] + [f"Not measured — {failure}" for failure in failures] if failures else []),
+    ])
+    print(report)
+    if update_docs:
+        write_section(REPO / "docs" / "performance.md", section, report)
+    return 1 if failures else 0
 
 
 def write_section(doc: Path, name: str, text: str) -> None:

@@ -10,8 +10,11 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import contexts
@@ -29,6 +32,26 @@ def functional_pythonpath() -> str:
     here = Path(__file__).parent
     src = Path(__file__).parents[2] / "src"
     return os.pathsep.join([str(here), str(src)])
+
+
+def raised_when_killed_mid_call(call: Callable[[], object], pid: int) -> list[type[BaseException]]:
+    """Run `call` (a privileged call that sleeps) in a thread, SIGKILL the daemon `pid` while the
+    call is in it, and return the types of what the call raised."""
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)  # let the call reach the daemon
+    os.kill(pid, signal.SIGKILL)
+    thread.join(15)
+    assert not thread.is_alive()
+    return [type(exc) for exc in outcome]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +11,10 @@ from pathlib import Path
 
 import contexts
 import pytest
-from support import stop_test_contexts  # noqa: F401 - fixtures are used by name
+from support import (  # noqa: F401 - fixtures are used by name
+    raised_when_killed_mid_call,
+    stop_test_contexts,
+)
 from tests.conftest import requires_root
 
 from leastpriv import CallTimeout, DaemonDied, DaemonStartError, Error, caps, wire
@@ -83,21 +85,8 @@ def test_a_reply_that_cannot_be_sent_becomes_an_error_and_the_daemon_serves_on(
 def test_sigkill_mid_call_raises_daemon_died_and_the_next_call_restarts_by_fork() -> None:
     assert contexts.quick_add_privileged(1, 1) == 2
     old_pid = contexts.quick.daemon_pid
-    outcome: list[BaseException] = []
-
-    def sleeper() -> None:
-        try:
-            contexts.sleep_privileged(20.0)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=sleeper)
-    thread.start()
-    time.sleep(0.3)  # let the call reach the daemon
-    os.kill(old_pid, signal.SIGKILL)
-    thread.join(15)
-    assert not thread.is_alive()
-    assert [type(exc) for exc in outcome] == [DaemonDied]
+    raised = raised_when_killed_mid_call(lambda: contexts.sleep_privileged(20.0), old_pid)
+    assert raised == [DaemonDied]
     assert contexts.quick_add_privileged(2, 3) == 5
     assert contexts.quick.daemon_pid != old_pid
     assert contexts.quick._launched.method == "fork"

@@ -5,14 +5,10 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import stat
 import subprocess
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +17,7 @@ import msgpack
 import pytest
 from support import (  # noqa: F401 - fixtures are used by name
     functional_pythonpath,
+    raised_when_killed_mid_call,
     status_sets,
     stop_test_contexts,
     system_user,
@@ -61,20 +58,8 @@ def test_root_exec_helper_serves_with_exactly_the_declared_set(helper_path: None
 def test_exec_daemon_killed_mid_call_restarts_by_exec(helper_path: None) -> None:
     contexts.execd.start(method="exec")
     old_pid = contexts.execd.daemon_pid
-    outcome: list[BaseException] = []
-
-    def sleeper() -> None:
-        try:
-            contexts.exec_sleep_privileged(20.0)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=sleeper)
-    thread.start()
-    time.sleep(0.3)
-    os.kill(old_pid, signal.SIGKILL)
-    thread.join(15)
-    assert [type(exc) for exc in outcome] == [DaemonDied]
+    raised = raised_when_killed_mid_call(lambda: contexts.exec_sleep_privileged(20.0), old_pid)
+    assert raised == [DaemonDied]
     assert contexts.exec_add_privileged(1, 2) == 3
     assert contexts.execd.daemon_pid != old_pid
     assert is_helper(contexts.execd.daemon_pid)
