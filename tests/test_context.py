@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from typing import Annotated, Any
@@ -102,7 +101,7 @@ def test_wrapper_keeps_the_function_name_and_docstring() -> None:
 
 
 def resolved(context: PrivContext, **changes: Any) -> config.ContextConfig:
-    return dataclasses.replace(config.resolve(context.cfg_section, context._defaults), **changes)
+    return config.resolve(context.cfg_section, context._defaults).replace(**changes)
 
 
 def held_capabilities() -> frozenset[caps.Capability]:

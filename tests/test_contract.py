@@ -4,6 +4,8 @@ from __future__ import annotations
 import __future__
 
 import enum
+import functools
+import inspect
 import math
 import os
 import pathlib
@@ -17,7 +19,7 @@ from typing import Annotated, Any, Literal, NewType, Optional, Union
 import msgpack  # type: ignore[import-untyped]  # msgpack ships no type hints
 import pytest
 
-from leastpriv import ContractViolation, PolicyError
+from leastpriv import ContractViolation, PolicyError, contract
 from leastpriv.contract import (
     Contract,
     Match,
@@ -905,3 +907,31 @@ def test_contract_of_a_no_argument_function_takes_an_empty_payload() -> None:
         contract.unbind({"x": 1})
     with pytest.raises(TypeError):
         contract.bind((1,), {})
+
+
+def _kinds_privileged(a: int, b: int = 2, /, c: str = "c", *rest: int, d: int,
+                      e: int = 5, **extra: int) -> None:
+    pass
+
+
+def _wrapping(func: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        func(*args, **kwargs)
+
+    return wrapper
+
+
+class _CallableObject:
+    def __call__(self, x: int, *, y: str = "y") -> None:
+        pass
+
+
+@pytest.mark.parametrize("func", [
+    _kinds_privileged, _signature_privileged, _wrapping(_signature_privileged),
+    functools.partial(_kinds_privileged, 1), _CallableObject(), lambda: None,
+])
+def test_signature_is_read_as_inspect_reads_it(func: Callable[..., None]) -> None:
+    expected = [(p.name, int(p.kind), contract._NO_DEFAULT if p.default is p.empty else p.default)
+                for p in inspect.signature(func).parameters.values()]
+    assert contract._signature(func) == expected

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from leastpriv.frozen import Frozen
 
 
 class Capability(enum.IntEnum):
@@ -199,9 +200,11 @@ _SET_FIELDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class ProcessCapabilities:
+class ProcessCapabilities(Frozen):
     """The capability sets, ``no_new_privs`` flag and effective uid/gid of one process."""
+
+    __slots__ = ("effective", "permitted", "inheritable", "bounding",  # noqa: RUF023 - in order
+                 "ambient", "no_new_privs", "uid", "gid")
 
     effective: frozenset[Capability]
     permitted: frozenset[Capability]

@@ -23,18 +23,17 @@ cannot be read or parsed, and a capability the context did not declare are each 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import shlex
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from leastpriv import caps
 from leastpriv.caps import Capability
 from leastpriv.errors import PolicyError
+from leastpriv.frozen import Frozen
 
 __all__ = ["CONFIG_ENV", "ContextConfig", "resolve"]
 
@@ -49,9 +48,13 @@ MIN_FRAME_SIZE = 4096
 MAX_FRAME_SIZE = 2**32 - 1
 
 
-@dataclass(frozen=True)
-class ContextConfig:
+class ContextConfig(Frozen):
     """The settings of one context, after every layer was applied."""
+
+    __slots__ = ("capabilities", "helper_command", "user", "group",  # noqa: RUF023 - in order
+                 "thread_pool_size", "logger_name", "timeout", "umask", "max_frame_size", "method")
+    _defaults: ClassVar[dict[str, Any]] = {
+        "umask": 0o022, "max_frame_size": 16 * 1024 * 1024, "method": None}
 
     capabilities: frozenset[Capability]
     helper_command: tuple[str, ...] | None
@@ -60,9 +63,9 @@ class ContextConfig:
     thread_pool_size: int | None
     logger_name: str | None
     timeout: float | None
-    umask: int = 0o022
-    max_frame_size: int = 16 * 1024 * 1024
-    method: str | None = None  # "fork" | "exec"
+    umask: int
+    max_frame_size: int
+    method: str | None  # "fork" | "exec"
 
 
 class _BadValue(Exception):
@@ -154,7 +157,7 @@ _PARSERS: dict[str, Callable[[Any, frozenset[Capability]], Any]] = {
     "max_frame_size": _int_between(MIN_FRAME_SIZE, MAX_FRAME_SIZE),
     "method": _method,
 }
-assert set(_PARSERS) == {field.name for field in dataclasses.fields(ContextConfig)}
+assert set(_PARSERS) == set(ContextConfig.__slots__)
 
 
 def _parse_values(raw: Mapping[str, Any], defaults: ContextConfig, source: str) -> dict[str, Any]:
@@ -190,7 +193,7 @@ def resolve(section: str, defaults: ContextConfig, *,
         table = _toml_section(path, section)
         values.update(_parse_values(table, defaults, f"{path} [{section}]"))
     values.update(_oslo_config_values(section, defaults))
-    return dataclasses.replace(defaults, **values)
+    return defaults.replace(**values)
 
 
 def _config_path(config_file: str | os.PathLike[str] | None) -> str | None:

@@ -22,13 +22,13 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from leastpriv import caps, config
 from leastpriv.caps import Capability
 from leastpriv.contract import Contract
 from leastpriv.errors import Error, PolicyError
+from leastpriv.frozen import Frozen
 from leastpriv.unprivileged import NotSent
 
 if TYPE_CHECKING:
@@ -40,9 +40,10 @@ POLICIES = ("strict", "warn")
 PRIVILEGED_SUFFIX = "_privileged"
 
 
-@dataclass(frozen=True)
-class Entrypoint:
+class Entrypoint(Frozen):
     """One registered function: the name the channel carries, the function, its contract."""
+
+    __slots__ = ("name", "function", "contract", "timeout")  # noqa: RUF023 - in order
 
     name: str
     function: Callable[..., Any]

@@ -22,7 +22,6 @@ numeric tower).
 from __future__ import annotations
 
 import enum
-import inspect
 import os
 import re
 import reprlib
@@ -761,20 +760,66 @@ def _annotation_name(annotation: Any) -> str:
 # Contract
 
 
+# Parameter kinds, numbered as inspect.Parameter numbers them (so its kinds compare equal).
+_POSITIONAL_ONLY, _POSITIONAL_OR_KEYWORD, _VAR_POSITIONAL, _KEYWORD_ONLY, _VAR_KEYWORD = range(5)
+# A parameter without a default (inspect.Parameter.empty's role).
+_NO_DEFAULT = object()
+# The code object's flags for *args and **kwargs (CPython's CO_VARARGS and CO_VARKEYWORDS).
+_CO_VARARGS, _CO_VARKEYWORDS = 0x04, 0x08
+
+
+def _signature(func: Callable[..., Any]) -> list[tuple[str, int, Any]]:
+    """``(name, kind, default)`` of each of `func`'s parameters, in `inspect.signature`'s order.
+
+    A plain function, unwrapped through ``__wrapped__`` as `inspect.signature` does, is read from
+    its code object: importing `inspect` costs each exec'd daemon about 1 MB and 10 ms. Any other
+    callable (a partial, a method, an object, a ``__signature__``) goes to `inspect.signature`.
+    """
+    target, seen = func, set()
+    while (hasattr(target, "__wrapped__") and not hasattr(target, "__signature__")
+           and id(target) not in seen):
+        seen.add(id(target))
+        target = target.__wrapped__
+    if type(target) is not types.FunctionType or hasattr(target, "__signature__"):
+        import inspect
+
+        return [(p.name, int(p.kind), _NO_DEFAULT if p.default is p.empty else p.default)
+                for p in inspect.signature(func).parameters.values()]
+    code = target.__code__
+    positional, keyword_only = code.co_argcount, code.co_kwonlyargcount
+    names = code.co_varnames  # positional, keyword-only, then *args' and **kwargs' names
+    defaults = target.__defaults__ or ()
+    keyword_defaults = target.__kwdefaults__ or {}
+    first_default = positional - len(defaults)
+    params = [(names[i],
+               _POSITIONAL_ONLY if i < code.co_posonlyargcount else _POSITIONAL_OR_KEYWORD,
+               defaults[i - first_default] if i >= first_default else _NO_DEFAULT)
+              for i in range(positional)]
+    extra = positional + keyword_only
+    if code.co_flags & _CO_VARARGS:
+        params.append((names[extra], _VAR_POSITIONAL, _NO_DEFAULT))
+        extra += 1
+    params.extend((name, _KEYWORD_ONLY, keyword_defaults.get(name, _NO_DEFAULT))
+                  for name in names[positional:positional + keyword_only])
+    if code.co_flags & _CO_VARKEYWORDS:
+        params.append((names[extra], _VAR_KEYWORD, _NO_DEFAULT))
+    return params
+
+
 class _Parameter:
     """One parameter's compiled plan: its rule, how it is passed, its default."""
 
     __slots__ = ("default", "has_default", "kind", "name", "rule")
 
-    def __init__(self, param: inspect.Parameter, rule: _Rule) -> None:
-        self.name = param.name
-        self.kind = param.kind
+    def __init__(self, name: str, kind: int, default: Any, rule: _Rule) -> None:
+        self.name = name
+        self.kind = kind
         self.rule = rule
-        self.has_default = param.default is not inspect.Parameter.empty
-        self.default = param.default
+        self.has_default = default is not _NO_DEFAULT
+        self.default = default
 
 
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_POSITIONAL = (_POSITIONAL_ONLY, _POSITIONAL_OR_KEYWORD)
 # Where unbind puts each value.
 _IN_ARGS, _IN_KWARGS, _SPREAD_ARGS, _SPREAD_KWARGS = range(4)
 
@@ -801,18 +846,18 @@ class Contract:
         self._by_name = {param.name: param for param in params}
         self._positional_names = [p.name for p in params if p.kind in _POSITIONAL]
         self._positional_only_names = frozenset(
-            p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY)
+            p.name for p in params if p.kind == _POSITIONAL_ONLY)
         self._keyword_names = frozenset(
             p.name for p in params
-            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+            if p.kind in (_POSITIONAL_OR_KEYWORD, _KEYWORD_ONLY))
         self._var_positional = next(
-            (p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+            (p.name for p in params if p.kind == _VAR_POSITIONAL), None)
         self._var_keyword = next(
-            (p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+            (p.name for p in params if p.kind == _VAR_KEYWORD), None)
         self._all_names = frozenset(p.name for p in params)
         self._required_names = frozenset(
             p.name for p in params if not p.has_default
-            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD))
+            and p.kind not in (_VAR_POSITIONAL, _VAR_KEYWORD))
         # The common call (every argument positional, none left to a default) skips the binder.
         self._fast_positional = len(self._positional_names) == len(params)
         # Flat tuples walked on every call: no attribute lookups, no introspection.
@@ -822,14 +867,14 @@ class Contract:
 
     def _placement(self, param: _Parameter) -> int:
         """Where `unbind` puts a parameter's value: args, kwargs, or spread from *args/**kwargs."""
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+        if param.kind == _VAR_POSITIONAL:
             return _SPREAD_ARGS
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
+        if param.kind == _VAR_KEYWORD:
             return _SPREAD_KWARGS
-        if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+        if param.kind == _POSITIONAL_ONLY:
             return _IN_ARGS
         # Once *args is declared, every parameter before it can only be filled positionally.
-        if param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and self._var_positional:
+        if param.kind == _POSITIONAL_OR_KEYWORD and self._var_positional:
             return _IN_ARGS
         return _IN_KWARGS
 
@@ -848,27 +893,27 @@ class Contract:
         """
         function = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', func)}"
         try:
-            signature = inspect.signature(func)
+            parameters = _signature(func)
         except (TypeError, ValueError) as exc:
             raise PolicyError(f"{function}: no inspectable signature ({exc})") from None
         hints = _type_hints(func, function, strict)
         params = []
         unchecked = set()
-        for param in signature.parameters.values():
+        for name, kind, default in parameters:
             try:
-                rule = _parameter_rule(param, hints, strict)
-                _check_default(param, rule)
+                rule = _parameter_rule(name, kind, hints, strict)
+                _check_default(default, rule)
             except _Unsupported as problem:
-                message = f"{function}: parameter {param.name!r}: {problem}"
+                message = f"{function}: parameter {name!r}: {problem}"
                 if strict:
                     raise PolicyError(message) from None
                 warnings.warn(message, PolicyWarning, stacklevel=2)
                 rule = _UNCHECKED
             except PolicyError as error:
-                raise PolicyError(f"{function}: parameter {param.name!r}: {error}") from None
+                raise PolicyError(f"{function}: parameter {name!r}: {error}") from None
             if rule is _UNCHECKED:
-                unchecked.add(param.name)
-            params.append(_Parameter(param, rule))
+                unchecked.add(name)
+            params.append(_Parameter(name, kind, default, rule))
         return cls(function, params, frozenset(unchecked))
 
     # -- caller side --------------------------------------------------------------------------
@@ -972,14 +1017,14 @@ class Contract:
                 raise ContractViolation(self.function, name, "required argument missing")
 
     def _var_positional_values(self, name: str, value: Any) -> list[Any]:
-        if value is inspect.Parameter.empty:
+        if value is _NO_DEFAULT:
             return []
         if type(value) is not list and type(value) is not tuple:
             raise ContractViolation(self.function, name, f"expected list, got {_type_name(value)}")
         return list(value)
 
     def _var_keyword_values(self, name: str, value: Any) -> dict[str, Any]:
-        if value is inspect.Parameter.empty:
+        if value is _NO_DEFAULT:
             return {}
         if type(value) is not dict:
             raise ContractViolation(self.function, name, f"expected dict, got {_type_name(value)}")
@@ -1003,22 +1048,22 @@ def _type_hints(func: Callable[..., Any], function: str, strict: bool) -> dict[s
         return {}
 
 
-def _parameter_rule(param: inspect.Parameter, hints: dict[str, Any], strict: bool) -> _Rule:
-    if param.kind is inspect.Parameter.VAR_POSITIONAL:
+def _parameter_rule(name: str, kind: int, hints: dict[str, Any], strict: bool) -> _Rule:
+    if kind == _VAR_POSITIONAL:
         raise _Unsupported("*args accepts any number of unchecked arguments; name each one")
-    if param.kind is inspect.Parameter.VAR_KEYWORD:
+    if kind == _VAR_KEYWORD:
         raise _Unsupported("**kwargs accepts any unchecked keyword; name each one")
-    if param.name not in hints:
+    if name not in hints:
         raise _Unsupported("has no type annotation")
-    return _compile(hints[param.name], strict)
+    return _compile(hints[name], strict)
 
 
-def _check_default(param: inspect.Parameter, rule: _Rule) -> None:
+def _check_default(default: Any, rule: _Rule) -> None:
     """A default outside the contract is a bug in the declaration: refuse it at decoration."""
-    if param.default is inspect.Parameter.empty or rule is _UNCHECKED:
+    if default is _NO_DEFAULT or rule is _UNCHECKED:
         return
     try:
-        rule.to_wire(param.default)
+        rule.to_wire(default)
     except _Refused as refusal:
-        raise PolicyError(f"default {_short(param.default)} is outside the contract: "
+        raise PolicyError(f"default {_short(default)} is outside the contract: "
                           f"{refusal.describe()}") from None
