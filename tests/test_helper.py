@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import requires_root
 
 from leastpriv import PolicyError
-from leastpriv.privileged.helper import check_root_only
+from leastpriv.privileged.helper import _parse, check_root_only
 
 pytestmark = requires_root
 NOBODY = 65534
@@ -73,3 +73,35 @@ def test_a_symlink_is_judged_by_the_file_it_leads_to(root_dir: Path, tmp_path: P
     link.symlink_to(foreign)
     with pytest.raises(PolicyError):
         check_root_only(str(link))
+
+
+@pytest.mark.parametrize("argv", [
+    ["--context", "m:c", "--socket", "/s", "--config", "/c"],
+    ["--context=m:c", "--socket=/s", "--config=/c"],
+])
+def test_the_options_are_parsed(argv: list[str]) -> None:
+    assert _parse(argv) == {"--context": "m:c", "--socket": "/s", "--config": "/c"}
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--context", "m:c"],
+    ["--context", "m:c", "--socket"],
+    ["--context", "m:c", "--socket=/s", "--socket=/t"],
+    ["--context", "m:c", "--socket", "/s", "--user", "x"],
+    ["--context", "--socket"],
+    ["m:c"],
+])
+def test_anything_else_is_a_usage_error(argv: list[str],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _parse(argv)
+    assert exited.value.code == 2
+    assert "usage: leastpriv-helper" in capsys.readouterr().err
+
+
+def test_help_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _parse(["--help"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: leastpriv-helper --context")
