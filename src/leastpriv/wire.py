@@ -153,10 +153,12 @@ class FrameReader:
     """Reads whole frames from a stream socket through one reusable buffer.
 
     Only one thread may read at a time (the caller arranges that). `read()` returns None at EOF.
+    The buffer starts at `chunk` bytes, all of them resident from the start (a daemon's memory),
+    and grows to the largest frame received: a larger start would only save that one growth.
     """
 
     def __init__(self, sock: socket.socket, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
-                 chunk: int = 256 * 1024) -> None:
+                 chunk: int = 64 * 1024) -> None:
         self._sock = sock
         self._max = max_frame_size
         self._buf = bytearray(chunk)
