@@ -75,8 +75,13 @@ def _ext_hook(code: int, data: bytes) -> object:
 
 
 def new_packer() -> msgpack.Packer:
-    """A packer for one writer; reuse it (under that writer's lock) instead of making one a call."""
-    return msgpack.Packer(default=_default, use_bin_type=True, strict_types=True)
+    """A packer for one writer; reuse it (under that writer's lock) instead of making one a call.
+
+    It keeps what it packed until `reset()` (autoreset off), so a large body can be sent straight
+    from its buffer (see `pack`): copying 1 MiB out into a fresh bytes object, whose pages the
+    kernel must first fault in, cost more than packing it.
+    """
+    return msgpack.Packer(default=_default, use_bin_type=True, strict_types=True, autoreset=False)
 
 
 def packb(value: object) -> bytes:
@@ -95,20 +100,35 @@ def unpackb(body: bytes | memoryview) -> Any:
         raise ProtocolError(f"malformed frame body: {type(exc).__name__}") from None
 
 
-def frame_parts(packer: msgpack.Packer, message: list[Any],
-                max_frame_size: int) -> tuple[bytes, ...]:
-    """The frame of `message` as the pieces to send in order; `FrameTooLarge` when too big.
+def pack(packer: msgpack.Packer, message: list[Any], max_frame_size: int) -> memoryview:
+    """`message` packed into `packer`'s emptied buffer, as a view of that buffer.
 
-    Send a message's kind as a plain int (`Kind.CALL.value`): an IntEnum member would go through
-    the packer's `default` hook, a Python call per message.
+    Use the view, then release it and `reset()` the packer before its next use (msgpack refuses
+    to touch a buffer a view still exports). `FrameTooLarge` when the body is too big; the packer
+    is left empty when this raises. Send a message's kind as a plain int (`Kind.CALL.value`): an
+    IntEnum member would go through the packer's `default` hook, a Python call per message.
     """
-    body = packer.pack(message)
+    packer.pack(message)  # on any error msgpack empties the buffer itself
+    body = packer.getbuffer()
     size = len(body)
     if size > max_frame_size:
+        body.release()
+        packer.reset()
         raise FrameTooLarge(size, max_frame_size)
-    if size <= JOIN_LIMIT:
-        return (HEADER.pack(size) + body,)
-    return HEADER.pack(size), body
+    return body
+
+
+def frame_parts(packer: msgpack.Packer, message: list[Any],
+                max_frame_size: int) -> tuple[bytes, ...]:
+    """The frame of `message` as the pieces to send in order, free to be queued first."""
+    body = pack(packer, message, max_frame_size)
+    try:
+        if len(body) <= JOIN_LIMIT:
+            return (HEADER.pack(len(body)) + body,)
+        return HEADER.pack(len(body)), bytes(body)
+    finally:
+        body.release()
+        packer.reset()
 
 
 def send_frames(sock: socket.socket, frames: list[bytes] | tuple[bytes, ...]) -> None:

@@ -81,20 +81,31 @@ class Daemon:
     def send(self, message: list[Any], *, hold: bool = False) -> None:
         """Send one message (and any held back before it); `hold`: only queue it for the next.
 
+        A large reply (over `wire.JOIN_LIMIT`) is never held: it goes out at once, straight from
+        the packer's buffer, which saves copying it.
+
         A reply that cannot travel (too large for a frame, or a value msgpack cannot carry, such
         as an object a privileged function returned by mistake) is replaced by an error reply,
         so the caller learns why and the worker thread lives on.
         """
         with self._send_lock:
             try:
-                parts = wire.frame_parts(self._packer, message, self._max)
+                body = wire.pack(self._packer, message, self._max)
             except (wire.FrameTooLarge, TypeError, ValueError, OverflowError) as exc:
                 reason = Error(f"the reply cannot be sent: {type(exc).__name__}: {exc}")
-                parts = wire.frame_parts(self._packer, _error_reply(message[1], reason),
-                                         self._max)
-            self._outbox.extend(parts)
-            if not hold:
-                self._flush_locked()
+                body = wire.pack(self._packer, _error_reply(message[1], reason), self._max)
+            try:
+                if len(body) <= wire.JOIN_LIMIT:
+                    self._outbox.append(wire.HEADER.pack(len(body)) + body)
+                    if not hold:
+                        self._flush_locked()
+                else:  # at once, after the replies held before it, from the packer's buffer
+                    self._outbox.append(wire.HEADER.pack(len(body)))
+                    self._flush_locked()
+                    self._sock.sendall(body)
+            finally:
+                body.release()
+                self._packer.reset()
 
     def _flush_locked(self) -> None:
         outbox, self._outbox = self._outbox, []
