@@ -118,20 +118,29 @@ def pack(packer: msgpack.Packer, message: list[Any], max_frame_size: int) -> mem
     return body
 
 
+def body_parts(body: memoryview) -> tuple[bytes] | tuple[bytes, memoryview]:
+    """The frame of a `pack`ed body as the pieces to send in order: header and body joined when
+    small, else the header and the body itself (still the view of the packer's buffer)."""
+    header = HEADER.pack(len(body))
+    if len(body) <= JOIN_LIMIT:
+        return (header + body,)
+    return header, body
+
+
 def frame_parts(packer: msgpack.Packer, message: list[Any],
                 max_frame_size: int) -> tuple[bytes, ...]:
     """The frame of `message` as the pieces to send in order, free to be queued first."""
     body = pack(packer, message, max_frame_size)
     try:
-        if len(body) <= JOIN_LIMIT:
-            return (HEADER.pack(len(body)) + body,)
-        return HEADER.pack(len(body)), bytes(body)
+        parts = body_parts(body)
+        return parts if len(parts) == 1 else (parts[0], bytes(body))
     finally:
         body.release()
         packer.reset()
 
 
-def send_frames(sock: socket.socket, frames: list[bytes] | tuple[bytes, ...]) -> None:
+def send_frames(sock: socket.socket,
+                frames: list[bytes] | tuple[bytes, ...] | tuple[bytes, memoryview]) -> None:
     """Send `frames` in order; several small ones go in one system call."""
     if len(frames) > 1 and sum(map(len, frames)) <= JOIN_LIMIT:
         frames = [b"".join(frames)]

@@ -75,7 +75,8 @@ class Daemon:
         self._running: int | None = None  # number of the request the reader runs, if any
         self._send_lock = threading.Lock()  # guards _packer and _outbox
         self._packer = wire.new_packer()
-        self._outbox: list[bytes] = []  # frames held back to go out with the next one
+        # Frames held back to go out with the next one (never a view of the packer's buffer).
+        self._outbox: list[bytes | memoryview] = []
         self._closed = threading.Event()
 
     def send(self, message: list[Any], *, hold: bool = False) -> None:
@@ -95,14 +96,10 @@ class Daemon:
                 reason = Error(f"the reply cannot be sent: {type(exc).__name__}: {exc}")
                 body = wire.pack(self._packer, _error_reply(message[1], reason), self._max)
             try:
-                if len(body) <= wire.JOIN_LIMIT:
-                    self._outbox.append(wire.HEADER.pack(len(body)) + body)
-                    if not hold:
-                        self._flush_locked()
-                else:  # at once, after the replies held before it, from the packer's buffer
-                    self._outbox.append(wire.HEADER.pack(len(body)))
+                parts = wire.body_parts(body)
+                self._outbox.extend(parts)
+                if len(parts) > 1 or not hold:  # a large body goes at once: it is the buffer's
                     self._flush_locked()
-                    self._sock.sendall(body)
             finally:
                 body.release()
                 self._packer.reset()

@@ -73,7 +73,9 @@ class Channel:
         self._logger_name = logger_name
         self._reader = wire.FrameReader(sock, max_frame_size)
         self._state = threading.Lock()  # guards everything below but _ids and _poll
-        self._packer = wire.new_packer()
+        self._packer = wire.new_packer()  # frames to queue behind another thread's send
+        # The send role's own packer: its holder sends its frame straight from this buffer.
+        self._send_packer = wire.new_packer()
         self._pending: dict[int, _Waiter] = {}
         # Frames queued to send, and whether a thread is sending them: a thread that finds
         # another one sending leaves its frame to it instead of waiting for a send lock.
@@ -149,18 +151,26 @@ class Channel:
             if self._dead is not None:
                 raise NotSent(str(self._dead))
             try:
-                own = wire.frame_parts(self._packer, message, self._max)
+                if self._sending:  # the sending thread sends it after those queued before it
+                    queued = wire.frame_parts(self._packer, message, self._max)
+                else:  # this thread takes the send role, and with it the role's packer
+                    body = wire.pack(self._send_packer, message, self._max)
             except wire.FrameTooLarge as exc:
                 raise Error(f"request not sent: {exc}") from None
             self._pending[request_id] = waiter  # before sending: the reply may beat us back
             if self._sending:
-                self._outbox += own  # the sending thread sends it after those queued before it
+                self._outbox += queued
                 return
             self._sending = True
-        frames = own
+        frames = own = wire.body_parts(body)
         while True:
             try:
-                wire.send_frames(self._sock, frames)
+                try:
+                    wire.send_frames(self._sock, frames)
+                finally:
+                    if frames is own:  # done with the role's packer before giving up the role
+                        body.release()
+                        self._send_packer.reset()
             except OSError as exc:
                 self._send_failed(request_id, exc, alone=frames is own)
                 return
