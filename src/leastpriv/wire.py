@@ -100,43 +100,48 @@ def unpackb(body: bytes | memoryview) -> Any:
         raise ProtocolError(f"malformed frame body: {type(exc).__name__}") from None
 
 
-def pack(packer: msgpack.Packer, message: list[Any], max_frame_size: int) -> memoryview:
-    """`message` packed into `packer`'s emptied buffer, as a view of that buffer.
+def pack_frame(packer: msgpack.Packer, message: list[Any],
+               max_frame_size: int) -> tuple[bytes] | tuple[bytes, memoryview]:
+    """The frame of `message` as the pieces to send in order; `FrameTooLarge` when too big.
 
-    Use the view, then release it and `reset()` the packer before its next use (msgpack refuses
-    to touch a buffer a view still exports). `FrameTooLarge` when the body is too big; the packer
-    is left empty when this raises. Send a message's kind as a plain int (`Kind.CALL.value`): an
-    IntEnum member would go through the packer's `default` hook, a Python call per message.
+    A small frame is one piece, header and body joined, and the packer is ready for the next
+    message. A large one is the header and a view of the packer's buffer, sent from there without
+    a copy: send it, then `release_frame` it before the packer's next use (msgpack refuses to
+    touch a buffer a view still exports). Send a message's kind as a plain int
+    (`Kind.CALL.value`): an IntEnum member would go through the packer's `default` hook.
     """
     packer.pack(message)  # on any error msgpack empties the buffer itself
     body = packer.getbuffer()
     size = len(body)
+    if size <= JOIN_LIMIT and size <= max_frame_size:  # inline: the path of nearly every call
+        frame = HEADER.pack(size) + body
+        body.release()
+        packer.reset()
+        return (frame,)
     if size > max_frame_size:
         body.release()
         packer.reset()
         raise FrameTooLarge(size, max_frame_size)
-    return body
+    return HEADER.pack(size), body
 
 
-def body_parts(body: memoryview) -> tuple[bytes] | tuple[bytes, memoryview]:
-    """The frame of a `pack`ed body as the pieces to send in order: header and body joined when
-    small, else the header and the body itself (still the view of the packer's buffer)."""
-    header = HEADER.pack(len(body))
-    if len(body) <= JOIN_LIMIT:
-        return (header + body,)
-    return header, body
+def release_frame(packer: msgpack.Packer, parts: tuple[bytes] | tuple[bytes, memoryview]) -> None:
+    """Give `packer` back after `pack_frame`'s large frame `parts` was sent (or failed to be)."""
+    if len(parts) > 1:
+        parts[1].release()
+        packer.reset()
 
 
 def frame_parts(packer: msgpack.Packer, message: list[Any],
                 max_frame_size: int) -> tuple[bytes, ...]:
-    """The frame of `message` as the pieces to send in order, free to be queued first."""
-    body = pack(packer, message, max_frame_size)
+    """`pack_frame`'s pieces, copied out of the packer's buffer: free to be queued first."""
+    parts = pack_frame(packer, message, max_frame_size)
+    if len(parts) == 1:
+        return parts
     try:
-        parts = body_parts(body)
-        return parts if len(parts) == 1 else (parts[0], bytes(body))
+        return parts[0], bytes(parts[1])
     finally:
-        body.release()
-        packer.reset()
+        release_frame(packer, parts)
 
 
 def send_frames(sock: socket.socket,

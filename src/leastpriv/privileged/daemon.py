@@ -91,18 +91,18 @@ class Daemon:
         """
         with self._send_lock:
             try:
-                body = wire.pack(self._packer, message, self._max)
+                parts = wire.pack_frame(self._packer, message, self._max)
             except (wire.FrameTooLarge, TypeError, ValueError, OverflowError) as exc:
                 reason = Error(f"the reply cannot be sent: {type(exc).__name__}: {exc}")
-                body = wire.pack(self._packer, _error_reply(message[1], reason), self._max)
-            try:
-                parts = wire.body_parts(body)
-                self._outbox.extend(parts)
-                if len(parts) > 1 or not hold:  # a large body goes at once: it is the buffer's
-                    self._flush_locked()
+                parts = wire.pack_frame(self._packer, _error_reply(message[1], reason),
+                                        self._max)
+            self._outbox.extend(parts)
+            if len(parts) == 1 and hold:
+                return
+            try:  # a large frame goes at once: its body is still the packer's buffer
+                self._flush_locked()
             finally:
-                body.release()
-                self._packer.reset()
+                wire.release_frame(self._packer, parts)
 
     def _flush_locked(self) -> None:
         outbox, self._outbox = self._outbox, []

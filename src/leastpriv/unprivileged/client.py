@@ -154,7 +154,7 @@ class Channel:
                 if self._sending:  # the sending thread sends it after those queued before it
                     queued = wire.frame_parts(self._packer, message, self._max)
                 else:  # this thread takes the send role, and with it the role's packer
-                    body = wire.pack(self._send_packer, message, self._max)
+                    own = wire.pack_frame(self._send_packer, message, self._max)
             except wire.FrameTooLarge as exc:
                 raise Error(f"request not sent: {exc}") from None
             self._pending[request_id] = waiter  # before sending: the reply may beat us back
@@ -162,15 +162,14 @@ class Channel:
                 self._outbox += queued
                 return
             self._sending = True
-        frames = own = wire.body_parts(body)
+        frames = own
         while True:
             try:
                 try:
                     wire.send_frames(self._sock, frames)
                 finally:
                     if frames is own:  # done with the role's packer before giving up the role
-                        body.release()
-                        self._send_packer.reset()
+                        wire.release_frame(self._send_packer, own)
             except OSError as exc:
                 self._send_failed(request_id, exc, alone=frames is own)
                 return
