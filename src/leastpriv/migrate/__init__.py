@@ -21,7 +21,6 @@ from leastpriv.migrate.model import (
     CommandEntry,
     Filter,
     FilterProblem,
-    ProjectScan,
     RootCallSite,
     RootwrapConf,
 )
@@ -35,7 +34,6 @@ __all__ = [
     "Filter",
     "FilterProblem",
     "Plan",
-    "ProjectScan",
     "RootCallSite",
     "RootwrapConf",
     "assess",

@@ -7,7 +7,7 @@ Paths are relative to the root that was read and use ``/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,3 @@ class CommandEntry:
     replacement: str | None = None  # a Python way to do it without running the command
     aliases: tuple[str, ...] = ()
     notes: str = ""
-
-
-@dataclass
-class ProjectScan:
-    """Everything read from one project tree."""
-
-    root: str
-    filters: list[Filter] = field(default_factory=list)
-    problems: list[FilterProblem] = field(default_factory=list)
-    conf: list[RootwrapConf] = field(default_factory=list)
-    call_sites: list[RootCallSite] = field(default_factory=list)
