@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import os.path
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from leastpriv.audit.facts import FlowFact, OutCall
@@ -325,9 +325,12 @@ class FlowAnalysis:
         module: str,
         resolve: Resolver,
         sinks: Sinks = NO_EXTRA_SINKS,
+        *,
+        aliases: Mapping[str, ast.expr] | None = None,
     ) -> None:
         self._functions = functions
         self._module = module
+        self._aliases = aliases or {}
         self._resolve = resolve
         self._sinks = sinks
         self._flows: dict[tuple[str, int | str], FlowFact] = {}
@@ -340,7 +343,7 @@ class FlowAnalysis:
     ) -> tuple[tuple[FlowFact, ...], tuple[OutCall, ...]]:
         """The flows from the parameters of `func` not narrowed by their annotation, and the
         calls that pass them to functions of other modules (followed after the walk)."""
-        env = {name: Value(frozenset({name}), None) for name in _wide_params(func)}
+        env = {name: Value(frozenset({name}), None) for name in _wide_params(func, self._aliases)}
         self._flows = {}
         self._calls = {}
         self._analyse(func, _Frame(env))
@@ -853,23 +856,34 @@ def _narrow(frame: _Frame, names: set[str]) -> None:
 
 
 # ---- small helpers -----------------------------------------------------------------------------
-def _wide_params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
-    """Parameters not already narrowed by a contract annotation."""
+def _wide_params(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, aliases: Mapping[str, ast.expr]
+) -> list[str]:
+    """Parameters not already narrowed by a contract annotation (or a module-level alias of one)."""
     args = func.args
     every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
     every += [a for a in (args.vararg, args.kwarg) if a is not None]
     return [
         a.arg
         for a in every
-        if a.arg not in ("self", "cls") and not narrowing_annotation(a.annotation)
+        if a.arg not in ("self", "cls") and not narrowing_annotation(a.annotation, aliases)
     ]
 
 
-def narrowing_annotation(annotation: ast.expr | None) -> bool:
-    """True when `annotation` has a leastpriv marker (PathUnder, Match, OneOf, Range) or Literal."""
+def narrowing_annotation(
+    annotation: ast.expr | None,
+    aliases: Mapping[str, ast.expr],
+    seen: frozenset[str] = frozenset(),
+) -> bool:
+    """True when `annotation` has a leastpriv marker (PathUnder, Match, OneOf, Range) or Literal,
+    written in it or in a module-level alias it names (`seen` stops alias cycles)."""
     if annotation is None:
         return False
     for node in ast.walk(annotation):
+        if isinstance(node, ast.Name) and node.id in aliases and node.id not in seen:
+            if narrowing_annotation(aliases[node.id], aliases, seen | {node.id}):
+                return True
+            continue
         name = (
             node.id
             if isinstance(node, ast.Name)

@@ -89,6 +89,9 @@ class _ModuleVisitor(ast.NodeVisitor):
         self._scope: list[str] = []
         self._module_names: set[str] = set()
         self._lists: dict[str, ast.expr] = {}  # module-level NAME = [...] (capability lists)
+        # Module-level NAME = X[...]: type aliases such as ``Path = Annotated[str, PathUnder(…)]``,
+        # whose markers narrow every parameter annotated with the alias.
+        self._aliases: dict[str, ast.expr] = {}
         self._functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self._entrypoints: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.expr]] = []
         self._raw_calls: list[tuple[ast.Call, str, str]] = []  # (node, dotted text, caller)
@@ -146,6 +149,8 @@ class _ModuleVisitor(ast.NodeVisitor):
                     self._module_names.add(target.id)
                     if isinstance(node.value, ast.List | ast.Tuple):
                         self._lists[target.id] = node.value
+                    elif isinstance(node.value, ast.Subscript):
+                        self._aliases[target.id] = node.value
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and not self._scope:
             self._maybe_context(node.targets[0].id, node.value)
         self.generic_visit(node)
@@ -231,7 +236,9 @@ class _ModuleVisitor(ast.NodeVisitor):
                 self.facts.calls.append(
                     CallFact(node.lineno, node.col_offset, caller, target, text)
                 )
-        flows = dataflow.FlowAnalysis(self._functions, self.facts.module, self.resolve, sinks)
+        flows = dataflow.FlowAnalysis(
+            self._functions, self.facts.module, self.resolve, sinks, aliases=self._aliases
+        )
         for func, context in self._entrypoints:
             self.facts.entrypoints.append(self._entrypoint(func, context, flows))
         if not (summarise or self._entrypoints or self.facts.contexts):
