@@ -843,7 +843,7 @@ def _call_narrows(test: ast.Call, frame: _Frame) -> set[str]:
             return {receiver} if receiver in frame.normalised else set()
         if tail in _CHECK_METHODS:
             return {receiver}
-    regex = tail in ("match", "fullmatch") or _dotted(func) in _REGEX_FUNCS
+    regex = tail in ("match", "fullmatch") or dotted_name(func) in _REGEX_FUNCS
     if regex or tail.endswith(_VALIDATOR_SUFFIXES):
         return {a.id for a in test.args if isinstance(a, ast.Name)}
     return set()
@@ -1125,7 +1125,7 @@ def _base_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _dotted(node: ast.expr) -> str | None:
+def dotted_name(node: ast.expr) -> str | None:
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -1151,5 +1151,5 @@ def _is_fixed(node: ast.expr) -> bool:
         return all(isinstance(e, ast.Constant) for e in node.elts)
     if isinstance(node, ast.Dict):
         return True
-    name = _dotted(node)
+    name = dotted_name(node)
     return name is not None and name.rsplit(".", 1)[-1].isupper()

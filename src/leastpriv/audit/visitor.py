@@ -100,7 +100,7 @@ class _ModuleVisitor(ast.NodeVisitor):
     # ---- names -----------------------------------------------------------------------------
     def resolve(self, node: ast.expr) -> str | None:
         """The dotted name `node` refers to: through imports, module-level names, or builtins."""
-        text = dataflow._dotted(node)
+        text = dataflow.dotted_name(node)
         return None if text is None else self.resolve_text(text)
 
     def resolve_text(self, text: str) -> str | None:
@@ -194,7 +194,7 @@ class _ModuleVisitor(ast.NodeVisitor):
 
     # ---- uses ------------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
-        text = dataflow._dotted(node.func)
+        text = dataflow.dotted_name(node.func)
         if text is not None:
             self._raw_calls.append((node, text, self._caller()))
         for keyword in node.keywords:
