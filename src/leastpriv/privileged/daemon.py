@@ -70,39 +70,43 @@ class Daemon:
         self._pool_size = config.thread_pool_size or DEFAULT_THREAD_POOL_SIZE
         self._reader = wire.FrameReader(sock, self._max)
         self._read_role = threading.Lock()  # held by the one thread that reads
-        self._state = threading.Lock()  # guards _started and _running
-        self._started = 0  # requests read so far
-        self._running: int | None = None  # number of the request the reader runs, if any
+        self._running = 0  # number of the request the reader runs or ran last (requests read)
+        # The reader's claim on the request it runs. Whoever pops it decides what happens next:
+        # the reader, done, reads on; the watchdog, finding the request slow, hands the read role
+        # to an idle worker. dict.pop is atomic, so exactly one of them gets it, without a lock.
+        self._claims: dict[int, bool] = {}
         self._send_lock = threading.Lock()  # guards _packer and _outbox
         self._packer = wire.new_packer()
-        # Frames held back to go out with the next one (never a view of the packer's buffer).
-        self._outbox: list[bytes | memoryview] = []
+        self._outbox: list[bytes] = []  # frames held back to go out with the next one
         self._closed = threading.Event()
 
     def send(self, message: list[Any], *, hold: bool = False) -> None:
         """Send one message (and any held back before it); `hold`: only queue it for the next.
 
-        A large reply (over `wire.JOIN_LIMIT`) is never held: it goes out at once, straight from
-        the packer's buffer, which saves copying it.
+        A large reply (over `wire.JOIN_LIMIT`) is never held: it goes out at once.
 
         A reply that cannot travel (too large for a frame, or a value msgpack cannot carry, such
         as an object a privileged function returned by mistake) is replaced by an error reply,
         so the caller learns why and the worker thread lives on.
         """
-        with self._send_lock:
+        # acquire()/release(), not `with`: this runs for every call, and `with` costs more.
+        self._send_lock.acquire()
+        try:
             try:
                 parts = wire.pack_frame(self._packer, message, self._max)
             except (wire.FrameTooLarge, TypeError, ValueError, OverflowError) as exc:
                 reason = Error(f"the reply cannot be sent: {type(exc).__name__}: {exc}")
                 parts = wire.pack_frame(self._packer, _error_reply(message[1], reason),
                                         self._max)
+            if len(parts) == 1 and not self._outbox and not hold:  # nearly every reply
+                self._sock.sendall(parts[0])
+                return
             self._outbox.extend(parts)
             if len(parts) == 1 and hold:
                 return
-            try:  # a large frame goes at once: its body is still the packer's buffer
-                self._flush_locked()
-            finally:
-                wire.release_frame(self._packer, parts)
+            self._flush_locked()
+        finally:
+            self._send_lock.release()
 
     def _flush_locked(self) -> None:
         outbox, self._outbox = self._outbox, []
@@ -116,21 +120,21 @@ class Daemon:
         seen = None
         tick, started = HANDOFF_AFTER, 0
         while not self._closed.wait(tick):
-            with self._state:
-                # Still the same request as one tick ago: let an idle worker read on.
-                slow = self._running is not None and self._running == seen
-                if slow:
-                    self._running = None
-                    self._read_role.release()
-                seen = self._running
-                busy = seen is not None or self._started != started
-                started = self._started
+            # Still the same request as one tick ago: let an idle worker read on.
+            slow = seen is not None and self._claims.pop(seen, False)
+            if slow:
+                self._read_role.release()
+            running = self._running
+            seen = running if running in self._claims else None
+            busy = seen is not None or running != started
+            started = running
             tick = HANDOFF_AFTER if busy else min(2 * tick, IDLE_TICK)
             if slow:  # and send the replies the reader held back while it had more to run
                 with self._send_lock, contextlib.suppress(OSError):
                     self._flush_locked()
 
     def _work(self) -> None:
+        reader, claims = self._reader, self._claims
         while True:
             self._read_role.acquire()
             if self._closed.is_set():
@@ -138,7 +142,7 @@ class Daemon:
                 return
             while True:  # this thread reads until the watchdog hands the role on
                 try:
-                    message = self._reader.read_message()
+                    message = reader.read_message()
                 except ProtocolError as exc:
                     self._protocol_failure(str(exc))
                     return
@@ -147,12 +151,12 @@ class Daemon:
                 if message is None:  # the caller closed the channel: nothing left to serve
                     self._close()
                     return
-                with self._state:
-                    self._started += 1
-                    number = self._running = self._started
+                number = self._running + 1
+                claims[number] = True
+                self._running = number
                 try:
                     # With the next request already read, its reply goes out with this one.
-                    self.send(self._handle(message), hold=self._reader.has_frame())
+                    self.send(self._handle(message), hold=reader.has_frame())
                 except ProtocolError as exc:
                     self._protocol_failure(str(exc))
                     return
@@ -165,32 +169,24 @@ class Daemon:
                     LOG.exception("internal error, closing the channel")
                     self._close()
                     return
-                with self._state:
-                    kept = self._running == number
-                    if kept:
-                        self._running = None
-                if not kept:
+                if not claims.pop(number, False):
                     break  # the watchdog gave the read role to another worker
 
     def _handle(self, message: list[Any]) -> list[Any]:
         """The reply to one request; `ProtocolError` for a request a correct client never sends."""
         kind, request_id = message[0], message[1]
-        if kind is wire.Kind.PING and len(message) == 2:
-            return [_PONG, request_id]
         if kind is not wire.Kind.CALL or len(message) != 4:
+            if kind is wire.Kind.PING and len(message) == 2:
+                return [_PONG, request_id]
             raise ProtocolError(f"unexpected {kind.name} message")
         name, payload = message[2], message[3]
         # Exact lookup in the registry filled at decoration time; the name is never imported,
         # resolved or otherwise interpreted.
-        entry = self._registry.get(name) if isinstance(name, str) else None
+        entry = self._registry.get(name) if type(name) is str else None
         if entry is None:
             raise ProtocolError("call of an unregistered entrypoint")
-        if not isinstance(payload, dict):
+        if type(payload) is not dict:
             raise ProtocolError("call arguments are not a map")
-        return self._run(entry, request_id, payload)
-
-    @staticmethod
-    def _run(entry: Entry, request_id: int, payload: dict[str, Any]) -> list[Any]:
         try:
             # The authoritative contract check: the caller's own check is only a convenience.
             args, kwargs = entry.contract.unbind(payload)

@@ -1,0 +1,161 @@
+"""The caller's end of the channel, against a scripted daemon on a socketpair (no root needed)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from leastpriv import wire
+from leastpriv.errors import DaemonDied
+from leastpriv.unprivileged.client import Channel
+
+RET = wire.Kind.RET.value
+
+
+class ScriptedDaemon:
+    """The daemon's end of a socketpair, driven by the test: read requests, send replies."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = wire.FrameReader(sock)
+        self.packer = wire.new_packer()
+
+    def read_call(self) -> list[Any]:
+        message = self.reader.read_message()
+        assert message is not None and message[0] is wire.Kind.CALL
+        return message
+
+    def reply(self, request: list[Any], value: Any) -> None:
+        self.sock.sendall(wire.frame(self.packer, [RET, request[1], value], 1 << 20))
+
+
+class SlowToReturnFromSend:
+    """A socket whose sendall returns `delay` seconds after the data went out, for requests
+    named `slow`: the reply can arrive, and be handed out, before the sender goes on."""
+
+    def __init__(self, sock: socket.socket, delay: float) -> None:
+        self._sock = sock
+        self._delay = delay
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.sendall(data)
+        if b"slow" in data:
+            time.sleep(self._delay)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def make_channel(sock: Any) -> Channel:
+    return Channel(sock, max_frame_size=wire.DEFAULT_MAX_FRAME_SIZE, logger_name=None)
+
+
+def test_replies_out_of_order_reach_the_threads_that_made_the_calls() -> None:
+    caller_end, daemon_end = socket.socketpair()
+    channel, daemon = make_channel(caller_end), ScriptedDaemon(daemon_end)
+    results: dict[str, Any] = {}
+
+    def call(name: str) -> None:
+        results[name] = channel.call(name, {}, timeout=10)
+
+    threads = [threading.Thread(target=call, args=(name,)) for name in ("first", "second")]
+    requests = []
+    for thread in threads:
+        thread.start()
+        requests.append(daemon.read_call())
+    for request in reversed(requests):
+        daemon.reply(request, f"reply to {request[2]}")
+    for thread in threads:
+        thread.join(10)
+    assert results == {"first": "reply to first", "second": "reply to second"}
+    channel.close()
+
+
+def test_a_reply_handed_out_while_its_caller_was_still_sending_is_not_waited_for_again() -> None:
+    # The reading thread ("reader") gets the reply to "slow" and hands it out before the "slow"
+    # thread has come back from sending; that thread must then return it, not start reading for
+    # a reply that has already come (it would wait for ever: nothing else arrives).
+    caller_end, daemon_end = socket.socketpair()
+    channel = make_channel(SlowToReturnFromSend(caller_end, delay=0.3))
+    daemon = ScriptedDaemon(daemon_end)
+    results: dict[str, Any] = {}
+
+    def call(name: str) -> None:
+        results[name] = channel.call(name, {}, timeout=5)
+
+    reader = threading.Thread(target=call, args=("reader",))
+    reader.start()
+    reader_request = daemon.read_call()
+    slow = threading.Thread(target=call, args=("slow",))
+    slow.start()
+    slow_request = daemon.read_call()
+    daemon.reply(slow_request, "slow done")  # read by "reader", which leads
+    daemon.reply(reader_request, "reader done")
+    reader.join(5)
+    slow.join(5)
+    assert results == {"reader": "reader done", "slow": "slow done"}
+    channel.close()
+
+
+def test_every_call_in_flight_gets_daemon_died_when_the_daemon_end_closes() -> None:
+    caller_end, daemon_end = socket.socketpair()
+    channel, daemon = make_channel(caller_end), ScriptedDaemon(daemon_end)
+    errors: list[BaseException] = []
+
+    def call(name: str) -> None:
+        try:
+            channel.call(name, {}, timeout=10)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(f"c{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+        daemon.read_call()
+    daemon_end.close()
+    for thread in threads:
+        thread.join(5)
+    assert len(errors) == 4 and all(isinstance(exc, DaemonDied) for exc in errors)
+
+
+# --- SpinWait ---------------------------------------------------------------------------------
+
+def test_spin_wait_grows_its_window_while_data_comes_soon_and_stops_spinning_when_it_does_not(
+) -> None:
+    a, b = socket.socketpair()
+    spin = wire.SpinWait(b)
+    if not spin.enabled:
+        pytest.skip("this process may run on one CPU only: SpinWait never spins there")
+    spin.window = 0.0
+    a.send(b"x")  # already here: a short wait, which a spin would have caught
+    assert spin.wait(1.0)
+    assert spin.window == wire.SpinWait.GROW_START
+    b.recv(1)
+    for _ in range(3):  # waits far longer than the largest window halve it, down to nothing
+        assert not spin.wait(0.002)
+    assert spin.window == 0.0
+
+
+def test_spin_wait_never_spins_in_a_process_bound_to_one_cpu() -> None:
+    import multiprocessing
+
+    def child(queue: Any) -> None:
+        import os
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        a, b = socket.socketpair()
+        spin = wire.SpinWait(b)
+        a.send(b"x")
+        spin.wait(1.0)
+        queue.put((spin.enabled, spin.window))
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    enabled, window = queue.get(timeout=10)
+    process.join(10)
+    assert (enabled, window) == (False, 0.0)
