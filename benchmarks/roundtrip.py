@@ -11,6 +11,9 @@ never weigh on the other's daemon (a forked daemon's RSS includes what its paren
 What each row measures:
 - p50/p99 sequential: one caller, one call at a time, each timed alone (32-byte bytes argument;
   then 1 MiB of bytes, echoed back);
+- CPU per small call: the CPU time caller and daemon used over those sequential small calls,
+  all threads, divided by the calls: what a call costs the machine, where p50 is what it costs
+  the caller in time (a side that polls before blocking trades the first for the second);
 - calls/s with N threads: N callers sharing the library's one channel (the floor: one connection
   per thread, as a raw echo has no request ids), for a fixed time;
 - first call: stop the daemon, then time starting it and making one small call (median of several);
@@ -101,6 +104,19 @@ def private_bytes(pid: int | None) -> int | None:
     return total
 
 
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """CPU time `pid` has used so far, all its threads, to the nanosecond (its CPU-time clock)."""
+    if pid is None:
+        return None
+    try:
+        return time.clock_gettime(((~pid) << 3) | _CPUCLOCK_SCHED)
+    except OSError:
+        return None
+
+
+_CPUCLOCK_SCHED = 2  # the process-wide scheduler clock of a pid, as clock_getcpuclockid() gives
+
+
 def timed_calls(call: Callable[[bytes], bytes], payload: bytes, count: int) -> list[float]:
     """Seconds per call, `count` sequential calls (after a short warm-up)."""
     for _ in range(min(WARMUP_CALLS, count)):
@@ -163,7 +179,15 @@ def measure(adapter: Adapter) -> dict[str, Any]:
         if method == "exec":
             result["rss_exec"] = rss_bytes(adapter.daemon_pid(method))
             result["uss_exec"] = private_bytes(adapter.daemon_pid(method))
+    daemon = adapter.daemon_pid("fork")
+    caller_before, daemon_before = time.process_time(), process_cpu_seconds(daemon)
     small = timed_calls(adapter.call, SMALL, SEQUENTIAL_CALLS)
+    caller_cpu = time.process_time() - caller_before
+    daemon_after = process_cpu_seconds(daemon)
+    if daemon_before is not None and daemon_after is not None:
+        # Warm-up calls included: timed_calls makes them first.
+        calls = SEQUENTIAL_CALLS + min(WARMUP_CALLS, SEQUENTIAL_CALLS)
+        result["cpu_small"] = (caller_cpu + daemon_after - daemon_before) / calls
     large = timed_calls(adapter.call, LARGE, LARGE_CALLS)
     for name, times in (("small", small), ("large", large)):
         result[f"p50_{name}"] = statistics.median(times)
@@ -384,6 +408,7 @@ def table(results: dict[str, dict[str, Any] | None], oslo_version: str) -> str:
         ("p50 small call (µs)", "p50_small", us, 1, "≤ 1.3x floor",
          ratio_target(results, "p50_small", "floor", 1.3, at_most=True)),
         ("p99 small call (µs)", "p99_small", us, 1, "", ""),
+        ("CPU per small call, caller + daemon (µs)", "cpu_small", us, 1, "", ""),
         ("p50 1 MiB echo (ms)", "p50_large", ms, 2, "≤ 0.5x oslo.privsep",
          ratio_target(results, "p50_large", "oslo.privsep", 0.5, at_most=True)),
         ("p99 1 MiB echo (ms)", "p99_large", ms, 2, "", ""),
@@ -419,7 +444,7 @@ def combine(best: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
         values = [v for v in (best.get(key), new.get(key)) if v is not None]
         if not values:
             merged[key] = None
-        elif key.startswith(("tput_", "rss_", "uss_")):
+        elif key.startswith(("tput_", "rss_", "uss_", "cpu_")):  # cpu_: the larger cost
             merged[key] = max(values)
         else:
             merged[key] = min(values)

@@ -212,14 +212,26 @@ def test_error_reply_that_is_not_a_map_is_a_protocol_error() -> None:
         wire.decode_exception(["not", "a", "map"])
 
 
-def test_a_large_frame_comes_as_header_and_body_and_an_oversize_one_leaves_the_packer_usable(
-) -> None:
+def test_a_large_frame_is_sent_from_the_packers_buffer_until_released() -> None:
+    packer = wire.new_packer()
+    big = b"x" * (wire.JOIN_LIMIT + 1)
+    header, body = wire.pack_frame(packer, [wire.Kind.RET.value, 1, big], 1 << 20)
+    assert isinstance(body, memoryview)
+    assert wire.parse_message(body)[2] == big
+    assert wire.HEADER.unpack(header)[0] == len(body)
+    with pytest.raises(BufferError):  # the buffer is the frame's until it is released
+        packer.pack([1, 2])
+    wire.release_frame(packer, (header, body))
+    (small,) = wire.pack_frame(packer, [wire.Kind.PING.value, 2], 1 << 20)
+    assert wire.parse_message(small[wire.HEADER.size:])[1] == 2
+
+
+def test_frame_parts_copy_a_large_body_and_an_oversize_frame_leaves_the_packer_usable() -> None:
     packer = wire.new_packer()
     big = b"y" * (wire.JOIN_LIMIT + 1)
-    header, body = wire.pack_frame(packer, [wire.Kind.RET.value, 1, big], 1 << 20)
-    assert wire.HEADER.unpack(header)[0] == len(body)
-    assert wire.parse_message(body)[2] == big
+    _header, body = wire.frame_parts(packer, [wire.Kind.RET.value, 1, big], 1 << 20)
+    assert type(body) is bytes and wire.parse_message(body)[2] == big
     with pytest.raises(wire.FrameTooLarge):
         wire.pack_frame(packer, [wire.Kind.RET.value, 1, b"z" * 5000], 4096)
-    (small,) = wire.pack_frame(packer, [wire.Kind.PING.value, 3], 4096)
-    assert small[wire.HEADER.size:] == wire.packb([wire.Kind.PING.value, 3])
+    assert wire.frame_parts(packer, [wire.Kind.PING.value, 3], 4096)[0][wire.HEADER.size:] == (
+        wire.packb([wire.Kind.PING.value, 3]))

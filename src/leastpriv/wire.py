@@ -79,8 +79,13 @@ def _ext_hook(code: int, data: bytes) -> object:
 
 
 def new_packer() -> msgpack.Packer:
-    """A packer for one writer; reuse it (under that writer's lock) instead of making one a call."""
-    return msgpack.Packer(default=_default, use_bin_type=True, strict_types=True)
+    """A packer for one writer; reuse it (under that writer's lock) instead of making one a call.
+
+    It keeps what it packed until `reset()` (autoreset off), so a large body can be sent straight
+    from its buffer (see `pack`): copying 1 MiB out into a fresh bytes object, whose pages the
+    kernel must first fault in, cost more than packing it.
+    """
+    return msgpack.Packer(default=_default, use_bin_type=True, strict_types=True, autoreset=False)
 
 
 def packb(value: object) -> bytes:
@@ -100,24 +105,51 @@ def unpackb(body: bytes | memoryview) -> Any:
 
 
 def pack_frame(packer: msgpack.Packer, message: list[Any],
-               max_frame_size: int) -> tuple[bytes] | tuple[bytes, bytes]:
+               max_frame_size: int) -> tuple[bytes] | tuple[bytes, memoryview]:
     """The frame of `message` as the pieces to send in order; `FrameTooLarge` when too big.
 
-    A small frame is one piece, header and body joined; a large one is the header and the body,
-    so that the body is never copied just to put four bytes in front of it. Send a message's kind
-    as a plain int (`Kind.CALL.value`): an IntEnum member would go through the packer's `default`
-    hook.
+    A small frame is one piece, header and body joined, and the packer is ready for the next
+    message. A large one is the header and a view of the packer's buffer, sent from there without
+    a copy: send it, then `release_frame` it before the packer's next use (msgpack refuses to
+    touch a buffer a view still exports). Send a message's kind as a plain int
+    (`Kind.CALL.value`): an IntEnum member would go through the packer's `default` hook.
     """
-    body = packer.pack(message)  # on any error msgpack empties its buffer itself
+    packer.pack(message)  # on any error msgpack empties the buffer itself
+    body = packer.getbuffer()
     size = len(body)
-    if size <= JOIN_LIMIT and size <= max_frame_size:  # the path of nearly every call
-        return (HEADER.pack(size) + body,)
+    if size <= JOIN_LIMIT and size <= max_frame_size:  # inline: the path of nearly every call
+        frame = HEADER.pack(size) + body
+        body.release()
+        packer.reset()
+        return (frame,)
     if size > max_frame_size:
+        body.release()
+        packer.reset()
         raise FrameTooLarge(size, max_frame_size)
     return HEADER.pack(size), body
 
 
-def send_frames(sock: socket.socket, frames: list[bytes] | tuple[bytes, ...]) -> None:
+def release_frame(packer: msgpack.Packer, parts: tuple[bytes] | tuple[bytes, memoryview]) -> None:
+    """Give `packer` back after `pack_frame`'s large frame `parts` was sent (or failed to be)."""
+    if len(parts) > 1:
+        parts[1].release()
+        packer.reset()
+
+
+def frame_parts(packer: msgpack.Packer, message: list[Any],
+                max_frame_size: int) -> tuple[bytes, ...]:
+    """`pack_frame`'s pieces, copied out of the packer's buffer: free to be queued first."""
+    parts = pack_frame(packer, message, max_frame_size)
+    if len(parts) == 1:
+        return parts
+    try:
+        return parts[0], bytes(parts[1])
+    finally:
+        release_frame(packer, parts)
+
+
+def send_frames(sock: socket.socket,
+                frames: list[bytes] | tuple[bytes, ...] | tuple[bytes, memoryview]) -> None:
     """Send `frames` in order; several small ones go in one system call."""
     if len(frames) > 1 and sum(map(len, frames)) <= JOIN_LIMIT:
         frames = [b"".join(frames)]
@@ -127,7 +159,7 @@ def send_frames(sock: socket.socket, frames: list[bytes] | tuple[bytes, ...]) ->
 
 def frame(packer: msgpack.Packer, message: list[Any], max_frame_size: int) -> bytes:
     """Header + body of `message` in one piece; `FrameTooLarge` when the body is too big."""
-    return b"".join(pack_frame(packer, message, max_frame_size))
+    return b"".join(frame_parts(packer, message, max_frame_size))
 
 
 class FrameTooLarge(ProtocolError):
@@ -182,8 +214,14 @@ class SpinWait:
         self.enabled = len(os.sched_getaffinity(0)) > 1
         self.window = self.GROW_START if self.enabled else 0.0
 
-    def wait(self, timeout: float | None) -> bool:
-        """Wait up to `timeout` seconds (None: for ever) for data; False when none came."""
+    def wait(self, timeout: float | None, *, spin: bool = True) -> bool:
+        """Wait up to `timeout` seconds (None: for ever) for data; False when none came.
+
+        `spin` False: block at once, this time (and learn nothing from the wait).
+        """
+        if not spin:
+            return bool(self._poll.poll(None if timeout is None else
+                                        max(0, math.ceil(timeout * 1000))))
         clock = time.perf_counter
         started = clock()
         if timeout is not None:
@@ -200,10 +238,11 @@ class SpinWait:
         return bool(ready)
 
     def _spin(self, until: float) -> bool:
-        poll, clock = self._poll.poll, time.perf_counter
+        poll, clock, yield_cpu = self._poll.poll, time.perf_counter, os.sched_yield
         while not poll(0):
             if clock() >= until:
                 return False
+            yield_cpu()
         return True
 
     def _adapt(self, waited: float) -> None:
@@ -244,9 +283,12 @@ class FrameReader:
         return (pending >= HEADER.size
                 and pending - HEADER.size >= HEADER.unpack_from(self._buf, self._start)[0])
 
-    def readable(self, timeout: float) -> bool:
-        """True when a read can start within `timeout` seconds: a header is here or data came."""
-        return self._end - self._start >= HEADER.size or self.spin.wait(timeout)
+    def readable(self, timeout: float, *, spin: bool = True) -> bool:
+        """True when a read can start within `timeout` seconds: a header is here or data came.
+
+        `spin`: poll before blocking (see `SpinWait`); False blocks at once.
+        """
+        return self._end - self._start >= HEADER.size or self.spin.wait(timeout, spin=spin)
 
     def read(self) -> bytes | None:
         """The next frame's body; None on a clean EOF between frames; `ProtocolError` otherwise."""
@@ -257,12 +299,15 @@ class FrameReader:
         self._start += length
         return body
 
-    def read_message(self) -> list[Any] | None:
-        """`parse_message` of the next frame's body, decoded in place (no copy of the body)."""
+    def read_message(self, *, spin: bool = True) -> list[Any] | None:
+        """`parse_message` of the next frame's body, decoded in place (no copy of the body).
+
+        `spin`: when it has to wait, poll before blocking (see `SpinWait`); False blocks at once.
+        """
         if self._start == self._end:
             # Nothing buffered, the usual case between calls: receive at the front of the buffer,
             # and when that brings a whole frame (it nearly always does), decode it right here.
-            if self.spin.enabled:
+            if spin and self.spin.enabled:
                 self.spin.wait(None)
             self._start = 0
             self._end = self._sock.recv_into(self._view)
@@ -272,7 +317,7 @@ class FrameReader:
                     self._start = end = HEADER.size + length
                     with self._view[HEADER.size:end] as body:
                         return parse_message(body)
-        length = self._next_frame()  # the general case, with every check on the length
+        length = self._next_frame(spin)  # the general case, with every check on the length
         if length is None:
             return None
         start = self._start
@@ -280,10 +325,10 @@ class FrameReader:
         with self._view[start:end] as body:
             return parse_message(body)
 
-    def _next_frame(self) -> int | None:
+    def _next_frame(self, spin: bool = False) -> int | None:
         """Wait for a whole frame; its body's length, the body starting at `_start`."""
         # The length checks before each _fill save a call when the bytes are already here.
-        if self._end - self._start < HEADER.size and not self._fill(HEADER.size):
+        if self._end - self._start < HEADER.size and not self._fill(HEADER.size, spin):
             if self._end == self._start:
                 return None
             raise ProtocolError("connection closed inside a frame header")
@@ -293,18 +338,18 @@ class FrameReader:
         if length == 0:
             raise ProtocolError("empty frame")
         self._start += HEADER.size
-        if self._end - self._start < length and not self._fill(length):
+        if self._end - self._start < length and not self._fill(length, spin):
             raise ProtocolError("connection closed inside a frame body")
         return length
 
-    def _fill(self, need: int) -> bool:
+    def _fill(self, need: int, spin: bool) -> bool:
         """Make `need` bytes available from `_start`; False if EOF comes first."""
         if self._start == self._end:  # all consumed: receive at the front, into the whole buffer
             self._start = self._end = 0
         if len(self._buf) - self._start < need:
             self._make_room(need)
         while self._end - self._start < need:
-            if self.spin.enabled:  # else block in recv itself: one system call less
+            if spin and self.spin.enabled:  # else block in recv itself: one system call less
                 self.spin.wait(None)
             received = self._sock.recv_into(self._view[self._end:])
             if received == 0:

@@ -77,13 +77,15 @@ class Daemon:
         self._claims: dict[int, bool] = {}
         self._send_lock = threading.Lock()  # guards _packer and _outbox
         self._packer = wire.new_packer()
-        self._outbox: list[bytes] = []  # frames held back to go out with the next one
+        # Frames held back to go out with the next one (never a view of the packer's buffer).
+        self._outbox: list[bytes | memoryview] = []
         self._closed = threading.Event()
 
     def send(self, message: list[Any], *, hold: bool = False) -> None:
         """Send one message (and any held back before it); `hold`: only queue it for the next.
 
-        A large reply (over `wire.JOIN_LIMIT`) is never held: it goes out at once.
+        A large reply (over `wire.JOIN_LIMIT`) is never held: it goes out at once, straight from
+        the packer's buffer, which saves copying it.
 
         A reply that cannot travel (too large for a frame, or a value msgpack cannot carry, such
         as an object a privileged function returned by mistake) is replaced by an error reply,
@@ -104,7 +106,10 @@ class Daemon:
             self._outbox.extend(parts)
             if len(parts) == 1 and hold:
                 return
-            self._flush_locked()
+            try:  # a large frame goes at once: its body is still the packer's buffer
+                self._flush_locked()
+            finally:
+                wire.release_frame(self._packer, parts)
         finally:
             self._send_lock.release()
 

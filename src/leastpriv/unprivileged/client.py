@@ -72,7 +72,9 @@ class Channel:
         self._logger_name = logger_name
         self._reader = wire.FrameReader(sock, max_frame_size)
         self._state = threading.Lock()  # guards everything below but _ids
-        self._packer = wire.new_packer()
+        self._packer = wire.new_packer()  # frames to queue behind another thread's send
+        # The send role's own packer: its holder sends its frame straight from this buffer.
+        self._send_packer = wire.new_packer()
         self._pending: dict[int, _Waiter] = {}
         # Frames queued to send, and whether a thread is sending them: a thread that finds
         # another one sending leaves its frame to it instead of waiting for a send lock.
@@ -152,23 +154,30 @@ class Channel:
             if self._dead is not None:
                 raise NotSent(str(self._dead))
             try:
-                own = wire.pack_frame(self._packer, message, self._max)
+                if self._sending:  # the sending thread sends it after those queued before it
+                    queued = wire.frame_parts(self._packer, message, self._max)
+                else:  # this thread takes the send role, and with it the role's packer
+                    own = wire.pack_frame(self._send_packer, message, self._max)
             except wire.FrameTooLarge as exc:
                 raise Error(f"request not sent: {exc}") from None
             self._pending[request_id] = waiter  # before sending: the reply may beat us back
-            if self._sending:  # the sending thread sends it after those queued before it
-                self._outbox += own
+            if self._sending:
+                self._outbox += queued
                 return False
             self._sending = True
         finally:
             state.release()
-        frames: list[bytes] | tuple[bytes, ...] = own
+        frames: Any = own
         while True:
             try:
-                if len(frames) == 1:  # nearly every request: one small frame
-                    self._sock.sendall(frames[0])
-                else:
-                    wire.send_frames(self._sock, frames)
+                try:
+                    if len(frames) == 1:  # nearly every request: one small frame
+                        self._sock.sendall(frames[0])
+                    else:
+                        wire.send_frames(self._sock, frames)
+                finally:
+                    if frames is own:  # done with the role's packer before giving up the role
+                        wire.release_frame(self._send_packer, own)
             except OSError as exc:
                 self._send_failed(request_id, exc, alone=frames is own)
                 return False
@@ -255,10 +264,15 @@ class Channel:
         holding = True
         try:
             while self._dead is None:
-                if deadline is not None and not reader.readable(deadline - time.monotonic()):
+                # Poll before blocking only while no other thread waits: with several in
+                # flight, replies come without it, and polling would hold the interpreter lock
+                # that the threads woken with their replies need.
+                spin = len(self._pending) < 2
+                if deadline is not None and not reader.readable(deadline - time.monotonic(),
+                                                                spin=spin):
                     return
                 try:
-                    message = reader.read_message()
+                    message = reader.read_message(spin=spin)
                 except (OSError, ProtocolError) as exc:
                     self._die(f"the daemon's channel failed: {exc}")
                     return
