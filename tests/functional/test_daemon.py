@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -177,6 +178,26 @@ def test_64_threads_of_200_calls_all_get_their_own_answers() -> None:
         thread.join(120)
     assert not any(thread.is_alive() for thread in threads)
     assert failures == []
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time process `pid` has used, all threads (its CPU-time clock, as clock_getcpuclockid)."""
+    return time.clock_gettime(((~pid) << 3) | 2)
+
+
+def test_an_idle_daemon_and_a_caller_waiting_on_a_slow_call_stop_polling_and_block() -> None:
+    # Both ends poll briefly before blocking (wire.SpinWait); neither may keep polling once the
+    # other side goes quiet. The bound is far above a blocked process's CPU use (near zero) and
+    # far below a polling one's (the whole interval).
+    for i in range(2000):  # back-to-back calls: both ends' windows grow to the largest
+        contexts.add_privileged(i, 1)
+    daemon = contexts.files.daemon_pid
+    assert daemon is not None
+    daemon_before, caller_before = cpu_seconds(daemon), time.process_time()
+    contexts.sleep_privileged(1.0)  # the caller waits one second for this reply
+    time.sleep(1.0)  # and the daemon waits one second for the next request
+    assert time.process_time() - caller_before < 0.25
+    assert cpu_seconds(daemon) - daemon_before < 0.25
 
 
 def test_file_not_found_keeps_errno_and_filename(root_dir: Path) -> None:
