@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, Protocol
 
@@ -59,7 +60,9 @@ class Daemon:
     `HANDOFF_AFTER` seconds while requests come, up to `IDLE_TICK` while none does) takes the read
     role from a request still running a tick after it saw it, and gives the role to an idle
     worker, which reads on while the slow one finishes; at most `thread_pool_size` requests run at
-    once. A request that comes behind a slow one thus waits at most two ticks.
+    once. A request that comes behind a slow one thus waits at most two ticks, and only the first
+    time: the watchdog remembers the entrypoint, and its later calls hand the role on before they
+    run (one thread wake-up, small beside a call that takes ticks), until one of them is fast.
     """
 
     def __init__(self, sock: socket.socket, registry: Mapping[str, Entry],
@@ -75,6 +78,10 @@ class Daemon:
         # the reader, done, reads on; the watchdog, finding the request slow, hands the read role
         # to an idle worker. dict.pop is atomic, so exactly one of them gets it, without a lock.
         self._claims: dict[int, bool] = {}
+        self._current: list[Any] = []  # the request the reader runs, or ran last
+        # Entrypoints the watchdog found still running a tick after they started: their calls
+        # hand the read role on before they run, so requests behind them never wait.
+        self._slow: set[str] = set()
         self._send_lock = threading.Lock()  # guards _packer and _outbox
         self._packer = wire.new_packer()
         # Frames held back to go out with the next one (never a view of the packer's buffer).
@@ -125,18 +132,31 @@ class Daemon:
         seen = None
         tick, started = HANDOFF_AFTER, 0
         while not self._closed.wait(tick):
-            # Still the same request as one tick ago: let an idle worker read on.
-            slow = seen is not None and self._claims.pop(seen, False)
-            if slow:
-                self._read_role.release()
+            # Still the same request as one tick ago: hand it off, and learn that it is slow.
+            if seen is not None and self._hand_off(seen):
+                self._learn_slow(self._current)
             running = self._running
             seen = running if running in self._claims else None
             busy = seen is not None or running != started
             started = running
             tick = HANDOFF_AFTER if busy else min(2 * tick, IDLE_TICK)
-            if slow:  # and send the replies the reader held back while it had more to run
-                with self._send_lock, contextlib.suppress(OSError):
-                    self._flush_locked()
+
+    def _hand_off(self, number: int) -> bool:
+        """Let an idle worker read on while request `number` runs; False if it was done."""
+        if not self._claims.pop(number, False):
+            return False
+        self._read_role.release()
+        # And send the replies the reader held back while it had more requests to run.
+        with self._send_lock, contextlib.suppress(OSError):
+            self._flush_locked()
+        return True
+
+    def _learn_slow(self, request: list[Any]) -> None:
+        name = _registered_name(request, self._registry)
+        if name is not None:
+            self._slow.add(name)
+            LOG.debug("%s still ran after %g s: another worker reads on, and its later calls "
+                      "hand the channel on before they run", name, HANDOFF_AFTER)
 
     def _work(self) -> None:
         reader, claims = self._reader, self._claims
@@ -156,12 +176,20 @@ class Daemon:
                 if message is None:  # the caller closed the channel: nothing left to serve
                     self._close()
                     return
+                self._current = message
                 number = self._running + 1
                 claims[number] = True
                 self._running = number
+                slow = bool(self._slow) and _registered_name(message, self._registry) in self._slow
+                if slow:
+                    self._hand_off(number)
+                    started = time.perf_counter()
                 try:
+                    reply = self._handle(message)
+                    if slow and time.perf_counter() - started < HANDOFF_AFTER:
+                        self._slow.discard(message[2])  # fast again: run it in its reader again
                     # With the next request already read, its reply goes out with this one.
-                    self.send(self._handle(message), hold=reader.has_frame())
+                    self.send(reply, hold=reader.has_frame())
                 except ProtocolError as exc:
                     self._protocol_failure(str(exc))
                     return
@@ -212,6 +240,14 @@ class Daemon:
         self._closed.set()
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
+
+
+def _registered_name(message: list[Any], registry: Mapping[str, Entry]) -> str | None:
+    """The entrypoint a CALL names, if it names a registered one; None for anything else."""
+    if message[0] is not wire.Kind.CALL or len(message) != 4:
+        return None
+    name = message[2]
+    return name if type(name) is str and name in registry else None
 
 
 def _error_reply(request_id: int, exc: BaseException) -> list[Any]:

@@ -1,0 +1,94 @@
+"""The daemon's serving loop, run in this process on a socketpair: no privilege drop, no root."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Annotated
+
+import pytest
+
+from leastpriv import caps
+from leastpriv.context import PrivContext
+from leastpriv.contract import Range
+from leastpriv.privileged import daemon as daemon_module
+from leastpriv.unprivileged.client import Channel
+
+serving = PrivContext("leastpriv_tests.serving", capabilities=[caps.CAP_CHOWN])
+flag = threading.Event()
+waiting_started = threading.Event()
+
+
+@serving.entrypoint
+def wait_for_flag_privileged(seconds: Annotated[float, Range(0.0, 30.0)]) -> bool:
+    waiting_started.set()
+    return flag.wait(seconds)
+
+
+@serving.entrypoint
+def set_flag_privileged() -> None:
+    flag.set()
+
+
+WAIT = f"{__name__}.wait_for_flag_privileged"
+SET = f"{__name__}.set_flag_privileged"
+
+
+@pytest.fixture
+def channel() -> Iterator[Channel]:
+    flag.clear()
+    waiting_started.clear()
+    caller_end, daemon_end = socket.socketpair()
+    registry, config = serving.daemon_spec(None)
+    daemon = daemon_module.Daemon(daemon_end, registry, config)
+    server = threading.Thread(target=daemon.serve, daemon=True)
+    server.start()
+    channel = Channel(caller_end, max_frame_size=config.max_frame_size, logger_name=None)
+    yield channel
+    flag.set()
+    channel.close()
+    server.join(5)
+
+
+def watchdog_hand_offs(caplog: pytest.LogCaptureFixture) -> int:
+    """How many times the watchdog found a call of WAIT still running and handed it off."""
+    return sum(1 for record in caplog.records
+               if record.name == "leastpriv.daemon" and record.args and record.args[0] == WAIT)
+
+
+def wait_behind_which_set_flag_runs(channel: Channel, seconds: float) -> bool:
+    """Call WAIT in a thread and, once it runs, SET from here; what WAIT returned."""
+    results: list[bool] = []
+    waiting_started.clear()
+    waiter = threading.Thread(
+        target=lambda: results.append(channel.call(WAIT, {"seconds": seconds}, 30)))
+    waiter.start()
+    assert waiting_started.wait(10)
+    assert channel.call(SET, {}, 30) is None
+    waiter.join(30)
+    return results[0]
+
+
+def test_calls_behind_a_known_slow_entrypoint_do_not_wait_for_the_watchdog(
+        channel: Channel, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="leastpriv.daemon")
+    assert channel.call(WAIT, {"seconds": 0.2}, 30) is False
+    assert watchdog_hand_offs(caplog) == 1  # the watchdog handed it off, and learned
+    # Now the call hands the channel on before it runs: SET is read at once and ends the wait,
+    # and the watchdog never had to step in.
+    assert wait_behind_which_set_flag_runs(channel, 5.0) is True
+    assert watchdog_hand_offs(caplog) == 1
+
+
+def test_an_entrypoint_that_got_fast_again_runs_in_its_reader_again(
+        channel: Channel, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="leastpriv.daemon")
+    assert channel.call(WAIT, {"seconds": 0.2}, 30) is False  # slow: learned
+    flag.set()
+    assert channel.call(WAIT, {"seconds": 0.2}, 30) is True  # fast this time: forgotten
+    flag.clear()
+    # Run in its reader again, so only the watchdog lets SET through, and learns once more.
+    assert wait_behind_which_set_flag_runs(channel, 5.0) is True
+    assert watchdog_hand_offs(caplog) == 2
