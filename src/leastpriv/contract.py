@@ -328,15 +328,29 @@ def _inside(path: str, root: str) -> bool:
 def _realpath(path: str) -> str:
     """`path` with every symlink resolved; refused when a component cannot be examined.
 
+    The kernel resolves it: an ``O_PATH`` open follows every symlink as any later use of the path
+    will (it needs only search permission, as a walk with ``lstat`` does), and ``/proc/self/fd``
+    names what it reached. Three system calls, where ``os.path.realpath`` makes one per component
+    and costs four times as much, on both sides of every call with a path argument.
+
     Components that do not exist cannot be symlinks, so they are taken as written. A component
     that cannot be examined (permission denied, a symlink loop) is refused: fail closed.
     """
     try:
-        return os.path.realpath(path, strict=True)
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):
-        return os.path.realpath(path)
+        return os.path.realpath(path)  # resolves the part that exists, the rest as written
     except OSError as exc:
         raise _Refused(f"{_short(path)} cannot be resolved ({exc.strerror})") from None
+    try:
+        resolved = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # no /proc: walk the path in Python instead
+        resolved = os.path.realpath(path, strict=True)
+    finally:
+        os.close(fd)
+    if not resolved.startswith("/") or resolved.endswith(" (deleted)"):
+        raise _Refused(f"{_short(path)} cannot be resolved (it was removed while checked)")
+    return resolved
 
 
 def _resolved_roots(roots: tuple[str, ...]) -> Callable[[], list[str]]:
