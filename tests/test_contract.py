@@ -10,6 +10,7 @@ import math
 import os
 import pathlib
 import re
+import threading
 import typing
 import warnings
 from collections.abc import Callable
@@ -646,6 +647,24 @@ def test_any_of_several_roots_is_accepted(root: Path, outside: Path, tmp_path: P
 def test_symlink_loop_in_a_directory_is_refused(root: Path) -> None:
     (root / "loop").symlink_to(root / "loop")
     refused(path_contract(root), str(root / "loop" / "file"))
+
+
+def test_a_fifo_inside_the_root_is_checked_without_opening_it(root: Path) -> None:
+    # Opening a FIFO for reading blocks until a writer comes: a check that opened what it checks
+    # would let anybody who can plant one hang the daemon. The check examines it, never opens it.
+    os.mkfifo(root / "pipe")
+    checked: list[object] = []
+    worker = threading.Thread(
+        target=lambda: checked.append(round_trip(path_contract(root), str(root / "pipe"))),
+        daemon=True)
+    worker.start()
+    worker.join(10)
+    assert checked == [str(root / "pipe")]
+
+
+def test_a_path_below_a_regular_file_is_taken_as_written(root: Path) -> None:
+    (root / "file").write_text("")
+    assert round_trip(path_contract(root), str(root / "file" / "x")) == str(root / "file" / "x")
 
 
 def test_path_under_accepts_pathlike_roots(root: Path) -> None:

@@ -25,6 +25,7 @@ import enum
 import os
 import re
 import reprlib
+import stat
 import types
 import typing
 import warnings
@@ -331,7 +332,7 @@ def _realpath(path: str) -> str:
     The kernel resolves it: an ``O_PATH`` open follows every symlink as any later use of the path
     will (it needs only search permission, as a walk with ``lstat`` does), and ``/proc/self/fd``
     names what it reached. Three system calls, where ``os.path.realpath`` makes one per component
-    and costs four times as much, on both sides of every call with a path argument.
+    from Python, on both sides of every call with a path argument.
 
     Components that do not exist cannot be symlinks, so they are taken as written. A component
     that cannot be examined (permission denied, a symlink loop) is refused: fail closed.
@@ -343,11 +344,33 @@ def _realpath(path: str) -> str:
     except OSError as exc:
         raise _Refused(f"{_short(path)} cannot be resolved ({exc.strerror})") from None
     try:
+        return _opened_path(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _locate(path: str) -> tuple[str, bool]:
+    """Where `path` lies once its directories' symlinks are resolved, and whether it is itself a
+    symlink (not followed). One ``O_PATH | O_NOFOLLOW`` open answers both when it exists."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):  # it does not exist, so it is no symlink
+        parent, name = os.path.split(path)
+        return os.path.join(_realpath(parent), name), False
+    except OSError as exc:
+        raise _Refused(f"{_short(path)} cannot be resolved ({exc.strerror})") from None
+    try:
+        return _opened_path(fd, path), stat.S_ISLNK(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
+
+
+def _opened_path(fd: int, path: str) -> str:
+    """The path the kernel reached for `path`, opened as `fd`; refused once it was removed."""
+    try:
         resolved = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:  # no /proc: walk the path in Python instead
         resolved = os.path.realpath(path, strict=True)
-    finally:
-        os.close(fd)
     if not resolved.startswith("/") or resolved.endswith(" (deleted)"):
         raise _Refused(f"{_short(path)} cannot be resolved (it was removed while checked)")
     return resolved
@@ -378,14 +401,9 @@ def _resolved_roots(roots: tuple[str, ...]) -> Callable[[], list[str]]:
 
 
 def _check_resolved(path: str, given: str, real_roots: list[str], where: str) -> None:
-    parent, name = os.path.split(path)
-    location = os.path.join(_realpath(parent), name)
+    location, is_link = _locate(path)
     if not any(_inside(location, root) for root in real_roots):
         raise _Refused(f"{_short(given)} leads outside {where} through a symlink")
-    try:
-        is_link = os.path.islink(location)
-    except OSError:  # pragma: no cover - islink already returns False on errors
-        is_link = False
     if is_link and not any(_inside(_realpath(location), root) for root in real_roots):
         raise _Refused(f"{_short(given)} is a symlink that leads outside {where}")
 
