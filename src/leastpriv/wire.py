@@ -203,9 +203,13 @@ class SpinWait:
 
     Never with a single CPU to run on: the poller would keep that CPU from the peer it waits for.
     Only the thread holding a channel's read role uses its `SpinWait`, so it needs no lock.
+
+    `MAX_WINDOW` is haltpoll's default (guest_halt_poll_ns, 200 µs): a call whose arguments carry
+    a path takes each side tens of microseconds, and with a 50 µs window both ends of such calls
+    stopped polling (a chown through PathUnder took 185 µs a call instead of 135).
     """
 
-    MAX_WINDOW = 50e-6
+    MAX_WINDOW = 200e-6
     GROW_START = 10e-6
 
     def __init__(self, sock: socket.socket) -> None:
