@@ -277,10 +277,6 @@ class FrameReader:
         self._end = 0
         self.spin = SpinWait(sock)
 
-    def buffered(self) -> bool:
-        """True when a frame header already sits in the buffer (no need to wait for the socket)."""
-        return self._end - self._start >= HEADER.size
-
     def has_frame(self) -> bool:
         """True when a whole frame already sits in the buffer: the next read will not wait."""
         pending = self._end - self._start
