@@ -133,8 +133,10 @@ class Daemon:
         tick, started = HANDOFF_AFTER, 0
         while not self._closed.wait(tick):
             # Still the same request as one tick ago: hand it off, and learn that it is slow.
+            # Its message is taken first: once handed off, another worker may read the next.
+            current = self._current
             if seen is not None and self._hand_off(seen):
-                self._learn_slow(self._current)
+                self._learn_slow(current)
             running = self._running
             seen = running if running in self._claims else None
             busy = seen is not None or running != started
