@@ -265,7 +265,7 @@ class PathUnder(Marker):
 
     The value is normalised lexically first (``//``, ``.`` and ``..`` resolved as a path string
     means them) and the normalised path is what the function receives. Then every directory
-    component is resolved with its symlinks (``os.path.realpath`` of the parent) and the result must
+    component is resolved with its symlinks (by the kernel: see `_locate`) and the result must
     lie inside a root (itself resolved); if the final component exists and is a symlink, where it
     leads must lie inside a root too. The path itself need not exist. A root is not inside itself.
 
