@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 import pytest
 
 from leastpriv import ContractViolation, PolicyError, PrivContext, caps, config
+from leastpriv import context as context_module
 from leastpriv.contract import Range
 
 
@@ -151,3 +153,62 @@ def test_importing_leastpriv_loads_no_client_launcher_or_config_file_modules() -
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
     assert loaded == []
+
+
+def test_a_call_without_any_timeout_set_waits_at_most_the_default_call_timeout() -> None:
+    assert new_context()._timeout() == context_module.DEFAULT_CALL_TIMEOUT
+    assert new_context(timeout=2.5)._timeout() == 2.5
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("inf"), float("nan"), True, "10"])
+def test_a_timeout_that_is_no_positive_finite_number_is_refused(bad: Any) -> None:
+    with pytest.raises(PolicyError):
+        new_context(timeout=bad)
+
+
+@pytest.mark.parametrize("bad", ["other.context", [""], [3]])
+def test_may_start_must_be_a_list_of_context_names(bad: Any) -> None:
+    with pytest.raises(PolicyError):
+        new_context(may_start=bad)
+
+
+# A process that became a daemon stays one: these run in a process of their own.
+NESTED = """
+import json, os
+from leastpriv import NestedCallRefused, PrivContext, caps
+from leastpriv.context import become_daemon_of
+
+served = PrivContext("t.served", capabilities=[caps.CAP_CHOWN], may_start=["t.startable"])
+other = PrivContext("t.other", capabilities=[caps.CAP_CHOWN])
+startable = PrivContext("t.startable", capabilities=[caps.CAP_CHOWN])
+
+@served.entrypoint
+def here_privileged(n: int) -> int:
+    return n + 1
+
+@other.entrypoint
+def other_privileged() -> None: ...
+
+@startable.entrypoint
+def startable_privileged() -> None: ...
+
+become_daemon_of("t.served")
+outcome = {"nested": here_privileged(1), "daemon started": served.running}
+try:
+    other_privileged()
+except NestedCallRefused:
+    outcome["other"] = "refused"
+startable._ensure_daemon = lambda name: (_ for _ in ()).throw(RuntimeError("would start"))
+try:
+    startable_privileged()
+except RuntimeError as exc:
+    outcome["startable"] = str(exc)
+print(json.dumps(outcome))
+"""
+
+
+def test_inside_a_daemon_its_own_entrypoints_run_in_process_and_others_are_refused() -> None:
+    done = subprocess.run([sys.executable, "-c", NESTED], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert json.loads(done.stdout) == {"nested": 2, "daemon started": False, "other": "refused",
+                                       "startable": "would start"}

@@ -11,6 +11,11 @@ Decoration checks the policy and compiles the function's contract once, and reco
 in this context's registry; the daemon serves exactly the names in that registry. The daemon
 starts on the first call (or `start()`); a dead daemon is replaced on the next call by the same
 launch method that started the first one.
+
+Inside a daemon, an entrypoint that a privileged function calls runs in that very thread when it
+belongs to the daemon's own context (the process holds what it needs; a call back through the
+channel would wait for itself), and is refused with `NestedCallRefused` when it belongs to another
+context, unless the daemon's context lists that one in `may_start`.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import shlex
 import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from leastpriv import caps, config
 from leastpriv.caps import Capability
 from leastpriv.contract import Contract
-from leastpriv.errors import Error, PolicyError
+from leastpriv.errors import Error, NestedCallRefused, PolicyError
 from leastpriv.frozen import Frozen
 from leastpriv.unprivileged import NotSent
 
@@ -38,6 +44,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 POLICIES = ("strict", "warn")
 PRIVILEGED_SUFFIX = "_privileged"
+# Seconds a call waits for its reply when neither the entrypoint, the context nor its
+# configuration says: no call waits for ever (a daemon that dies is noticed at once, from its
+# channel; one whose function hangs, by this bound). Long, because privileged work can be slow
+# (an image conversion, an iSCSI login with retries); a context that needs longer says so.
+DEFAULT_CALL_TIMEOUT = 600.0
+
+# Every context made in this process, so that a process that becomes a daemon can find its own.
+_contexts: weakref.WeakSet[PrivContext] = weakref.WeakSet()
+# Set once this process is a daemon (`become_daemon_of`): the context it serves, and the other
+# contexts whose daemons it may start.
+_served: str | None = None
+_may_start: frozenset[str] = frozenset()
+# The channels a forked daemon inherited from its parent: kept referenced, never used or closed
+# (their descriptors are closed already, and closing a socket object by then would close
+# whatever descriptor the daemon has reused its number for).
+_inherited: list[object] = []
 
 
 class Entrypoint(Frozen):
@@ -66,6 +88,7 @@ class PrivContext:
         logger_name: str | None = None,
         helper_command: Sequence[str] | str | None = None,
         thread_pool_size: int | None = None,
+        may_start: Iterable[str] = (),
         policy: str = "strict",
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -74,6 +97,11 @@ class PrivContext:
             raise PolicyError(f"policy must be one of {POLICIES}, not {policy!r}")
         if isinstance(capabilities, (str, bytes)):
             raise PolicyError("capabilities must be a list of capabilities, not one string")
+        if timeout is not None:
+            timeout = _seconds(timeout)
+        if isinstance(may_start, (str, bytes)) or not all(
+                isinstance(other, str) and other for other in may_start):
+            raise PolicyError("may_start must be a list of context names")
         # No default and no "all": a context names each capability it needs.
         declared = frozenset(caps.parse(cap) for cap in capabilities)
         if isinstance(helper_command, str):
@@ -81,6 +109,8 @@ class PrivContext:
         self.name = name
         self.cfg_section = cfg_section or name.replace(".", "_")
         self.policy = policy
+        # The contexts whose daemons this context's daemon may start, to call their entrypoints.
+        self.may_start = frozenset(may_start)
         self._defaults = config.ContextConfig(
             capabilities=declared,
             helper_command=tuple(helper_command) if helper_command else None,
@@ -95,6 +125,7 @@ class PrivContext:
         self._config: config.ContextConfig | None = None
         self._method: str | None = None  # the method a restart after death must use again
         self._client_mode = True
+        _contexts.add(self)
 
     def __repr__(self) -> str:
         return f"<PrivContext {self.name} {caps.names(self._defaults.capabilities)}>"
@@ -107,9 +138,7 @@ class PrivContext:
 
     def entrypoint_with_timeout(self, seconds: float) -> Callable[[F], F]:
         """Like `entrypoint`, with a per-call timeout of `seconds` (over the context's own)."""
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-            raise PolicyError(f"timeout must be a positive number of seconds, not {seconds!r}")
-        return functools.partial(self._register, timeout=float(seconds))  # type: ignore[return-value]
+        return functools.partial(self._register, timeout=_seconds(seconds))  # type: ignore[return-value]
 
     def _register(self, func: F, *, timeout: float | None) -> F:
         strict = self.policy == "strict"
@@ -138,9 +167,16 @@ class PrivContext:
 
     def _call(self, entry: Entrypoint, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         payload = entry.contract.bind(args, kwargs)  # early, clear error before anything is sent
-        if not self._client_mode:
+        if not self._client_mode or _served == self.name:
+            # Here, in this thread: client mode off (tests), or a nested call inside this
+            # context's own daemon. The contract is checked all the same.
             in_process_args, in_process_kwargs = entry.contract.unbind(payload)
             return entry.function(*in_process_args, **in_process_kwargs)
+        if _served is not None and self.name not in _may_start:
+            raise NestedCallRefused(
+                f"{entry.name} belongs to context {self.name}, which the {_served} daemon may "
+                "not start (a daemon starts another only when its context lists it in "
+                "may_start)")
         launched = self._launched
         if (launched is None or launched.channel.dead
                 or entry.name not in launched.hello.entrypoints):
@@ -152,9 +188,10 @@ class PrivContext:
             # The daemon was gone before the request left; nothing ran, so a fresh one may.
             return self._ensure_daemon(entry.name).channel.call(entry.name, payload, timeout)
 
-    def _timeout(self) -> float | None:
+    def _timeout(self) -> float:
         cfg = self._config
-        return cfg.timeout if cfg is not None else self._defaults.timeout
+        configured = cfg.timeout if cfg is not None else self._defaults.timeout
+        return configured if configured is not None else DEFAULT_CALL_TIMEOUT
 
     def _ensure_daemon(self, entry_name: str) -> launch.Launched:
         with self._lock:
@@ -246,3 +283,33 @@ class PrivContext:
         """What a helper process needs to serve this context: the registry and the config."""
         return dict(self._registry), config.resolve(self.cfg_section, self._defaults,
                                                     config_file=config_file)
+
+
+def _seconds(value: object) -> float:
+    """A timeout: a finite, positive number of seconds (no call may wait for ever)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 < value < float("inf")):
+        raise PolicyError(f"timeout must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def become_daemon_of(name: str) -> None:
+    """Make this process the daemon of the context named `name` (the daemon calls it, once,
+    before it serves, while it is still one thread).
+
+    From then on an entrypoint of `name` runs in the thread that calls it, and one of another
+    context only when `name`'s context lists it in `may_start`. What a forked daemon inherited
+    from its parent — other contexts' daemons and channels, locks that threads which did not
+    survive the fork may hold — is set aside, never used: a context the daemon may start starts
+    its own daemon afresh.
+    """
+    global _served, _may_start
+    allowed: set[str] = set()
+    for context in list(_contexts):
+        if context.name == name:
+            allowed |= context.may_start
+        _inherited.append(context._launched)
+        context._launched = None
+        context._method = None
+        context._lock = threading.RLock()
+    _served, _may_start = name, frozenset(allowed)

@@ -9,7 +9,8 @@
     ├── ProtocolError              the channel carried something a correct peer never sends
     ├── DaemonStartError           the privileged daemon could not be started or set up
     ├── DaemonDied                 the daemon went away while a call was waiting for it
-    └── CallTimeout                a call did not get its reply in time (TimeoutError)
+    ├── CallTimeout                a call did not get its reply in time (TimeoutError)
+    └── NestedCallRefused          a daemon's function called another context it may not start
 
 Exceptions raised *by the privileged function itself* are re-raised in the caller as the same class
 when that class is a builtin or already imported there; only the rest become `RemoteError`.
@@ -70,3 +71,9 @@ class DaemonDied(Error):
 
 class CallTimeout(Error, TimeoutError):
     """Raised when a call's reply did not arrive within its timeout."""
+
+
+class NestedCallRefused(Error):
+    """Raised inside a daemon when one of its functions calls an entrypoint of another context
+    that its own context does not list in `may_start`: a daemon never starts another by accident.
+    """

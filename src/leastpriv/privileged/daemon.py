@@ -24,6 +24,7 @@ from typing import Any, NoReturn, Protocol
 
 from leastpriv import caps, wire
 from leastpriv.config import ContextConfig
+from leastpriv.context import become_daemon_of
 from leastpriv.errors import Error, ProtocolError
 
 # At the top, not in set_up: a forked child then finds it loaded in the parent (imported once,
@@ -389,6 +390,7 @@ def run_daemon(sock: socket.socket, *, name: str, registry: Mapping[str, Entry],
     try:
         reset_signal_handlers()
         isolate_process(sock.fileno(), keep_stderr=keep_stderr)
+        become_daemon_of(name)  # its own entrypoints called in here run here; others refused
         daemon = set_up(sock, name=name, registry=registry, config=config,
                         allowed_uids=allowed_uids)
     except BaseException as exc:
