@@ -235,3 +235,31 @@ def test_frame_parts_copy_a_large_body_and_an_oversize_frame_leaves_the_packer_u
         wire.pack_frame(packer, [wire.Kind.RET.value, 1, b"z" * 5000], 4096)
     assert wire.frame_parts(packer, [wire.Kind.PING.value, 3], 4096)[0][wire.HEADER.size:] == (
         wire.packb([wire.Kind.PING.value, 3]))
+
+
+SURROGATE_VALUES = [
+    "\udcff",  # os.fsdecode(b"\xff"): a file name byte that is not UTF-8
+    "name-\udcc3\udca9",  # two escapes that would re-encode to valid UTF-8 ("é"): kept as two
+    "\ud800",  # a lone high surrogate, which no decoder produced
+    ("\udcfe", ["x\udc80", {"k\udcff": "v"}]),
+    {"\udcff": b"\xff"},
+]
+
+
+@pytest.mark.parametrize("value", SURROGATE_VALUES)
+def test_strings_with_surrogates_cross_exactly_as_they_were(value: object) -> None:
+    (frame,) = wire.pack_frame(wire.new_packer(), [wire.Kind.RET.value, 1, value], 1 << 20)
+    assert wire.parse_message(frame[wire.HEADER.size:])[2] == value
+    assert wire.unpackb(wire.packb(value)) == value
+
+
+def test_a_message_with_surrogates_leaves_the_packer_ready_for_the_next() -> None:
+    packer = wire.new_packer()
+    wire.pack_frame(packer, [wire.Kind.RET.value, 1, "\udcff"], 1 << 20)
+    (plain,) = wire.pack_frame(packer, [wire.Kind.RET.value, 2, "é"], 1 << 20)
+    assert plain[wire.HEADER.size:] == wire.packb([wire.Kind.RET.value, 2, "é"])
+
+
+def test_a_message_with_surrogates_over_the_frame_limit_is_refused() -> None:
+    with pytest.raises(wire.FrameTooLarge):
+        wire.pack_frame(wire.new_packer(), [wire.Kind.RET.value, 1, "\udcff" * 2000], 4096)

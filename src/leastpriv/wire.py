@@ -14,7 +14,8 @@ A frame is a 4-byte big-endian body length followed by a msgpack body. Every bod
 
 Values keep their Python shape across the channel: bytes stay bytes, lists stay lists and tuples
 travel as a msgpack extension type so they come back as tuples (oslo.privsep turns lists into
-tuples; callers notice).
+tuples; callers notice). Every str arrives exactly as it was sent, surrogates included (see
+`SURROGATES`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
 
 HEADER = struct.Struct(">I")
 _TUPLE_EXT = 1
+# Strings travel as UTF-8, but a str may hold surrogates, which strict UTF-8 cannot carry: a file
+# name that os.listdir decoded from bytes that are not UTF-8 holds one per such byte (b"\xff" ->
+# "\udcff"). A message that holds one is packed again with "surrogatepass", which writes each
+# surrogate as its own three bytes, and every body is read with it: any str, even one whose
+# surrogates would re-encode to valid UTF-8 ("\udcc3\udca9", not "é"), comes back as it was.
+# Packed strictly first, so that the usual message pays nothing for it.
+SURROGATES = "surrogatepass"
 
 
 class Kind(enum.IntEnum):
@@ -89,15 +97,19 @@ def new_packer() -> msgpack.Packer:
 
 
 def packb(value: object) -> bytes:
-    """`value` as a msgpack body (tuples as the tuple extension)."""
-    return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True)
+    """`value` as a msgpack body (tuples as the tuple extension, surrogates kept)."""
+    try:
+        return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True)
+    except UnicodeEncodeError:
+        return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True,
+                             unicode_errors=SURROGATES)
 
 
 def unpackb(body: bytes | memoryview) -> Any:
     """The value of one msgpack body; `ProtocolError` when it is not exactly one valid value."""
     try:
         return msgpack.unpackb(body, raw=False, ext_hook=_ext_hook, strict_map_key=False,
-                               use_list=True)
+                               use_list=True, unicode_errors=SURROGATES)
     except ProtocolError:
         raise
     except Exception as exc:  # msgpack raises several unrelated classes for bad input
@@ -114,7 +126,13 @@ def pack_frame(packer: msgpack.Packer, message: list[Any],
     touch a buffer a view still exports). Send a message's kind as a plain int
     (`Kind.CALL.value`): an IntEnum member would go through the packer's `default` hook.
     """
-    packer.pack(message)  # on any error msgpack empties the buffer itself
+    try:
+        packer.pack(message)  # on any error msgpack empties the buffer itself
+    except UnicodeEncodeError:  # a str with surrogates: rare, so one piece, copied
+        encoded = packb(message)
+        if len(encoded) > max_frame_size:
+            raise FrameTooLarge(len(encoded), max_frame_size) from None
+        return (HEADER.pack(len(encoded)) + encoded,)
     body = packer.getbuffer()
     size = len(body)
     if size <= JOIN_LIMIT and size <= max_frame_size:  # inline: the path of nearly every call
