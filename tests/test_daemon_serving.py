@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
+import msgpack
 import pytest
 
-from leastpriv import caps
+from leastpriv import Error, caps, wire
 from leastpriv.context import PrivContext
 from leastpriv.contract import Range
 from leastpriv.privileged import daemon as daemon_module
@@ -92,3 +97,48 @@ def test_an_entrypoint_that_got_fast_again_runs_in_its_reader_again(
     # Run in its reader again, so only the watchdog lets SET through, and learns once more.
     assert wait_behind_which_set_flag_runs(channel, 5.0) is True
     assert watchdog_hand_offs(caplog) == 2
+
+
+@serving.entrypoint
+def deep_reply_privileged(depth: Annotated[int, Range(1, 100)]) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_a_reply_nested_too_deep_for_the_caller_is_an_error_and_the_channel_lives_on(
+        channel: Channel) -> None:
+    name = f"{__name__}.deep_reply_privileged"
+    with pytest.raises(Error):
+        channel.call(name, {"depth": wire.MAX_DEPTH}, 30)  # with the reply's own array: too deep
+    assert channel.call(name, {"depth": 2}, 30) == [[]]
+
+
+SERVE_AND_ATTACK = """
+import socket, sys, threading
+from leastpriv.privileged.daemon import Daemon
+from test_daemon_serving import serving
+caller, daemon_end = socket.socketpair()
+registry, config = serving.daemon_spec(None)
+server = threading.Thread(target=Daemon(daemon_end, registry, config).serve)
+server.start()
+caller.sendall(bytes.fromhex(sys.stdin.read()))
+print("closed" if caller.recv(1) == b"" else "open", flush=True)
+server.join(10)
+print("ended" if not server.is_alive() else "serving", flush=True)
+"""
+
+
+def test_a_frame_of_deeply_nested_tuples_closes_the_channel_without_crashing_the_daemon() -> None:
+    # One ~2 KB frame killed the daemon with SIGSEGV; now it is a protocol failure. In a child
+    # process, so that a crash is an outcome the test sees.
+    body = msgpack.packb(msgpack.ExtType(1, b"\x90"))
+    for _ in range(449):
+        body = msgpack.packb(msgpack.ExtType(1, b"\x91" + body))
+    frame = wire.HEADER.pack(len(body)) + body
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", SERVE_AND_ATTACK], input=frame.hex(), env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.split()) == (0, ["closed", "ended"])

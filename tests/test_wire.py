@@ -5,8 +5,13 @@ from __future__ import annotations
 import enum
 import errno
 import socket
+import subprocess
+import sys
 import threading
+import tracemalloc
+from typing import Any
 
+import msgpack
 import pytest
 
 from leastpriv import wire
@@ -263,3 +268,123 @@ def test_a_message_with_surrogates_leaves_the_packer_ready_for_the_next() -> Non
 def test_a_message_with_surrogates_over_the_frame_limit_is_refused() -> None:
     with pytest.raises(wire.FrameTooLarge):
         wire.pack_frame(wire.new_packer(), [wire.Kind.RET.value, 1, "\udcff" * 2000], 4096)
+
+
+# --- bounded decoding: the attacks of issue 8, finding 5 -----------------------------------------
+
+def nested_tuples(depth: int) -> bytes:
+    """The body of `depth` tuples, each the only item of the one around it: ((((),),),)."""
+    body = msgpack.packb(msgpack.ExtType(1, b"\x90"))
+    for _ in range(depth - 1):
+        body = msgpack.packb(msgpack.ExtType(1, b"\x91" + body))
+    return body
+
+
+def array_of(count: int, element: bytes) -> bytes:
+    """A body of one array32 of `count` copies of the encoded `element`."""
+    return b"\xdd" + count.to_bytes(4, "big") + element * count
+
+
+def test_tuples_nested_hundreds_deep_are_refused_without_crashing_the_process() -> None:
+    # msgpack's C unpacker recursed once per tuple level, through the extension hook, until the
+    # stack ran out: a 2 KB frame killed the daemon with SIGSEGV. In a child, so a crash is seen.
+    script = (
+        "import sys\nfrom leastpriv import wire\nfrom leastpriv.errors import ProtocolError\n"
+        "body = bytes.fromhex(sys.stdin.read())\n"
+        "try:\n    wire.parse_message(body)\nexcept ProtocolError:\n    print('refused')\n"
+    )
+    body = nested_tuples(450)
+    assert len(body) < 4096
+    done = subprocess.run([sys.executable, "-c", script], input=body.hex(), capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "refused")
+
+
+def test_a_frame_of_many_empty_arrays_is_refused_before_they_are_built() -> None:
+    # 16 MiB of empty arrays decoded to 1.23 GB; refused now before anything is built.
+    body = array_of(wire.DEFAULT_MAX_FRAME_SIZE - 5, b"\x90")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProtocolError):
+            wire.unpackb(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("element", [
+    b"\x90",                        # empty array
+    b"\x80",                        # empty map
+    b"\x81\x00\x00",                # map of one pair
+    b"\xe0",                        # -32: a new int object per byte
+    b"\xa2ab",                      # two-character str
+    b"\xd4\x01\x90",                # empty tuple
+])
+def test_the_largest_frame_allowed_decodes_within_its_documented_memory_bound(
+        element: bytes) -> None:
+    values_each = 3 if element.startswith(b"\x81") else 1
+    count = (wire.MAX_VALUES - 1) // values_each
+    body = array_of(count, element)
+    tracemalloc.start()
+    try:
+        decoded = wire.unpackb(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(decoded) == count
+    assert peak <= wire.decoded_size_bound(len(body))
+
+
+def test_one_value_more_than_allowed_is_refused() -> None:
+    assert len(wire.unpackb(array_of(wire.MAX_VALUES - 1, b"\x00"))) == wire.MAX_VALUES - 1
+    with pytest.raises(ProtocolError):
+        wire.unpackb(array_of(wire.MAX_VALUES, b"\x00"))
+
+
+def nested_lists(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_lists_nest_up_to_max_depth_and_no_deeper() -> None:
+    deepest = nested_lists(wire.MAX_DEPTH)
+    assert wire.unpackb(wire.packb(deepest)) == deepest
+    with pytest.raises(ProtocolError):
+        wire.unpackb(wire.packb([deepest]))
+
+
+def test_tuples_nest_up_to_max_depth_and_no_deeper() -> None:
+    deepest = wire.unpackb(nested_tuples(wire.MAX_DEPTH))
+    assert wire.packb(deepest) == nested_tuples(wire.MAX_DEPTH)
+    with pytest.raises(ProtocolError):
+        wire.unpackb(nested_tuples(wire.MAX_DEPTH + 1))
+
+
+def test_a_container_that_claims_more_values_than_the_body_holds_is_refused() -> None:
+    with pytest.raises(ProtocolError):
+        wire.unpackb(b"\xdd\x00\x01\x00\x00" + b"\x00" * 100)
+
+
+@pytest.mark.parametrize("body", [
+    b"\xd4\x01\x01",                             # a tuple whose payload is no array
+    b"\xc7\x02\x01\x91",                         # a tuple payload cut short
+    b"\xc7\x03\x01\x91\x01\x01",                 # a tuple payload with a byte left over
+    b"\xd4\x02\x90",                             # an unknown extension type
+    b"\x92\xc1\x00",                             # a byte msgpack never uses
+])
+def test_malformed_extension_payloads_are_protocol_errors(body: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        wire.unpackb(body)
+
+
+def test_a_value_the_other_end_would_refuse_is_not_sent_and_the_packer_stays_usable() -> None:
+    packer = wire.new_packer()
+    with pytest.raises(ProtocolError):
+        wire.pack_frame(packer, [wire.Kind.RET.value, 1, nested_lists(wire.MAX_DEPTH)], 1 << 20)
+    with pytest.raises(ProtocolError):
+        wire.pack_frame(packer, [wire.Kind.RET.value, 1, [0] * wire.MAX_VALUES], 1 << 20)
+    (small,) = wire.pack_frame(packer, [wire.Kind.PING.value, 2], 1 << 20)
+    assert wire.parse_message(small[wire.HEADER.size:])[1] == 2

@@ -81,9 +81,18 @@ def _default(obj: object) -> object:
 
 
 def _ext_hook(code: int, data: bytes) -> object:
-    if code == _TUPLE_EXT:
-        return tuple(unpackb(data))
-    raise ProtocolError(f"unknown msgpack extension type {code}")
+    if code != _TUPLE_EXT:
+        raise ProtocolError(f"unknown msgpack extension type {code}")
+    # A tuple's payload is decoded by an Unpacker, whose parsing state lives on the heap: unpackb
+    # keeps it on the C stack (about 50 KB a level), and 200 nested tuples ran a thread's stack
+    # out. How deep tuples nest was bounded before (check_bounds).
+    unpacker = msgpack.Unpacker(None, raw=False, ext_hook=_ext_hook, strict_map_key=False,
+                                unicode_errors=SURROGATES, max_buffer_size=max(1, len(data)))
+    unpacker.feed(data)
+    items = unpacker.unpack()
+    if type(items) is not list or unpacker.tell() != len(data):
+        raise ProtocolError("a tuple's payload is not exactly one array")
+    return tuple(items)
 
 
 def new_packer() -> msgpack.Packer:
@@ -108,6 +117,7 @@ def packb(value: object) -> bytes:
 def unpackb(body: bytes | memoryview) -> Any:
     """The value of one msgpack body; `ProtocolError` when it is not exactly one valid value."""
     try:
+        check_bounds(body)
         return msgpack.unpackb(body, raw=False, ext_hook=_ext_hook, strict_map_key=False,
                                use_list=True, unicode_errors=SURROGATES)
     except ProtocolError:
@@ -118,7 +128,8 @@ def unpackb(body: bytes | memoryview) -> Any:
 
 def pack_frame(packer: msgpack.Packer, message: list[Any],
                max_frame_size: int) -> tuple[bytes] | tuple[bytes, memoryview]:
-    """The frame of `message` as the pieces to send in order; `FrameTooLarge` when too big.
+    """The frame of `message` as the pieces to send in order; `FrameTooLarge` when too big,
+    `ProtocolError` when it nests too deep or holds too many values (see `check_bounds`).
 
     A small frame is one piece, header and body joined, and the packer is ready for the next
     message. A large one is the header and a view of the packer's buffer, sent from there without
@@ -132,18 +143,25 @@ def pack_frame(packer: msgpack.Packer, message: list[Any],
         encoded = packb(message)
         if len(encoded) > max_frame_size:
             raise FrameTooLarge(len(encoded), max_frame_size) from None
+        check_bounds(encoded)
         return (HEADER.pack(len(encoded)) + encoded,)
     body = packer.getbuffer()
     size = len(body)
-    if size <= JOIN_LIMIT and size <= max_frame_size:  # inline: the path of nearly every call
+    try:
+        if size > max_frame_size:
+            raise FrameTooLarge(size, max_frame_size)
+        # What the other end would refuse is refused here, before it is sent: the sender learns
+        # why, and the channel lives on.
+        check_bounds(body)
+    except ProtocolError:
+        body.release()
+        packer.reset()
+        raise
+    if size <= JOIN_LIMIT:  # inline: the path of nearly every call
         frame = HEADER.pack(size) + body
         body.release()
         packer.reset()
         return (frame,)
-    if size > max_frame_size:
-        body.release()
-        packer.reset()
-        raise FrameTooLarge(size, max_frame_size)
     return HEADER.pack(size), body
 
 
@@ -201,6 +219,119 @@ def parse_message(body: bytes | memoryview) -> list[Any]:
     if message[0] is None:
         raise ProtocolError(f"unknown message kind {kind}")
     return message
+
+
+# --- bounds on what a body decodes to -------------------------------------------------------------
+#
+# msgpack's C unpacker builds what a body describes: a 16 MiB body of empty arrays became 16
+# million lists (1.23 GB), and tuples nested 400 deep recursed through the extension hook until
+# the process died. So before it runs, every body is held to MAX_DEPTH levels of containers and
+# MAX_VALUES values, which bounds what it decodes to (`decoded_size_bound`).
+
+MAX_DEPTH = 32  # containers inside containers, the message's own array included
+MAX_VALUES = 65_536  # values of every kind, containers included
+# What one value may cost once decoded beyond its bytes (a one-pair dict, the worst per byte of
+# body, is 3 values and 232 bytes here), and what the nested tuple Unpackers may hold at once.
+_BYTES_PER_VALUE = 96
+_DECODE_OVERHEAD = MAX_DEPTH * 64 * 1024
+
+# 1 for each first byte that may open a container (fixmap, fixarray, ext8/16/32, fixext,
+# array16/32, map16/32), else 0: a body with at most MAX_DEPTH of them cannot nest deeper.
+_OPENS = bytes(0x80 <= b <= 0x9F or 0xC7 <= b <= 0xC9 or 0xD4 <= b <= 0xD8 or 0xDC <= b <= 0xDF
+               for b in range(256))
+# A scalar's whole size, read from its first byte (0: not a scalar of fixed size).
+_SCALAR_SIZE = bytes(
+    1 if b <= 0x7F or b >= 0xE0 or b in (0xC0, 0xC2, 0xC3)
+    else 1 + (b & 0x1F) if 0xA0 <= b <= 0xBF
+    else {0xCA: 5, 0xCB: 9, 0xCC: 2, 0xCD: 3, 0xCE: 5, 0xCF: 9,
+          0xD0: 2, 0xD1: 3, 0xD2: 5, 0xD3: 9}.get(b, 0)
+    for b in range(256))
+# The width of the length or count that follows the first byte, for the other kinds.
+_WIDTH = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4,  # bin, str: that many bytes
+          0xDC: 2, 0xDD: 4, 0xDE: 2, 0xDF: 4,  # array, map: that many values (maps twice)
+          0xC7: 1, 0xC8: 2, 0xC9: 4}  # ext: that many bytes, after a type byte
+_UINT = {1: struct.Struct(">B"), 2: struct.Struct(">H"), 4: struct.Struct(">I")}
+
+
+def decoded_size_bound(body_size: int) -> int:
+    """The most memory, in bytes, that `unpackb` of a body of `body_size` bytes may take."""
+    return 2 * body_size + _BYTES_PER_VALUE * min(body_size, MAX_VALUES) + _DECODE_OVERHEAD
+
+
+def check_bounds(body: bytes | memoryview) -> None:
+    """`ProtocolError` unless `body` nests at most MAX_DEPTH deep and holds at most MAX_VALUES.
+
+    Every value takes at least one byte, and every container starts with a byte `_OPENS` marks:
+    a body short enough, with few enough such bytes, is within bounds as it stands (nearly every
+    message: this costs about 0.2 µs). Any other body is walked, without building anything.
+    """
+    size = len(body)
+    if size > MAX_VALUES or (size > MAX_DEPTH
+                             and bytes(body).translate(_OPENS).count(1) > MAX_DEPTH):
+        _walk(body)
+
+
+def _walk(body: bytes | memoryview) -> None:
+    """Walk the msgpack structure of `body`: `ProtocolError` if out of bounds or malformed."""
+    pos = values = 0
+    # The innermost open container: values still to come, where its bytes end (the body's or
+    # its tuple's), and whether it must end exactly there; the enclosing ones' the same, in order.
+    todo, end, exact = 1, len(body), True
+    outer: list[tuple[int, int, bool]] = []
+    while True:
+        if not todo:
+            if exact and pos != end:
+                raise ProtocolError("malformed frame body: a value does not fill its bytes")
+            if not outer:
+                return
+            todo, end, exact = outer.pop()
+            continue
+        if pos >= end:
+            raise ProtocolError("malformed frame body: it ends inside a value")
+        todo -= 1
+        values += 1
+        size = _SCALAR_SIZE[body[pos]]
+        if size:
+            pos += size
+            continue
+        pos, count, payload_end = _header(body, pos, end)
+        if count < 0:  # a str or bin, skipped whole
+            continue
+        if len(outer) >= MAX_DEPTH:
+            raise ProtocolError(f"frame body nests deeper than {MAX_DEPTH}")
+        if count > MAX_VALUES - values or count > end - pos:
+            raise ProtocolError(f"frame body holds more than {MAX_VALUES} values")
+        outer.append((todo, end, exact))
+        todo, exact = count, bool(payload_end)
+        end = payload_end or end
+
+
+def _header(body: bytes | memoryview, pos: int, end: int) -> tuple[int, int, int]:
+    """The str, bin, container or extension at `pos`: where its contents start (for a str or
+    bin, where it ends), how many values it holds (-1: a str or bin), and where a tuple's
+    payload ends (0 for anything else)."""
+    first = body[pos]
+    if 0x80 <= first <= 0x9F:  # fixmap, fixarray
+        return pos + 1, (first & 0x0F) << (first < 0x90), 0
+    if 0xD4 <= first <= 0xD8:  # fixext 1, 2, 4, 8, 16
+        length, pos = 1 << (first - 0xD4), pos + 1
+    else:
+        width = _WIDTH.get(first)
+        if width is None or pos + 1 + width > end:
+            raise ProtocolError(f"malformed frame body at byte {pos}")
+        length = _UINT[width].unpack_from(body, pos + 1)[0]
+        pos += 1 + width
+        if first >= 0xDC:  # array16/32, map16/32 (a map holds twice its count)
+            return pos, length << (first >= 0xDE), 0
+        if first < 0xC7 or first > 0xC9:  # bin, str
+            return pos + length, -1, 0
+    # An extension: a type byte, then its payload. The only one is a tuple: one array.
+    payload_end = pos + 1 + length
+    inner = body[pos + 1] if pos + 1 < payload_end <= end else 0
+    if not (0x90 <= inner <= 0x9F or inner in (0xDC, 0xDD)) or body[pos] != _TUPLE_EXT:
+        raise ProtocolError("malformed frame body: an extension that is not a tuple")
+    pos, count, _ = _header(body, pos + 1, payload_end)
+    return pos, count, payload_end
 
 
 # --- framing ------------------------------------------------------------------------------------

@@ -95,16 +95,17 @@ class Daemon:
         A large reply (over `wire.JOIN_LIMIT`) is never held: it goes out at once, straight from
         the packer's buffer, which saves copying it.
 
-        A reply that cannot travel (too large for a frame, or a value msgpack cannot carry, such
-        as an object a privileged function returned by mistake) is replaced by an error reply,
-        so the caller learns why and the worker thread lives on.
+        A reply that cannot travel (too large for a frame, nested too deep or holding too many
+        values for the other end to accept, or a value msgpack cannot carry, such as an object a
+        privileged function returned by mistake) is replaced by an error reply, so the caller
+        learns why and the worker thread lives on.
         """
         # acquire()/release(), not `with`: this runs for every call, and `with` costs more.
         self._send_lock.acquire()
         try:
             try:
                 parts = wire.pack_frame(self._packer, message, self._max)
-            except (wire.FrameTooLarge, TypeError, ValueError, OverflowError) as exc:
+            except (ProtocolError, TypeError, ValueError, OverflowError) as exc:
                 reason = Error(f"the reply cannot be sent: {type(exc).__name__}: {exc}")
                 parts = wire.pack_frame(self._packer, _error_reply(message[1], reason),
                                         self._max)
