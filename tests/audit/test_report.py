@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 from importlib import resources
+from pathlib import Path
 from types import SimpleNamespace
 
 import jsonschema
@@ -120,6 +121,15 @@ def test_sarif_rule_index_and_level_follow_the_rule() -> None:
         assert rule["id"] == result["ruleId"]
         assert rule["defaultConfiguration"]["level"] == result["level"]
     assert {r["ruleId"]: r["level"] for r in run["results"]}["LPS206"] == "note"
+
+
+def test_sarif_rules_link_their_doc_page() -> None:
+    rules = sarif.document(make_result(), RULES)["runs"][0]["tool"]["driver"]["rules"]
+    for rule in rules:
+        assert rule["helpUri"].startswith("https://")
+        assert rule["helpUri"].endswith(f"/docs/rules/{rule['id']}.md")
+        assert Path(__file__).parents[2].joinpath("docs/rules", f"{rule['id']}.md").is_file()
+        assert "DESIGN.md" not in rule["help"]["text"]
 
 
 def test_sarif_fingerprints_survive_a_line_shift() -> None:

@@ -44,6 +44,16 @@ def test_fix_is_the_prose_of_use_instead_not_its_code() -> None:
     assert "LPS999.md" in docgen.fix_text(code_only)
 
 
+def test_fix_never_ends_in_a_colon_that_introduces_a_missing_example() -> None:
+    one_line = "## Use instead\nRename it:\n```python\nx_privileged(a)\n```\n"
+    assert docgen.fix_text(rule("LPS999", "x", Severity.LOW, "s", one_line)) == (
+        "Rename it: `x_privileged(a)`"
+    )
+    longer = "## Use instead\nSplit it:\n```python\na = 1\nb = 2\n```\n"
+    fixed = docgen.fix_text(rule("LPS999", "x", Severity.LOW, "s", longer))
+    assert not fixed.endswith(":") and "LPS999.md" in fixed
+
+
 def test_stale_pages_are_detected(tmp_path: Path) -> None:
     rules = {"LPS999": rule("LPS999", "x", Severity.LOW, "finds x", "## What it does\nFinds x.\n")}
     docgen.write_pages(tmp_path, rules)

@@ -16,12 +16,13 @@ after the per-file work, in this process.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from leastpriv import sourcetree
 from leastpriv.audit import dataflow, summaries
-from leastpriv.audit.facts import ModuleFacts, RootwrapFact
+from leastpriv.audit.facts import IdentityFact, ModuleFacts, RootwrapFact
 from leastpriv.audit.index import TreeIndex, defines_entrypoints, may_call
 from leastpriv.audit.model import (
     AuditResult,
@@ -49,6 +50,10 @@ _MARKERS = (
     "leastpriv",
 )
 Progress = Callable[[int, int], None]
+# Configuration files whose sections may give a context an identity (``[privsep_osbrick]``).
+_CONFIG_SUFFIXES = (".conf", ".conf.sample", ".ini")
+_SECTION = re.compile(r"^\[([^\]]+)\]\s*$")
+_USER = re.compile(r"^user\s*[=:]\s*([^\s#;]+)")
 _DEFAULTS = AuditOptions()  # frozen, so one shared default is safe
 
 
@@ -64,12 +69,14 @@ def audit(
     )
     python = [p for p in files if p.suffix == ".py"]
     filters = [p for p in files if _is_filter_file(root, p)]
-    total = len(python) + len(filters)
+    configs = [p for p in files if p.name.endswith(_CONFIG_SUFFIXES) and p not in filters]
+    total = len(python) + len(filters) + len(configs)
     scan = functools.partial(_scan_python, root, _sinks(options), False, frozenset())
     facts = sourcetree.map_files(
         scan, python, jobs=options.jobs, progress=_offset(progress, 0, total)
     )
     facts += [_scan_filters(root, path) for path in filters]
+    facts += [_scan_config(root, path) for path in configs]
     if progress is not None:
         progress(total, total)
     facts = _parse_callers(root, facts, options)
@@ -148,6 +155,27 @@ def _scan_filters(root: Path, path: Path) -> ModuleFacts:
                     "privsep_helper", number, 0, relative, f"filter '{name}' allows privsep-helper"
                 )
             )
+    return facts
+
+
+def _scan_config(root: Path, path: Path) -> ModuleFacts:
+    """A configuration file: each ``user =`` line with the section it is in."""
+    relative = _relative(root, path)
+    facts = ModuleFacts(relative, relative, kind="config", parsed=True)
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        facts.error = (1, f"cannot read: {exc}")
+        return facts
+    section = ""
+    for number, line in enumerate(lines, start=1):
+        header = _SECTION.match(line)
+        if header:
+            section = header.group(1).strip()
+            continue
+        user = _USER.match(line)
+        if user and section:
+            facts.identities.append(IdentityFact(section, number, user.group(1)))
     return facts
 
 

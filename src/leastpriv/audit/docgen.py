@@ -85,8 +85,33 @@ def fix_text(rule: RuleInfo) -> str:
 
     Not the summary: that says what the rule finds, which the message has already said.
     """
-    prose = _first_prose_paragraph(sections(rule.doc).get("Use instead", ""))
-    return prose or f"see docs/rules/{rule.id}.md, \"Use instead\""
+    use_instead = sections(rule.doc).get("Use instead", "")
+    prose = _first_prose_paragraph(use_instead)
+    page = f"docs/rules/{rule.id}.md"
+    if not prose:
+        return f"see {page}, \"Use instead\""
+    if not prose.endswith(":"):
+        return prose
+    # The prose introduces an example that a one-line report cannot show whole: a one-line
+    # example goes in; a longer one is named by its page, never left as a dangling colon.
+    example = _first_code_block(use_instead)
+    if len(example) == 1:
+        return f"{prose} `{example[0].strip()}`"
+    return f"{prose[:-1]} (example in {page})"
+
+
+def _first_code_block(markdown: str) -> list[str]:
+    """The lines of the first fenced code block, without blank lines."""
+    block: list[str] = []
+    in_code = False
+    for line in markdown.splitlines():
+        if line.strip().startswith("```"):
+            if in_code:
+                return block
+            in_code = True
+        elif in_code and line.strip():
+            block.append(line)
+    return block
 
 
 def render_page(rule: RuleInfo) -> str:

@@ -20,6 +20,9 @@ class ContextFact:
     capabilities: tuple[str, ...]  # "CAP_*" names in kernel order
     unresolved: tuple[str, ...]  # capability expressions the analyser could not read
     framework: str  # "oslo.privsep" | "leastpriv"
+    # The identity it declares, as written (``user="root"``, ``user=0``); None when it declares
+    # none, which for a leastpriv daemon means it never runs as uid 0.
+    user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,15 @@ class RootwrapFact:
 
 
 @dataclass(frozen=True)
+class IdentityFact:
+    """A ``user = NAME`` line of a configuration file section (``[privsep_osbrick]``)."""
+
+    section: str
+    line: int
+    user: str
+
+
+@dataclass(frozen=True)
 class Suppression:
     """``# leastpriv: ignore[LPS201,LPS205] -- reason`` on one line."""
 
@@ -119,7 +131,7 @@ class ModuleFacts:
 
     path: str  # relative to the root, with "/"
     module: str  # dotted module id; for filter files, the relative path
-    kind: str = "python"  # "python" | "filters"
+    kind: str = "python"  # "python" | "filters" | "config"
     parsed: bool = False  # False: the cheap pre-check found nothing worth a parse
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
     imported: tuple[str, ...] = ()  # dotted modules named by imports (for files not parsed)
@@ -128,6 +140,7 @@ class ModuleFacts:
     calls: list[CallFact] = field(default_factory=list)
     rootwrap: list[RootwrapFact] = field(default_factory=list)
     summaries: dict[str, FunctionSummary] = field(default_factory=dict)  # non-empty ones only
+    identities: list[IdentityFact] = field(default_factory=list)  # config files: ``user =``
     suppressions: dict[int, Suppression] = field(default_factory=dict)
     error: tuple[int, str] | None = None  # (line, message) when the file could not be read
 

@@ -30,6 +30,7 @@ class TreeIndex:
 
     def __init__(self, modules: list[ModuleFacts]) -> None:
         self.modules = {m.module: m for m in modules if m.kind == "python" and m.parsed}
+        self.configs = [m for m in modules if m.kind == "config"]
         self.contexts = {
             f"{m.module}.{c.name}": Located(m, context=c)
             for m in self.modules.values()

@@ -113,7 +113,7 @@ def broad_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
     - `max-capabilities` (default 2): more capabilities than this is broad even within one family.
 
     ## References
-    - `capabilities(7)`; DESIGN.md §6; `leastpriv.caps.family`
+    - `capabilities(7)`; `leastpriv.caps.family`; docs/capabilities.md
     """
     for context in module.contexts:
         families = caps.families(context.capabilities)
@@ -171,6 +171,78 @@ def sys_admin_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hi
             )
 
 
+_ROOT_USERS = frozenset({"root", "0"})
+
+
+@_rule("LPS103", "uid-zero-context", Severity.MEDIUM, scope="tree")
+def uid0_context(tree: TreeIndex, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for privsep contexts that keep uid 0: a leastpriv context declaring `user="root"` (or
+    `user=0`), and a configuration file section that gives a context of the tree `user = root`
+    (the `cfg_section` of a compat or oslo.privsep context).
+
+    ## Why is this bad?
+    Capabilities are not the whole of root. A daemon running as uid 0 owns every root-owned file
+    and directory: with only `CAP_NET_ADMIN` it can still create files in `/etc`, chmod and
+    append to root's 0400 files, and write the non-network `/proc/sys` entries that check euid 0.
+    One bug in any entrypoint of such a context is full root. A leastpriv daemon never runs as
+    uid 0 unless its context declares it; oslo.privsep keeps uid 0 unless its section sets a
+    `user`, so under oslo.privsep every context without one keeps it.
+
+    ## Example
+    ```python
+    iscsi = leastpriv.PrivContext("svc.iscsi", capabilities=[], user="root")
+    ```
+    ```ini
+    [privsep_osbrick]
+    user = root
+    ```
+
+    ## Use instead
+    Declare uid 0 only for a context whose commands check `euid == 0` themselves (the catalog's
+    `needs_uid0`: `iscsiadm`, `multipathd`, `sysctl` of non-network keys), keep only those
+    entrypoints in it, and give every other context no `user` (the service user) and only its
+    capabilities:
+    ```python
+    net = leastpriv.PrivContext("svc.net", capabilities=[caps.CAP_NET_ADMIN])
+    ```
+
+    ## Options
+    None.
+
+    ## References
+    - `capabilities(7)`, "uid 0 … file permission checks"; `leastpriv caps` (`needs_uid0`)
+    """
+    for module in tree.modules.values():
+        for context in module.contexts:
+            if context.framework == "leastpriv" and context.user in _ROOT_USERS:
+                yield Hit(
+                    context.line,
+                    context.col,
+                    f"{module.module}.{context.name}",
+                    f"context '{context.name}' keeps uid 0 (user={context.user!r}): every "
+                    "entrypoint owns every root-owned file; declare it only for commands "
+                    "that check uid 0",
+                    path=module.path,
+                )
+    sections: dict[str, list[str]] = {}
+    for context_id, located in tree.contexts.items():
+        if located.context is not None and located.context.cfg_section is not None:
+            sections.setdefault(located.context.cfg_section, []).append(context_id)
+    for config in tree.configs:
+        for identity in config.identities:
+            if identity.user in _ROOT_USERS and identity.section in sections:
+                named = ", ".join(f"'{c}'" for c in sections[identity.section])
+                yield Hit(
+                    identity.line,
+                    0,
+                    f"{config.path}[{identity.section}]",
+                    f"section [{identity.section}] makes context {named} keep uid 0 "
+                    f"(user = {identity.user}); declare it only for commands that check uid 0",
+                    path=config.path,
+                )
+
+
 # ---- LPS2xx: entrypoints and callers -------------------------------------------------------------
 @_rule("LPS201", "unmarked-entrypoint", Severity.LOW)
 def unmarked_entrypoint(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
@@ -200,7 +272,7 @@ def unmarked_entrypoint(module: ModuleFacts, options: AuditOptions) -> Iterator[
     None.
 
     ## References
-    - DESIGN.md §4.2 (the strict policy enforces this name at decoration time)
+    - docs/contracts.md, "Strict policy" (it enforces this name at decoration time)
     """
     for entrypoint in module.entrypoints:
         if not entrypoint.name.endswith("_privileged"):
@@ -420,7 +492,7 @@ def uncontracted_parameter(module: ModuleFacts, options: AuditOptions) -> Iterat
     None.
 
     ## References
-    - DESIGN.md §4.3 (contract types and markers)
+    - docs/contracts.md (contract types and markers)
     """
     for entrypoint in module.entrypoints:
         if entrypoint.unannotated:
@@ -468,7 +540,7 @@ def hidden_privileged_call(tree: TreeIndex, options: AuditOptions) -> Iterator[H
     None.
 
     ## References
-    - DESIGN.md §4.2
+    - docs/contracts.md, "Strict policy" (the `_privileged` name)
     """
     for entrypoint_id, calls in sorted(tree.callers.items()):
         for located in calls:
@@ -581,7 +653,7 @@ def privsep_through_rootwrap(module: ModuleFacts, options: AuditOptions) -> Iter
     None.
 
     ## References
-    - oslo.privsep, `helper_command`; DESIGN.md §4.5
+    - oslo.privsep, `helper_command`; docs/operator-guide.md, "How a daemon starts"
     """
     for use in module.rootwrap:
         if use.kind == "privsep_helper":
@@ -619,7 +691,7 @@ def borrowed_context(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit
     None.
 
     ## References
-    - DESIGN.md §4.1
+    - docs/api.md, `PrivContext` (`cfg_section`, `capabilities`)
     """
     own = module.top_package
     for entrypoint in module.entrypoints:

@@ -262,6 +262,7 @@ class _ModuleVisitor(ast.NodeVisitor):
             tuple(caps.names(capabilities)),
             tuple(unresolved),
             framework,
+            _declared_user(keywords.get("user")),
         )
 
     def _capabilities(self, node: ast.expr | None) -> tuple[list[caps.Capability], list[str]]:
@@ -345,6 +346,15 @@ def _summary(
     return FunctionSummary(
         positional, (*positional, *(a.arg for a in args.kwonlyargs)), found, calls
     )
+
+
+def _declared_user(node: ast.expr | None) -> str | None:
+    """The ``user=`` of a context as text: its value when constant, its source otherwise."""
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return None
+    if isinstance(node, ast.Constant):
+        return str(node.value)
+    return ast.unparse(node)
 
 
 def _entrypoint_context(decorator: ast.expr) -> ast.expr | None:

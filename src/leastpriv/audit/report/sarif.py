@@ -27,6 +27,8 @@ FINGERPRINT = "leastpriv/v1"
 LEVELS = {Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
 # GitHub ranks security alerts by this property (0.0 to 10.0); mapped like CVSS bands.
 SECURITY_SEVERITY = {Severity.HIGH: "8.0", Severity.MEDIUM: "5.0", Severity.LOW: "2.0"}
+# Where each rule's page (docs/rules/<id>.md, generated from its docstring) is published.
+RULES_URL = "https://github.com/leastpriv/leastpriv/blob/main/docs/rules"
 
 
 def _version() -> str:
@@ -44,6 +46,7 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": described},
         "help": {"text": rule.doc, "markdown": rule.doc},
+        "helpUri": f"{RULES_URL}/{rule.id}.md",
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {"tags": ["security"], "security-severity": SECURITY_SEVERITY[rule.severity]},
     }
