@@ -18,11 +18,10 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, Protocol
 
-from leastpriv import caps, wire
+from leastpriv import caps, paths, wire
 from leastpriv.config import ContextConfig
 from leastpriv.context import become_daemon_of
 from leastpriv.errors import Error, ProtocolError
@@ -30,17 +29,13 @@ from leastpriv.errors import Error, ProtocolError
 # At the top, not in set_up: a forked child then finds it loaded in the parent (imported once,
 # there) instead of importing it again on every start.
 from leastpriv.privileged.privileges import describe, drop_privileges
+from leastpriv.privileged.scheduler import Scheduler
 
 LOG = logging.getLogger("leastpriv.daemon")
 
 # EX_SOFTWARE: the process could not set itself up; the reason went over the channel.
 EXIT_SETUP_FAILED = 70
 DEFAULT_THREAD_POOL_SIZE = 8
-# The watchdog's tick: a request keeps the read role for at most two ticks before an idle worker
-# takes over reading. While no request comes, the tick grows to IDLE_TICK: each wake-up costs
-# CPU (about 1% of a core at 100 a second here), and an idle daemon should cost nothing.
-HANDOFF_AFTER = 0.01
-IDLE_TICK = 0.08
 _RET, _ERR, _PONG = wire.Kind.RET.value, wire.Kind.ERR.value, wire.Kind.PONG.value
 
 
@@ -53,41 +48,38 @@ class Entry(Protocol):
 
 
 class Daemon:
-    """Serves one connected channel; the thread that reads a request runs it.
-
-    One thread at a time holds the read role. It reads a request, runs it and replies itself, then
-    reads the next one: a call costs no thread wake-up and no hand-off in the daemon. So that a
-    slow request never holds up the others, the watchdog in `serve` (one wake-up every
-    `HANDOFF_AFTER` seconds while requests come, up to `IDLE_TICK` while none does) takes the read
-    role from a request still running a tick after it saw it, and gives the role to an idle
-    worker, which reads on while the slow one finishes; at most `thread_pool_size` requests run at
-    once. A request that comes behind a slow one thus waits at most two ticks, and only the first
-    time: the watchdog remembers the entrypoint, and its later calls hand the role on before they
-    run (one thread wake-up, small beside a call that takes ticks), until one of them is fast.
-    """
+    """Serves one connected channel: decodes requests, runs them, replies (the `Channel` of its
+    `Scheduler`, which decides which thread does each)."""
 
     def __init__(self, sock: socket.socket, registry: Mapping[str, Entry],
                  config: ContextConfig) -> None:
         self._sock = sock
         self._registry = registry
         self._max = config.max_frame_size
-        self._pool_size = config.thread_pool_size or DEFAULT_THREAD_POOL_SIZE
         self._reader = wire.FrameReader(sock, self._max)
-        self._read_role = threading.Lock()  # held by the one thread that reads
-        self._running = 0  # number of the request the reader runs or ran last (requests read)
-        # The reader's claim on the request it runs. Whoever pops it decides what happens next:
-        # the reader, done, reads on; the watchdog, finding the request slow, hands the read role
-        # to an idle worker. dict.pop is atomic, so exactly one of them gets it, without a lock.
-        self._claims: dict[int, bool] = {}
-        self._current: list[Any] = []  # the request the reader runs, or ran last
-        # Entrypoints the watchdog found still running a tick after they started: their calls
-        # hand the read role on before they run, so requests behind them never wait.
-        self._slow: set[str] = set()
         self._send_lock = threading.Lock()  # guards _packer and _outbox
         self._packer = wire.new_packer()
         # Frames held back to go out with the next one (never a view of the packer's buffer).
         self._outbox: list[bytes | memoryview] = []
-        self._closed = threading.Event()
+        self._scheduler = Scheduler(self, config.thread_pool_size or DEFAULT_THREAD_POOL_SIZE)
+
+    def serve(self) -> None:
+        """Serve until the channel closes or a protocol failure closes it."""
+        self._scheduler.serve()
+
+    # --- the Channel the scheduler drives -------------------------------------------------------
+
+    def read(self) -> list[Any] | None:
+        try:
+            return self._reader.read_message()
+        except OSError:  # the channel is gone: the same as EOF
+            return None
+
+    def buffered(self) -> bool:
+        return self._reader.has_frame()
+
+    def slow_key(self, request: list[Any]) -> str | None:
+        return _registered_name(request, self._registry)
 
     def send(self, message: list[Any], *, hold: bool = False) -> None:
         """Send one message (and any held back before it); `hold`: only queue it for the next.
@@ -122,94 +114,16 @@ class Daemon:
         finally:
             self._send_lock.release()
 
+    def flush(self) -> None:
+        with self._send_lock, contextlib.suppress(OSError):
+            self._flush_locked()
+
     def _flush_locked(self) -> None:
         outbox, self._outbox = self._outbox, []
         if outbox:
             wire.send_frames(self._sock, outbox)
 
-    def serve(self) -> None:
-        """Serve until the channel closes or a protocol failure closes it."""
-        for _ in range(self._pool_size):
-            threading.Thread(target=self._work, name="leastpriv-worker", daemon=True).start()
-        seen = None
-        tick, started = HANDOFF_AFTER, 0
-        while not self._closed.wait(tick):
-            # Still the same request as one tick ago: hand it off, and learn that it is slow.
-            # Its message is taken first: once handed off, another worker may read the next.
-            current = self._current
-            if seen is not None and self._hand_off(seen):
-                self._learn_slow(current)
-            running = self._running
-            seen = running if running in self._claims else None
-            busy = seen is not None or running != started
-            started = running
-            tick = HANDOFF_AFTER if busy else min(2 * tick, IDLE_TICK)
-
-    def _hand_off(self, number: int) -> bool:
-        """Let an idle worker read on while request `number` runs; False if it was done."""
-        if not self._claims.pop(number, False):
-            return False
-        self._read_role.release()
-        # And send the replies the reader held back while it had more requests to run.
-        with self._send_lock, contextlib.suppress(OSError):
-            self._flush_locked()
-        return True
-
-    def _learn_slow(self, request: list[Any]) -> None:
-        name = _registered_name(request, self._registry)
-        if name is not None:
-            self._slow.add(name)
-            LOG.debug("%s still ran after %g s: another worker reads on, and its later calls "
-                      "hand the channel on before they run", name, HANDOFF_AFTER)
-
-    def _work(self) -> None:
-        reader, claims = self._reader, self._claims
-        while True:
-            self._read_role.acquire()
-            if self._closed.is_set():
-                self._read_role.release()  # wake the next idle worker, which ends too
-                return
-            while True:  # this thread reads until the watchdog hands the role on
-                try:
-                    message = reader.read_message()
-                except ProtocolError as exc:
-                    self._protocol_failure(str(exc))
-                    return
-                except OSError:
-                    message = None
-                if message is None:  # the caller closed the channel: nothing left to serve
-                    self._close()
-                    return
-                self._current = message
-                number = self._running + 1
-                claims[number] = True
-                self._running = number
-                slow = bool(self._slow) and _registered_name(message, self._registry) in self._slow
-                if slow:
-                    self._hand_off(number)
-                    started = time.perf_counter()
-                try:
-                    reply = self._handle(message)
-                    if slow and time.perf_counter() - started < HANDOFF_AFTER:
-                        self._slow.discard(message[2])  # fast again: run it in its reader again
-                    # With the next request already read, its reply goes out with this one.
-                    self.send(reply, hold=reader.has_frame())
-                except ProtocolError as exc:
-                    self._protocol_failure(str(exc))
-                    return
-                except OSError:  # the reply could not be sent: the channel is gone
-                    self._close()
-                    return
-                except Exception:
-                    # A bug of ours, not the caller's: fail closed rather than lose a worker
-                    # and leave its caller waiting; the next call starts a fresh daemon.
-                    LOG.exception("internal error, closing the channel")
-                    self._close()
-                    return
-                if not claims.pop(number, False):
-                    break  # the watchdog gave the read role to another worker
-
-    def _handle(self, message: list[Any]) -> list[Any]:
+    def run(self, message: list[Any]) -> list[Any]:
         """The reply to one request; `ProtocolError` for a request a correct client never sends."""
         kind, request_id = message[0], message[1]
         if kind is not wire.Kind.CALL or len(message) != 4:
@@ -232,16 +146,15 @@ class Daemon:
             return _error_reply(request_id, exc)
         return [_RET, request_id, result]
 
-    def _protocol_failure(self, reason: str) -> None:
-        # Logged once (the record still reaches the caller), no traceback, then fail closed.
-        LOG.error("protocol failure, closing the channel: %s", reason)
-        self._close()
-
-    def _close(self) -> None:
-        # Replies held back for requests that already ran go out before the channel closes.
-        with self._send_lock, contextlib.suppress(OSError):
-            self._flush_locked()
-        self._closed.set()
+    def close(self, reason: BaseException | None) -> None:
+        """Close the channel: at EOF (`reason` None), or because of `reason`."""
+        if isinstance(reason, ProtocolError):  # logged once (the record still reaches the
+            LOG.error("protocol failure, closing the channel: %s", reason)  # caller), no traceback
+        elif reason is not None and not isinstance(reason, OSError):  # OSError: the channel died
+            # A bug of ours, not the caller's: fail closed rather than lose a worker and leave its
+            # caller waiting; the next call starts a fresh daemon.
+            LOG.error("internal error, closing the channel", exc_info=reason)
+        self.flush()  # replies held back for requests that already ran go out first
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
 
@@ -297,6 +210,10 @@ def set_up(sock: socket.socket, *, name: str, registry: Mapping[str, Entry],
     check_peer(sock, allowed_uids)
     daemon = Daemon(sock, registry, config)
     _install_log_forwarding(daemon.send)
+    # Every PathUnder root opened now, before the drop, walked from / without any symlink: a root
+    # swapped for a symlink while the daemon was down stops it here, never redirects a call.
+    paths.pin_at_start([root for entry in registry.values()
+                        for root in entry.contract.path_roots])
     dropped = drop_privileges(config.capabilities, user=config.user, group=config.group,
                               umask=config.umask)
     LOG.info("context %s daemon %d holds %s", name, os.getpid(), describe(dropped))

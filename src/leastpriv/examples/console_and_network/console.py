@@ -12,7 +12,7 @@ import os
 from typing import Annotated
 
 import leastpriv
-from leastpriv import caps
+from leastpriv import caps, fs
 from leastpriv.contract import Match, MaxLen, PathUnder, Range
 
 # Where instances live. A real service takes this from its configuration when the module is loaded
@@ -46,23 +46,18 @@ def append_console_log_privileged(
     path: ConsoleLogPath, data: Annotated[bytes, MaxLen(MAX_CHUNK)]
 ) -> int:
     """Append `data` to the console log at `path`, creating it 0600; return the new size."""
-    # O_NOFOLLOW: the contract checked the path, but a symlink planted at the last component
-    # between that check and this open would otherwise be followed. The mode is fixed here, not
-    # a parameter: a caller never chooses permissions.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.write(fd, data)
-        return os.fstat(fd).st_size
-    finally:
-        os.close(fd)
+    # fs, not os: the path is opened again beneath the instances root's pinned descriptor with no
+    # symlink followed, so a directory swapped for a symlink after the contract's check makes
+    # this fail instead of writing outside the root. The mode is fixed here, not a parameter: a
+    # caller never chooses permissions.
+    return fs.append(path, data, mode=0o600)
 
 
 @console_ctx.entrypoint
 def chown_console_log_privileged(path: ConsoleLogPath, uid: InstanceUid) -> None:
     """Give the console log at `path` to `uid` (the group is left alone)."""
-    # follow_symlinks=False: change a planted symlink itself, never where it leads.
-    os.chown(path, uid, -1, follow_symlinks=False)
+    # Beneath the root again, on the very file opened there: never where a symlink leads.
+    fs.chown(path, uid, -1)
 
 
 def record_console_output(instance_dir: str, output: bytes, instance_uid: int) -> str:

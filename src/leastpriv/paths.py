@@ -1,0 +1,244 @@
+"""Paths beneath pinned roots: the path resolution the privileged daemon trusts.
+
+A `PathUnder` root is opened once per process as a directory descriptor (``O_PATH``), walked from
+``/`` without following any symlink: a root that is, or passes through, a symlink is refused.
+The daemon pins every root of its entrypoints when it starts (`pin_at_start`), before it drops
+privileges; a root that does not exist yet is pinned the same way when a check first needs it.
+
+A path is then resolved *beneath* its pinned root, never by name from ``/``: with
+``openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`` on Linux 5.6 and later,
+else one ``openat(O_NOFOLLOW)`` per component from the root's descriptor. Either way no symlink is
+followed and nothing resolves above the root, at the check and again at every use (`leastpriv.fs`),
+so a name swapped for a symlink between the two cannot redirect the use.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import stat
+import threading
+
+__all__ = ["CheckedPath", "PathRefused", "UnsafeRoot", "open_beneath", "pin_at_start",
+           "rebind_root_for_tests", "resolve", "root_fd"]
+
+# openat2(2)'s number where leastpriv was checked; elsewhere the walk below stands in for it.
+_SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437}.get(os.uname().machine, 0)
+_RESOLVE_NO_MAGICLINKS, _RESOLVE_NO_SYMLINKS, _RESOLVE_BENEATH = 0x02, 0x04, 0x08
+_RESOLVE = _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS
+_DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+class PathRefused(ValueError):
+    """A path its contract refuses: a symlink on the way, a special file, an unreadable name."""
+
+
+class UnsafeRoot(PathRefused):
+    """A `PathUnder` root that is or passes through a symlink, or is not a directory."""
+
+
+class CheckedPath(str):
+    """A path `PathUnder` checked: the normalised absolute path, and where it lies beneath its
+    root. `leastpriv.fs` resolves `relative` beneath the pinned `root` at every use."""
+
+    __slots__ = ("allow_special", "relative", "root")
+
+    root: str
+    relative: str
+    allow_special: bool
+
+    def __new__(cls, path: str, root: str, relative: str, allow_special: bool) -> CheckedPath:
+        self = super().__new__(cls, path)
+        self.root, self.relative, self.allow_special = root, relative, allow_special
+        return self
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+# Cleared once openat2 says ENOSYS (a kernel before 5.6): the walk below takes over for good.
+_have_openat2 = _SYS_OPENAT2 != 0
+
+
+def _openat2(dir_fd: int, relative: str, flags: int, mode: int) -> int:
+    how = _OpenHow(flags | os.O_CLOEXEC, mode if flags & os.O_CREAT else 0, _RESOLVE)
+    fd: int = _libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dir_fd),
+                            ctypes.c_char_p(os.fsencode(relative)), ctypes.byref(how),
+                            ctypes.c_size_t(ctypes.sizeof(how)))
+    if fd < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), relative)
+    return fd
+
+
+def _walk(dir_fd: int, relative: str, flags: int, mode: int) -> int:
+    """openat2's resolution done one component at a time: never "..", never a symlink."""
+    *directories, name = relative.split("/")
+    if any(part in ("", ".", "..") for part in (*directories, name)):
+        raise OSError(errno.EXDEV, "not a plain relative path", relative)
+    current = dir_fd
+    try:
+        for part in directories:
+            try:
+                step = os.open(part, _DIRECTORY | os.O_NOFOLLOW, dir_fd=current)
+            except NotADirectoryError:  # O_NOFOLLOW|O_DIRECTORY says ENOTDIR for a symlink too
+                _refuse_symlink(part, current)
+                raise
+            if current != dir_fd:
+                os.close(current)
+            current = step
+        try:
+            fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=current)
+        except NotADirectoryError:
+            _refuse_symlink(name, current)
+            raise
+        if flags & os.O_PATH and stat.S_ISLNK(os.fstat(fd).st_mode):  # O_PATH opens the link
+            os.close(fd)
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), relative)
+        return fd
+    finally:
+        if current != dir_fd:
+            os.close(current)
+
+
+def _refuse_symlink(name: str, dir_fd: int) -> None:
+    if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), name)
+
+
+def open_beneath(dir_fd: int, relative: str, flags: int, mode: int = 0) -> int:
+    """Open `relative` beneath the directory `dir_fd`, following no symlink; `OSError` else
+    (``ELOOP`` for a symlink on the way)."""
+    global _have_openat2
+    if _have_openat2:
+        try:
+            return _openat2(dir_fd, relative, flags, mode)
+        except OSError as exc:
+            if exc.errno != errno.ENOSYS:
+                raise
+            _have_openat2 = False
+    return _walk(dir_fd, relative, flags, mode)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pinned roots
+
+# Root as declared -> its directory descriptor, for the life of the process.
+_pins: dict[str, int] = {}
+_pin_lock = threading.Lock()
+# Descriptors of roots removed and pinned again: open for good (see `_repinned`).
+_retired: list[int] = []
+# Declared root -> the directory used instead, for in-process test runs only (see below).
+_rebound: dict[str, str] = {}
+
+
+def _pin(root: str) -> int | None:
+    """Open `root` from ``/`` following no symlink; None while it does not exist."""
+    actual = _rebound.get(root, root)
+    slash = os.open("/", _DIRECTORY)
+    try:
+        return slash if actual == "/" else open_beneath(slash, actual[1:], _DIRECTORY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        reason = "is or passes through a symlink" if exc.errno == errno.ELOOP else exc.strerror
+        raise UnsafeRoot(f"PathUnder root {actual} {reason}: a root must be a directory "
+                         "reached from / without any symlink") from None
+    finally:
+        if actual != "/":
+            os.close(slash)
+
+
+def root_fd(root: str) -> int | None:
+    """The pinned descriptor of `root`, pinning it now if needed; None while it does not exist."""
+    fd = _pins.get(root)
+    if fd is not None:
+        return fd
+    with _pin_lock:
+        fd = _pins.get(root)
+        if fd is None:
+            fd = _pin(root)
+            if fd is not None:
+                _pins[root] = fd
+    return fd
+
+
+def _repinned(root: str, fd: int) -> bool:
+    """True when `root`, pinned as `fd`, was removed since and is pinned afresh now.
+
+    The old descriptor is kept open, never closed: another thread may be resolving beneath it at
+    this moment, and a closed number reused by an unrelated open would redirect that resolution.
+    """
+    if os.fstat(fd).st_nlink:
+        return False
+    with _pin_lock:
+        if _pins.get(root) == fd:
+            _retired.append(_pins.pop(root))
+    return root_fd(root) is not None
+
+
+def pin_at_start(roots: list[str]) -> None:
+    """Pin `roots` afresh in a daemon that is starting; `UnsafeRoot` for one that is unsafe.
+
+    The descriptors a forked daemon inherited in `_pins` were closed with every other inherited
+    descriptor, and their numbers may be reused: forget them, never close them. Test rebinding is
+    forgotten too: a daemon checks against the roots as declared.
+    """
+    _pins.clear()
+    _retired.clear()
+    _rebound.clear()
+    for root in roots:
+        root_fd(root)
+
+
+def rebind_root_for_tests(declared: str, actual: str | None) -> None:
+    """Resolve paths under the `declared` root beneath `actual` instead, in this process only
+    (None restores it). For in-process test runs (``set_client_mode(False)``) of code whose
+    contracts name a production root: a daemon forgets every rebinding when it starts."""
+    with _pin_lock:
+        old = _pins.pop(declared, None)
+        if old is not None:
+            _retired.append(old)  # never closed: see `_repinned`
+        if actual is None:
+            _rebound.pop(declared, None)
+        else:
+            _rebound[declared] = os.path.normpath(actual)
+
+
+# ----------------------------------------------------------------------------------------------
+# The check
+
+
+def resolve(path: str, root: str, allow_special: bool) -> CheckedPath:
+    """Check `path` (normalised, lexically inside `root`) against the file system.
+
+    Every existing component must be reachable beneath the pinned root without a symlink, and an
+    existing path must be a regular file or a directory unless `allow_special`. A path whose rest
+    does not exist yet is accepted (nothing there can be a symlink); its use resolves it again.
+    """
+    relative = path[len(root):].lstrip("/")
+    checked = CheckedPath(path, root, relative, allow_special)
+    fd = root_fd(root)
+    if fd is None:
+        return checked
+    try:
+        opened = open_beneath(fd, relative, os.O_PATH)
+    except (FileNotFoundError, NotADirectoryError):
+        if _repinned(root, fd):
+            return resolve(path, root, allow_special)
+        return checked  # the resolution meets a symlink (ELOOP) before any missing name after it
+    except OSError as exc:
+        reason = "passes through a symlink" if exc.errno == errno.ELOOP else exc.strerror
+        raise PathRefused(reason) from None
+    try:
+        mode = os.fstat(opened).st_mode
+    finally:
+        os.close(opened)
+    if not allow_special and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise PathRefused("is a special file (FIFO, socket or device), which its contract "
+                          "does not allow")
+    return checked

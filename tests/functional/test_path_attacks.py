@@ -1,0 +1,74 @@
+"""Attacks on PathUnder roots and paths through the example service, each against a real daemon.
+
+The attacks themselves run in example_attacks.py, in a fresh interpreter (the example fixes its
+root at import); these tests set up temporary trees, run them and judge the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import requires_root
+
+ATTACKS = Path(__file__).with_name("example_attacks.py")
+SRC = Path(__file__).parents[2] / "src"
+# Long enough for the race to be run hundreds of thousands of times, as the issue's report did.
+RACE_SECONDS = float(os.environ.get("LEASTPRIV_RACE_SECONDS", "60"))
+
+pytestmark = requires_root
+
+
+def run_attack(*args: str, timeout: float) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run([sys.executable, str(ATTACKS), *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def test_a_root_swapped_for_a_symlink_before_a_restart_is_refused(tmp_path: Path) -> None:
+    # The service user's directory holds the root; ELSEWHERE stands for /etc: a root-only file.
+    service_dir = tmp_path / "service"
+    root = service_dir / "instances"
+    (root / "vm1").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "vm1").mkdir(parents=True)
+    secret = elsewhere / "vm1" / "console.log"
+    secret.write_bytes(b"root only\n")
+    secret.chmod(0o400)
+
+    result = run_attack("root-swap", str(root), str(elsewhere), timeout=60)
+
+    assert result["outcome"] == "refused"
+    assert result["error"] == "DaemonStartError"
+    assert secret.read_bytes() == b"root only\n"
+
+
+def race_outcome(tmp_path: Path, seconds: float) -> dict[str, object]:
+    root = tmp_path / "instances"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o700)
+    return run_attack("race", str(root), str(outside), str(seconds), timeout=seconds + 120)
+
+
+def test_a_short_directory_swap_race_never_writes_outside_the_root(tmp_path: Path) -> None:
+    result = race_outcome(tmp_path, 3)
+    assert result["outside_bytes"] == 0
+    assert isinstance(result["calls"], int) and result["calls"] > 0
+
+
+@pytest.mark.slow
+def test_a_minute_of_directory_swap_race_never_writes_outside_the_root(tmp_path: Path) -> None:
+    result = race_outcome(tmp_path, RACE_SECONDS)
+    assert result["outside_bytes"] == 0
+    # The race ran: some appends met the symlink and were refused or failed, others went in.
+    assert isinstance(result["calls"], int) and result["calls"] > 1000
+    assert result["refused"] or result["failed"]
