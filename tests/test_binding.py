@@ -13,9 +13,11 @@ from typing import Annotated, Any
 
 import pytest
 
+from contract_helpers import Color
 from leastpriv import ContractViolation, PolicyError, binding
 from leastpriv.contract import (
     Contract,
+    PathUnder,
     PolicyWarning,
     Range,
 )
@@ -296,3 +298,28 @@ def test_signature_is_read_as_inspect_reads_it(func: Callable[..., None]) -> Non
     expected = [(p.name, int(p.kind), binding._NO_DEFAULT if p.default is p.empty else p.default)
                 for p in inspect.signature(func).parameters.values()]
     assert binding._signature(func) == expected
+
+
+def test_a_default_is_checked_in_the_daemon_like_a_value_sent(tmp_path: Path) -> None:
+    # Finding 7: a payload that leaves a PathUnder parameter out got its default unchecked, though
+    # the file system had changed since decoration (a directory swapped for a symlink out).
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (tmp_path / "etc").mkdir()
+
+    def write_privileged(path=f"{root}/sub/f"):  # type: ignore[no-untyped-def]
+        """Annotated below: the root is a local name, which a string annotation cannot reach."""
+
+    write_privileged.__annotations__ = {"path": Annotated[str, PathUnder(root)]}
+    contract = Contract.of(write_privileged)
+    assert contract.unbind({}) == ([], {"path": f"{root}/sub/f"})
+    (root / "sub").rename(root / "sub.away")
+    (root / "sub").symlink_to(tmp_path / "etc")
+    with pytest.raises(ContractViolation):
+        contract.unbind({})
+
+
+def test_a_default_reaches_the_function_as_its_type_declares() -> None:
+    def pick_privileged(shape: tuple[int, int] = (1, 2), color: Color = Color.RED) -> None: ...
+
+    assert Contract.of(pick_privileged).unbind({}) == ([], {"shape": (1, 2), "color": Color.RED})
