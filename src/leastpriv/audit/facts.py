@@ -82,6 +82,7 @@ class EntrypointFact:
     params: tuple[str, ...]
     unannotated: tuple[str, ...]
     framework: str  # "oslo.privsep" | "leastpriv"
+    method: bool = False  # defined in a class body (an instance or class method)
     flows: tuple[FlowFact, ...] = ()
     calls_out: tuple[OutCall, ...] = ()
 

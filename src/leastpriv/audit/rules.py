@@ -545,7 +545,9 @@ def hidden_privileged_call(tree: TreeIndex, options: AuditOptions) -> Iterator[H
     for entrypoint_id, calls in sorted(tree.callers.items()):
         for located in calls:
             call = located.call
-            if call is not None and not _shows_privilege(call.name_used):
+            if call is None or _inside_entrypoint(tree, located.module, call.caller):
+                continue  # already in the daemon: nothing crosses the boundary here
+            if not _shows_privilege(call.name_used):
                 yield Hit(
                     call.line,
                     call.col,
@@ -556,11 +558,62 @@ def hidden_privileged_call(tree: TreeIndex, options: AuditOptions) -> Iterator[H
                 )
 
 
+def _inside_entrypoint(tree: TreeIndex, module: ModuleFacts, caller: str) -> bool:
+    """True when `caller` (a function id) is, or is nested in, an entrypoint of its module."""
+    parts = caller[len(module.module) + 1 :].split(".") if caller != module.module else []
+    return bool(parts) and f"{module.module}.{parts[0]}" in tree.entrypoints
+
+
 def _shows_privilege(name_used: str) -> bool:
     return any(
         part.endswith("_privileged") or "privsep" in part or "privileged" in part
         for part in name_used.split(".")
     )
+
+
+@_rule("LPS207", "method-entrypoint", Severity.MEDIUM)
+def method_entrypoint(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for entrypoints defined in a class body: instance methods and class methods
+    decorated with `<context>.entrypoint`.
+
+    ## Why is this bad?
+    oslo.privsep cannot call them remotely. It sends the function's dotted name
+    (`module.Class.method`) and the arguments, `self` among them: the instance cannot be
+    serialised, and the daemon's import of `module.Class` as a module fails, so the call breaks
+    as soon as a daemon is started — or, where the code only ever runs in client mode off, the
+    method has never crossed a boundary at all and its privilege is an illusion. A privileged
+    function that reads state from an object also lets whoever builds the object choose that
+    state. leastpriv registers module-level functions only.
+
+    ## Example
+    ```python
+    class Connector:
+        @privileged.default.entrypoint
+        def flush(self, device): ...
+    ```
+
+    ## Use instead
+    A module-level function whose parameters carry every value it needs, each with a contract,
+    called from the method: `flush_device_privileged(self.device)`.
+
+    ## Options
+    None.
+
+    ## References
+    - oslo.privsep, `PrivContext.entrypoint` (the name it sends is `__qualname__`)
+    """
+    for entrypoint in module.entrypoints:
+        if entrypoint.method:
+            yield Hit(
+                entrypoint.line,
+                entrypoint.col,
+                _ep_id(module, entrypoint),
+                f"entrypoint '{entrypoint.name}' is a method: oslo.privsep cannot call it in "
+                "its daemon (the instance is not sent and 'module.Class' is not a module); "
+                "make it a module-level function",
+                also_lines=_ep_lines(entrypoint),
+            )
 
 
 # ---- LPS3xx: rootwrap ----------------------------------------------------------------------------

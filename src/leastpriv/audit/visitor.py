@@ -32,6 +32,11 @@ CONTEXT_CLASSES = {
 }
 _PRIVSEP_INIT = "oslo_privsep.priv_context.init"
 _ENTRYPOINT_DECORATORS = frozenset({"entrypoint", "entrypoint_with_timeout"})
+# Module-level names of a Sphinx ``conf.py``; two of them in a file of that name make it one.
+_SPHINX_SETTINGS = frozenset(
+    {"extensions", "master_doc", "root_doc", "html_theme", "man_pages", "latex_documents",
+     "templates_path", "source_suffix", "texinfo_documents"}
+)
 _ROOTWRAP_COMMAND = re.compile(r"[\w.]+-rootwrap\b")
 _SUPPRESSION = re.compile(r"#\s*leastpriv:\s*ignore\[([A-Za-z0-9_, ]+)\]\s*(?:--|:|—)?\s*(.*)$")
 
@@ -94,6 +99,8 @@ class _ModuleVisitor(ast.NodeVisitor):
         self._aliases: dict[str, ast.expr] = {}
         self._functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self._entrypoints: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.expr]] = []
+        self._methods: set[ast.FunctionDef | ast.AsyncFunctionDef] = set()  # defined in a class
+        self._classes: list[bool] = []  # per scope: is it a class body
         self._raw_calls: list[tuple[ast.Call, str, str]] = []  # (node, dotted text, caller)
         self._contexts: list[tuple[str, ast.Call]] = []
 
@@ -168,8 +175,15 @@ class _ModuleVisitor(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         if not self._scope:
             self._module_names.add(node.name)
+        self._enter(node, is_class=True)
+
+    def _enter(
+        self, node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef, *, is_class: bool
+    ) -> None:
         self._scope.append(node.name)
+        self._classes.append(is_class)
         self.generic_visit(node)
+        self._classes.pop()
         self._scope.pop()
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -180,10 +194,10 @@ class _ModuleVisitor(ast.NodeVisitor):
             context = _entrypoint_context(decorator)
             if context is not None:
                 self._entrypoints.append((node, context))
+                if self._classes and self._classes[-1] and not _is_static(node):
+                    self._methods.add(node)
                 break
-        self._scope.append(node.name)
-        self.generic_visit(node)
-        self._scope.pop()
+        self._enter(node, is_class=False)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -226,6 +240,9 @@ class _ModuleVisitor(ast.NodeVisitor):
 
     # ---- after the walk --------------------------------------------------------------------
     def finish(self, sinks: dataflow.Sinks, summarise: bool) -> None:
+        if self._is_sphinx_conf():
+            # Its tuples name programs for man pages and manuals: documentation, not uses.
+            self.facts.rootwrap = [r for r in self.facts.rootwrap if r.kind != "rootwrap_command"]
         for name, call in self._contexts:
             context = self._context(name, call)
             if context is not None:
@@ -247,6 +264,10 @@ class _ModuleVisitor(ast.NodeVisitor):
             summary = _summary(func, flows)
             if summary is not None:
                 self.facts.summaries[name] = summary
+
+    def _is_sphinx_conf(self) -> bool:
+        names = self._module_names & _SPHINX_SETTINGS
+        return self.facts.path.rsplit("/", 1)[-1] == "conf.py" and len(names) >= 2
 
     def _context(self, name: str, call: ast.Call) -> ContextFact | None:
         framework = CONTEXT_CLASSES.get(self.resolve(call.func) or "")
@@ -316,6 +337,7 @@ class _ModuleVisitor(ast.NodeVisitor):
             params=tuple(a.arg for a in every),
             unannotated=tuple(a.arg for a in every if a.annotation is None),
             framework=self._framework(context_ref),
+            method=func in self._methods,
             flows=found,
             calls_out=calls_out,
         )
@@ -346,6 +368,11 @@ def _summary(
     return FunctionSummary(
         positional, (*positional, *(a.arg for a in args.kwonlyargs)), found, calls
     )
+
+
+def _is_static(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A ``@staticmethod``: no instance or class travels with the call."""
+    return any(dataflow.dotted_name(d) == "staticmethod" for d in func.decorator_list)
 
 
 def _declared_user(node: ast.expr | None) -> str | None:
