@@ -37,17 +37,26 @@ def iter_files(
     suffixes: Sequence[str] = (".py",),
     include_tests: bool = False,
     exclude: Iterable[str] = (),
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> Iterator[Path]:
     """Files under `root` (or `root` itself) ending in one of `suffixes`, in a stable order.
 
     `exclude` holds glob patterns matched against the path relative to `root` (``*/legacy/*``).
+    A directory that cannot be listed (permissions, a vanished entry) is skipped and, with the
+    reason, appended to `unreadable`; symbolic links to directories are never followed, so a
+    link loop is never entered.
     """
     root = Path(root)
     patterns = list(exclude)
-    if root.is_file():
+    if is_file(root):
         yield root
         return
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def skip(error: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((Path(error.filename or root), error.strerror or str(error)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=skip):
         dirnames[:] = sorted(
             d for d in dirnames if d not in _SKIPPED_DIRS and not d.startswith(".")
         )
@@ -61,6 +70,14 @@ def iter_files(
             if any(fnmatch.fnmatch(relative.as_posix(), pattern) for pattern in patterns):
                 continue
             yield path
+
+
+def is_file(path: Path) -> bool:
+    """`Path.is_file` that says False, not raises, for a path it cannot reach (EACCES, ELOOP)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def module_name(root: Path, path: Path) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -242,3 +243,73 @@ def test_end_to_end_text_goes_to_a_pipe_without_colour_or_progress(real_tree: Pa
 
 def test_end_to_end_ignoring_every_failing_rule_exits_0(real_tree: Path) -> None:
     assert leastpriv("--fail-on", "high", "--ignore", "LPS1,LPS2", str(real_tree)).returncode == 0
+
+
+# A linter kept in CI: exit codes, and trees that cannot be read whole.
+
+def test_exit_zero_reports_findings_but_exits_0(analyser, tree, capsys) -> None:
+    status, doc = run_json(capsys, "--exit-zero", str(tree))
+    assert status == 0 and len(doc["findings"]) == 2
+
+
+def test_an_internal_error_exits_2_never_1(tree, monkeypatch, capsys) -> None:
+    def crash(*args: object) -> AuditResult:
+        raise RuntimeError("a bug in a rule")
+
+    monkeypatch.setattr(audit_cli, "_audit_one", crash)
+    assert main(["audit", "--no-progress", str(tree)]) == 2
+    assert "RuntimeError" in capsys.readouterr().err
+
+
+def test_version_prints_and_exits_0(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", "--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.split()[:2] == ["leastpriv", "audit"]
+
+
+def test_symlink_loops_are_warnings_naming_the_path(real_tree: Path) -> None:
+    (real_tree / "demo" / "a.py").symlink_to("b.py")
+    (real_tree / "demo" / "b.py").symlink_to("a.py")
+    (real_tree / "demo" / "up").symlink_to("..")  # a directory loop: never entered
+    proc = leastpriv("--format", "json", str(real_tree))
+    assert proc.returncode == 1  # the findings of the readable files
+    assert "Traceback" not in proc.stderr
+    skipped = {s["path"] for s in json.loads(proc.stdout)["skipped"]}
+    assert {"demo/a.py", "demo/b.py"} <= skipped
+    warned = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert any("demo/a.py" in line for line in warned)
+
+
+def test_verbose_lists_the_files_read_but_not_parsed(real_tree: Path) -> None:
+    (real_tree / "demo" / "plain.py").write_text("x = 1\n")
+    quiet, verbose = leastpriv(str(real_tree)), leastpriv("-v", str(real_tree))
+    assert "demo/plain.py" not in quiet.stderr
+    assert "demo/plain.py" in verbose.stderr
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/setpriv").exists() or not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root and setpriv to run the audit without the DAC capabilities",
+)
+def test_an_unreadable_directory_is_a_warning_and_the_rest_is_audited(real_tree: Path) -> None:
+    locked = real_tree / "demo" / "locked"
+    locked.mkdir()
+    (locked / "mod.py").write_text("import oslo_privsep\n")
+    locked.chmod(0)
+    try:
+        # uid 0 without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH obeys the 000 mode, as a
+        # service user in CI would.
+        drop = "-dac_override,-dac_read_search"
+        proc = subprocess.run(
+            ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", sys.executable, "-m",
+             "leastpriv", "audit", "--format", "json", str(real_tree)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+    finally:
+        locked.chmod(0o700)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    doc = json.loads(proc.stdout)
+    assert "demo/locked" in {s["path"] for s in doc["skipped"]}
+    assert [c["id"] for c in doc["contexts"]] == ["demo.privsep.pctxt"]
+    assert any("demo/locked" in line for line in proc.stderr.splitlines())

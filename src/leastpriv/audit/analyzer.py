@@ -62,9 +62,14 @@ def audit(
 ) -> AuditResult:
     """Audit every file under `root`; findings sorted, inline suppressions applied."""
     root = Path(root)
+    unreadable: list[tuple[Path, str]] = []
     files = list(
         sourcetree.iter_files(
-            root, suffixes=(), include_tests=options.include_tests, exclude=options.exclude
+            root,
+            suffixes=(),
+            include_tests=options.include_tests,
+            exclude=options.exclude,
+            unreadable=unreadable,
         )
     )
     python = [p for p in files if p.suffix == ".py"]
@@ -80,6 +85,7 @@ def audit(
     if progress is not None:
         progress(total, total)
     facts = _parse_callers(root, facts, options)
+    facts += [_unreadable(_relative(root, d), why) for d, why in unreadable]
     return _result(root, facts, options, total)
 
 
@@ -156,6 +162,11 @@ def _scan_filters(root: Path, path: Path) -> ModuleFacts:
                 )
             )
     return facts
+
+
+def _unreadable(relative: str, why: str) -> ModuleFacts:
+    """A directory the walk could not list: reported as skipped, never fatal."""
+    return ModuleFacts(relative, relative, error=(0, f"cannot read directory: {why}"))
 
 
 def _scan_config(root: Path, path: Path) -> ModuleFacts:
@@ -304,6 +315,7 @@ def _result(
         (_entrypoint_info(index, eid) for eid in index.entrypoints), key=lambda e: e.id
     )
     result.skipped.sort(key=lambda s: s.path)
+    result.not_parsed = sorted(m.path for m in good if m.kind == "python" and not m.parsed)
     return result
 
 

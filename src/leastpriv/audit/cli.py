@@ -1,9 +1,11 @@
 """``leastpriv audit PATH...``: run the audit and report, for people, scripts and CI.
 
 Exit status: 0 when no finding reaches ``--fail-on`` (default ``low``: any finding fails, as a
-linter does), 1 when one does, 2 on a usage error (a missing path, a bad option, an invalid
-``[tool.leastpriv]`` table, an unreadable baseline). Settings come from the command line, then
-``[tool.leastpriv]``, then the defaults.
+linter does) or with ``--exit-zero``, 1 when one does, 2 on a usage or I/O error (a missing path, a
+bad option, an invalid ``[tool.leastpriv]`` table, an unreadable baseline, an unwritable report)
+and on an internal error, whose traceback goes to stderr: a crash is never mistaken for findings.
+A file or directory that cannot be read is a warning naming it, and the run goes on. Settings come
+from the command line, then ``[tool.leastpriv]``, then the defaults.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import os
 import re
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
@@ -96,6 +100,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=int, metavar="N",
                         help="worker processes (default: one per core)")
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    parser.add_argument("--exit-zero", action="store_true",
+                        help="exit 0 even when findings reach --fail-on (errors still exit 2)")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="also list, on stderr, the files read but not parsed (no marker)")
+    parser.add_argument("--version", action="version", version=f"leastpriv audit {_version()}")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("leastpriv")
+    except metadata.PackageNotFoundError:  # a source tree that is not installed
+        return "0"
 
 
 def _rules() -> Mapping[str, RuleInfo]:
@@ -164,7 +180,7 @@ def _rebase(result: AuditResult, prefix: str) -> AuditResult:
     return AuditResult(
         root=result.root, contexts=[moved(c) for c in result.contexts], entrypoints=entrypoints,
         findings=[moved(f) for f in result.findings], skipped=[moved(s) for s in result.skipped],
-        files_read=result.files_read,
+        files_read=result.files_read, not_parsed=[f"{prefix}/{p}" for p in result.not_parsed],
     )
 
 
@@ -186,6 +202,7 @@ def _audit(paths: Sequence[Path], common: Path, options: AuditOptions,
         merged.entrypoints += part.entrypoints
         merged.findings += part.findings
         merged.skipped += part.skipped
+        merged.not_parsed += part.not_parsed
         merged.files_read += part.files_read
         if progress:
             progress.finish()
@@ -230,8 +247,19 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if accepted is not None:
         result.findings, covered = baseline.new_findings(result.findings, accepted)
         print(f"leastpriv audit: {covered} findings accepted by {args.baseline}", file=stderr)
+    _warn_skipped(result, stderr, verbose=args.verbose)
     _emit(render(args.format, result, rules, color=_colour(args, stdout)), args.output, stdout)
-    return 1 if _failing(result.findings, fail_on) else 0
+    return 1 if _failing(result.findings, fail_on) and not args.exit_zero else 0
+
+
+def _warn_skipped(result: AuditResult, stderr: TextIO, *, verbose: bool) -> None:
+    """A warning per file or directory that could not be read; with -v, the unparsed files."""
+    for skipped in result.skipped:
+        print(f"leastpriv audit: warning: skipped {skipped.path}: {skipped.message}", file=stderr)
+    if verbose:
+        for path in result.not_parsed:
+            print(f"leastpriv audit: not parsed (no privsep or rootwrap marker): {path}",
+                  file=stderr)
 
 
 def run(args: argparse.Namespace, *, stdout: TextIO | None = None,
@@ -240,6 +268,11 @@ def run(args: argparse.Namespace, *, stdout: TextIO | None = None,
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     try:
         return _run(args, stdout, stderr)
-    except (UsageError, settings.SettingsError, baseline.BaselineError) as exc:
+    except (UsageError, settings.SettingsError, baseline.BaselineError, OSError) as exc:
         print(f"leastpriv audit: error: {exc}", file=stderr)
+        return 2
+    except Exception:  # a crash must exit 2, never 1 (which means "findings")
+        traceback.print_exc(file=stderr)
+        print("leastpriv audit: internal error (a bug: please report it with the traceback)",
+              file=stderr)
         return 2

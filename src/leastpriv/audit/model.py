@@ -88,3 +88,5 @@ class AuditResult:
     findings: list[Finding] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     files_read: int = 0
+    # Files read whose text names no privsep or rootwrap marker, so they were never parsed.
+    not_parsed: list[str] = field(default_factory=list)

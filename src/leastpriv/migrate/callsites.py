@@ -80,10 +80,13 @@ def find_call_sites(
 ) -> CallSiteScan:
     """Every run-as-root call under `root`, each with the filter its literal argv would match."""
     root = Path(root)
-    paths = list(iter_files(root, include_tests=include_tests))
+    unreadable: list[tuple[Path, str]] = []
+    paths = list(iter_files(root, include_tests=include_tests, unreadable=unreadable))
     results = map_files(functools.partial(scan_file, root), paths, jobs=jobs)
     calls = [call for result in results for call in result.calls]
     skipped = [result.skipped for result in results if result.skipped is not None]
+    skipped += [SkippedFile(_relative(root, d), 0, f"cannot read directory: {why}")
+                for d, why in unreadable]
     return CallSiteScan(calls=attach_filters(calls, filters), skipped=skipped)
 
 

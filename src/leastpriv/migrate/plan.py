@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leastpriv import caps
+from leastpriv import caps, sourcetree
 from leastpriv.audit.model import SkippedFile
 from leastpriv.migrate import catalog as command_catalog
 from leastpriv.migrate import filters as filter_files
@@ -126,7 +126,7 @@ def project_name(root: Path) -> str:
     root = Path(root).resolve()
     if root.is_dir():
         packages = sorted(
-            child.name for child in root.iterdir() if (child / "__init__.py").is_file()
+            child.name for child in root.iterdir() if sourcetree.is_file(child / "__init__.py")
         )
         if len(packages) == 1:
             return packages[0]

@@ -85,7 +85,7 @@ def _rules_section(result: AuditResult, rules: Mapping[str, RuleInfo]) -> Iterat
 def _skipped_section(result: AuditResult) -> Iterator[str]:
     if not result.skipped:
         return
-    yield "Skipped files (not parsed):"
+    yield "Skipped files (could not be read or parsed):"
     for skipped in sorted(result.skipped, key=lambda s: (s.path, s.line)):
         yield f"  {skipped.path}:{skipped.line}  {skipped.message}"
     yield ""
@@ -96,7 +96,8 @@ def _totals(result: AuditResult, style: _Style) -> str:
     parts = [style.severity(s, f"{by_severity[s]} {s}") for s in sorted(Severity, reverse=True)]
     files = len({f.path for f in result.findings})
     return (f"{len(result.findings)} findings ({', '.join(parts)}) in {files} files; "
-            f"{result.files_read} files read, {len(result.skipped)} skipped.")
+            f"{result.files_read} files read, {len(result.not_parsed)} not parsed (no marker; "
+            f"-v lists them), {len(result.skipped)} skipped.")
 
 
 def render(result: AuditResult, rules: Mapping[str, RuleInfo], *, color: bool = False) -> str:
