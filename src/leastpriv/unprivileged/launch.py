@@ -108,8 +108,13 @@ def default_helper_command() -> tuple[str, ...]:
 
 
 def exec_daemon(name: str, context_ref: str, config: ContextConfig,
-                config_file: str | None) -> Launched:
-    """Run the helper command, accept its one connection on a private socket, check the peer."""
+                config_file: str | None, *,
+                helper_argv: Callable[[str], list[str]] | None = None) -> Launched:
+    """Run the helper command, accept its one connection on a private socket, check the peer.
+
+    `helper_argv`, given the socket's path, builds the whole command instead: leastpriv.compat
+    runs oslo.privsep's ``privsep-helper`` argv, the one operators' sudoers and rootwrap name.
+    """
     command = list(config.helper_command or default_helper_command())
     workdir = tempfile.mkdtemp(prefix="leastpriv-")  # mode 0700: only we (and root) reach it
     path = os.path.join(workdir, "channel")
@@ -119,9 +124,12 @@ def exec_daemon(name: str, context_ref: str, config: ContextConfig,
     try:
         listener.bind(path)
         listener.listen(1)
-        command += ["--context", context_ref, "--socket", path]
-        if config_file:
-            command += ["--config", config_file]
+        if helper_argv is not None:
+            command = helper_argv(path)
+        else:
+            command += ["--context", context_ref, "--socket", path]
+            if config_file:
+                command += ["--config", config_file]
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=stderr_file, env=_helper_environment(),
                                    start_new_session=True)

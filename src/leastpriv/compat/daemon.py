@@ -1,0 +1,263 @@
+"""oslo.privsep's `daemon` names over leastpriv's daemon: the client channels and privsep-helper.
+
+`ForkingClientChannel` and `RootwrapClientChannel` start the daemon through
+`leastpriv.unprivileged.launch`, exactly as a native context's (the same privilege drop, peer
+checks and log forwarding); the second runs oslo.privsep's ``privsep-helper`` command line, so
+sudoers and rootwrap filters written for oslo.privsep keep working. Tests replace these classes by
+name (``oslo_privsep.daemon.RootwrapClientChannel``), so the context looks them up at start.
+
+What the daemon serves is `ContextRegistry`: the context's own registry, which it may grow by
+importing a module below the context's prefix (oslo.privsep imports whatever a request names).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import os
+import socket
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from leastpriv import wire
+from leastpriv.context import DEFAULT_CALL_TIMEOUT, Entrypoint
+from leastpriv.errors import CallTimeout, DaemonStartError, Error, ProtocolError, RemoteError
+
+if TYPE_CHECKING:
+    from leastpriv.compat.priv_context import PrivContext
+
+__all__ = ["ContextRegistry", "FailedToDropPrivileges", "ForkingClientChannel", "ProtocolError",
+           "RaisedInDaemon", "RootwrapClientChannel", "helper_main", "served_function"]
+
+LOG = logging.getLogger(__name__)
+
+
+class FailedToDropPrivileges(DaemonStartError):
+    """Raised when the daemon could not be started or could not set itself up."""
+
+
+# --- the daemon's side -----------------------------------------------------------------------
+
+class ContextRegistry(Mapping[str, Entrypoint]):
+    """The entrypoints a compat context's daemon serves: its registry, grown only by import.
+
+    A name the registry lacks is looked for once, by importing its module, when the module lies
+    below the context's prefix and is a dotted name of identifiers (checked before the import),
+    and it is served only if that import registered that very name on this very context
+    (checked after). Nothing else a request names is ever imported.
+    """
+
+    def __init__(self, context: PrivContext) -> None:
+        self._prefix = context.prefix
+        self._entries = context._native._registry  # live: imports add to it
+        self._tried: set[str] = set()
+
+    def __getitem__(self, name: str) -> Entrypoint:
+        entry = self._entries.get(name)
+        if entry is None and type(name) is str:
+            module = name.rpartition(".")[0]
+            if self._may_import(module):
+                self._tried.add(module)
+                try:
+                    importlib.import_module(module)
+                except Exception as exc:
+                    LOG.warning("cannot import %s for a call: %s: %s", module,
+                                type(exc).__name__, exc)
+                entry = self._entries.get(name)
+        if entry is None:
+            raise KeyError(name)
+        return entry
+
+    def _may_import(self, module: str) -> bool:
+        from leastpriv.compat.priv_context import under_prefix
+
+        return (module not in self._tried and module not in sys.modules
+                and all(part.isidentifier() for part in module.split("."))
+                and under_prefix(module, self._prefix))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class RaisedInDaemon(Exception):
+    """Carries an exception the caller may have to import to rebuild, as oslo.privsep does.
+
+    args: the class's module and qualified name, the exception's args, its text and traceback.
+    """
+
+    def rebuilt(self) -> Exception:
+        """The exception as ``cls(*args)``, importing its module; `RemoteError` if impossible."""
+        module, qualname, args, message, remote_traceback = self.args
+        cls = _exception_class(module, qualname)
+        if cls is not None:
+            try:
+                return cls(*args)
+            except Exception:
+                pass
+        return RemoteError(f"{module}.{qualname}", message, remote_traceback)
+
+
+def _exception_class(module: str, qualname: str) -> type[Exception] | None:
+    # The daemon names the class: the caller trusts its own daemon as far as importing a module
+    # by name (oslo.privsep's behaviour, which exceptions such as ProcessExecutionError need).
+    if not all(part.isidentifier() for part in f"{module}.{qualname}".split(".")):
+        return None
+    try:
+        obj: object = importlib.import_module(module)
+    except ImportError:
+        return None
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj if isinstance(obj, type) and issubclass(obj, Exception) else None
+
+
+def _tuples(value: Any) -> Any:
+    """`value` with every list made a tuple, at any depth, as oslo.privsep delivers values."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuples(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _tuples(item) for key, item in value.items()}
+    return value
+
+
+def served_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """What the daemon runs for `func`: oslo.privsep's value shapes in and out, and any exception
+    the caller may need to import carried as `RaisedInDaemon` (builtins, OSError and leastpriv's
+    own errors travel as they do for a native context)."""
+
+    @functools.wraps(func)
+    def serve(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return _tuples(func(*_tuples(args), **_tuples(kwargs)))
+        except (OSError, Error):
+            raise
+        except Exception as exc:
+            cls = type(exc)
+            if cls.__module__ == "builtins" or not _sendable(exc.args):
+                raise
+            raise RaisedInDaemon(cls.__module__, cls.__qualname__, list(exc.args), str(exc),
+                                 traceback.format_exc()) from None
+
+    return serve
+
+
+def _sendable(args: tuple[Any, ...]) -> bool:
+    try:
+        wire.packb(list(args))
+    except Exception:
+        return False
+    return True
+
+
+# --- the caller's side -----------------------------------------------------------------------
+
+class _ClientChannel:
+    """A started daemon of a compat context, as oslo.privsep's channel object."""
+
+    def __init__(self, start: Callable[[], Any], context: PrivContext,
+                 timeout: float | None) -> None:
+        try:
+            self._launched = start()
+        except DaemonStartError as exc:
+            raise FailedToDropPrivileges(str(exc)) from None
+        self._entries = context._native._registry
+        self._timeout = timeout or DEFAULT_CALL_TIMEOUT
+        self.log = logging.getLogger(context.conf.logger_name)
+        self.log_traceback = bool(context.conf.log_daemon_traceback)
+
+    @property
+    def running(self) -> bool:
+        return not self._launched.channel.dead
+
+    @property
+    def pid(self) -> int:
+        """The daemon's pid."""
+        return int(self._launched.pid)
+
+    def remote_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                    timeout: float | None) -> Any:
+        payload = self._entries[name].contract.bind(args, kwargs)
+        try:
+            return self._launched.channel.call(name, payload, timeout or self._timeout)
+        except CallTimeout as exc:
+            from leastpriv.compat.comm import PrivsepTimeout
+
+            raise PrivsepTimeout(*exc.args) from None
+        except RaisedInDaemon as carried:
+            if self.log_traceback:
+                self.log.warning("Privsep daemon traceback: %s", carried.args[4])
+            raise carried.rebuilt() from None
+
+    def close(self) -> None:
+        self._launched.channel.close()
+        self._launched.reap()
+
+
+class ForkingClientChannel(_ClientChannel):
+    """Forks the daemon from this process, which holds the capabilities the context declares."""
+
+    def __init__(self, context: PrivContext) -> None:
+        from leastpriv.unprivileged import launch
+
+        config = context.daemon_config()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # nothing buffered here is written twice, by the daemon too
+        super().__init__(
+            lambda: launch.fork_daemon(context.name, ContextRegistry(context), config),
+            context, config.timeout)
+
+
+class RootwrapClientChannel(_ClientChannel):
+    """Runs ``privsep-helper`` (through sudo or rootwrap) as `PrivContext.helper_command` says."""
+
+    def __init__(self, context: PrivContext) -> None:
+        from leastpriv.unprivileged import launch
+
+        config = context.daemon_config()
+        super().__init__(
+            lambda: launch.exec_daemon(context.name, str(context.pypath), config, None,
+                                       helper_argv=context.helper_command),
+            context, config.timeout)
+
+
+# --- privsep-helper ----------------------------------------------------------------------------
+
+def helper_main() -> NoReturn:
+    """``privsep-helper [--config-file F]... [--config-dir D]... --privsep_context PYPATH
+    --privsep_sock_path PATH``: serve one compat context as its daemon (run as root)."""
+    from oslo_config import cfg
+
+    from leastpriv.compat.priv_context import PrivContext, _import_object
+    from leastpriv.privileged import daemon, helper
+
+    try:
+        cfg.CONF.register_cli_opts([cfg.StrOpt("privsep_context", required=True),
+                                    cfg.StrOpt("privsep_sock_path", required=True),
+                                    cfg.BoolOpt("debug", short="d", default=False)])
+        cfg.CONF(args=sys.argv[1:], project="privsep")
+        if helper._under_sudo():
+            # The caller names these files and root reads them: only root's own are accepted.
+            for path in [*cfg.CONF.config_file, *(cfg.CONF.config_dir or [])]:
+                helper.check_root_only(path)
+        logging.getLogger().setLevel(logging.DEBUG if cfg.CONF.debug else logging.INFO)
+        context = _import_object(cfg.CONF.privsep_context)
+        if not isinstance(context, PrivContext):
+            raise TypeError(f"{cfg.CONF.privsep_context} is not a privsep PrivContext")
+        config = context.daemon_config()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(cfg.CONF.privsep_sock_path)
+    except Exception as exc:
+        print(f"privsep-helper: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        os._exit(daemon.EXIT_SETUP_FAILED)
+    daemon.run_daemon(sock, name=context.name, registry=ContextRegistry(context), config=config,
+                      allowed_uids=helper._launching_uids(), keep_stderr=True)
+
+
+if __name__ == "__main__":
+    helper_main()

@@ -1,0 +1,116 @@
+"""leastpriv.compat end to end: oslo.privsep-style contexts served by leastpriv's daemon, forked
+and through the ``privsep-helper`` command line, with the daemon's sets read from /proc."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+cfg = pytest.importorskip("oslo_config.cfg", reason="leastpriv.compat needs oslo.config")
+import compatpkg  # noqa: E402
+from compatpkg import netops  # noqa: E402
+from oslo_config import fixture as cfg_fixture  # noqa: E402
+
+from leastpriv import caps  # noqa: E402
+from leastpriv.compat import comm, priv_context  # noqa: E402
+from leastpriv.errors import DaemonDied, NestedCallRefused  # noqa: E402
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: starts real daemons")
+HERE = Path(__file__).parent
+SRC = Path(__file__).parents[3] / "src"
+
+
+@pytest.fixture(params=[priv_context.Method.FORK, priv_context.Method.ROOTWRAP],
+                ids=["fork", "rootwrap"])
+def started(request: pytest.FixtureRequest, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[priv_context.PrivContext]:
+    fixture = cfg_fixture.Config(cfg.CONF)
+    fixture.setUp()
+    # The helper runs the way oslo.privsep's tests run theirs: a command that ends in the
+    # privsep-helper entry point, given --privsep_context and --privsep_sock_path.
+    fixture.config(group="compat_netadmin",
+                   helper_command=f"{sys.executable} -m leastpriv.compat.daemon")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), str(SRC)]))
+    monkeypatch.setenv("COMPAT_IMPORT_MARK", str(tmp_path))
+    context = compatpkg.netadmin
+    context.start(request.param)
+    yield context
+    context.stop()
+    fixture.cleanUp()
+
+
+def test_daemon_holds_exactly_the_declared_capabilities(started: priv_context.PrivContext
+                                                         ) -> None:
+    pid = netops.getpid()
+    assert pid != os.getpid()
+    held = caps.read_process_capabilities(pid)
+    assert held.effective == held.permitted == held.inheritable == {caps.CAP_NET_ADMIN}
+    assert held.bounding == {caps.CAP_NET_ADMIN}
+    assert held.ambient == set()
+    assert held.no_new_privs
+
+
+def test_sequences_arrive_as_tuples(started: priv_context.PrivContext) -> None:
+    assert netops.echo([1, [2]], key=[3]) == (((1, (2,)),), {"key": (3,)})
+
+
+def test_nested_call_of_the_same_context_runs_in_its_daemon(started: priv_context.PrivContext
+                                                            ) -> None:
+    assert netops.nested_getpid() == netops.getpid() != os.getpid()
+
+
+def test_nested_call_of_another_context_is_refused(started: priv_context.PrivContext) -> None:
+    with pytest.raises(NestedCallRefused):
+        netops.nested_other()
+
+
+def test_exception_is_rebuilt_as_its_class_importing_its_module(
+        started: priv_context.PrivContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "compatpkg.errors")  # the caller must import it again
+    with pytest.raises(Exception) as raised:
+        netops.fail(3, "no such device")
+    assert type(raised.value).__module__ == "compatpkg.errors"
+    assert (raised.value.exit_code, raised.value.stderr) == (3, "no such device")  # type: ignore[attr-defined]
+
+
+def test_entrypoint_timeout_raises_privsep_timeout(started: priv_context.PrivContext) -> None:
+    with pytest.raises(comm.PrivsepTimeout):
+        netops.slow(1.0)
+    assert netops.slow(0.01) == 0.01
+
+
+def test_dead_daemon_is_restarted_by_the_same_method(started: priv_context.PrivContext) -> None:
+    first = netops.getpid()
+    method = type(started.channel)
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while started.channel.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = netops.getpid()
+    assert second != first
+    assert type(started.channel) is method
+
+
+def _raw_call(context: priv_context.PrivContext, name: str) -> None:
+    # What a compromised or buggy caller could send: a name the context never registered.
+    context.channel._launched.channel.call(name, {}, 5.0)
+
+
+def test_a_module_outside_the_prefix_is_never_imported(started: priv_context.PrivContext,
+                                                       tmp_path: Path) -> None:
+    with pytest.raises(DaemonDied):
+        _raw_call(started, "outsidepkg.anything")
+    assert not (tmp_path / "outsidepkg").exists()
+
+
+def test_a_function_below_the_prefix_that_is_no_entrypoint_is_not_served(
+        started: priv_context.PrivContext, tmp_path: Path) -> None:
+    with pytest.raises(DaemonDied):
+        _raw_call(started, "compatpkg.unlisted.not_an_entrypoint")
+    assert (tmp_path / "compatpkg.unlisted").exists()  # imported (below the prefix), not run
