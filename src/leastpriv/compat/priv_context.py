@@ -28,8 +28,7 @@ from oslo_config import cfg, types
 
 from leastpriv import caps, config
 from leastpriv import context as native
-from leastpriv.checks import PolicyWarning
-from leastpriv.contract import Contract
+from leastpriv.contract import Contract, PolicyWarning
 from leastpriv.errors import NestedCallRefused
 from leastpriv.unprivileged import NotSent
 
