@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -142,3 +143,35 @@ def test_a_frame_of_deeply_nested_tuples_closes_the_channel_without_crashing_the
     done = subprocess.run([sys.executable, "-c", SERVE_AND_ATTACK], input=frame.hex(), env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert (done.returncode, done.stdout.split()) == (0, ["closed", "ended"])
+
+
+@serving.entrypoint
+def nap_privileged(seconds: Annotated[float, Range(0.0, 1.0)]) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_lone_call_slower_than_the_watchdog_tick_gets_its_reply_on_one_cpu() -> None:
+    # Issue 8, finding 9: on one CPU the reader never polls, and the worker the watchdog had
+    # handed off looked at a buffer it no longer owned, held its reply back, and nobody sent it.
+    outcome: list[object] = []
+
+    def pinned() -> None:  # this thread and the daemon's, which it starts, run on one CPU
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        caller_end, daemon_end = socket.socketpair()
+        registry, config = serving.daemon_spec(None)
+        daemon = daemon_module.Daemon(daemon_end, registry, config)
+        threading.Thread(target=daemon.serve, daemon=True).start()
+        channel = Channel(caller_end, max_frame_size=config.max_frame_size, logger_name=None)
+        try:
+            for _ in range(3):
+                outcome.append(channel.call(f"{__name__}.nap_privileged", {"seconds": 0.05}, 10))
+        except Exception as exc:
+            outcome.append(exc)
+        finally:
+            channel.close()
+
+    thread = threading.Thread(target=pinned)
+    thread.start()
+    thread.join(60)
+    assert outcome == [0.05, 0.05, 0.05]

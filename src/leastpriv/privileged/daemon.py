@@ -4,7 +4,8 @@ Every request is handled in the same order (OpenSSH's monitor): decode -> look t
 registry filled at decoration time -> check the contract -> act -> reply. A request that a correct
 client never sends (malformed or oversize frame, unknown kind, unregistered name) is a protocol
 failure: it is logged once and the connection is closed at once; nothing tries to "recover".
-The daemon exits when its channel closes.
+The daemon exits when its channel closes. Which thread reads, runs and replies, and what each may
+touch, is `leastpriv.privileged.scheduler`'s model.
 """
 
 from __future__ import annotations
