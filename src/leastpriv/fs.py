@@ -20,6 +20,7 @@ Passing anything but a `CheckedPath` is a `TypeError`: these functions never res
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
@@ -33,6 +34,10 @@ __all__ = ["CheckedPath", "append", "chmod", "chown", "mkdir", "open", "read", "
            "unlink", "write"]
 
 T = TypeVar("T")
+_AT_EMPTY_PATH = 0x1000  # act on the descriptor itself (linux/fcntl.h)
+_fchownat = ctypes.CDLL(None, use_errno=True).fchownat
+_fchownat.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int)
+_fchownat.restype = ctypes.c_int
 # What `read` returns at most unless told otherwise: a reply larger than a frame cannot travel.
 DEFAULT_MAX_READ = 16 * 1024 * 1024
 
@@ -92,12 +97,33 @@ def append(path: str, data: bytes, *, mode: int = 0o600) -> int:
 
 def chown(path: str, uid: int, gid: int = -1) -> None:
     """Give the file at `path` to `uid` and `gid` (-1 leaves one as it is)."""
-    _on_inode(path, lambda inode: os.chown(inode, uid, gid))
+    for value in (uid, gid):
+        if type(value) is not int or not -1 <= value < 0xFFFFFFFF:
+            raise ValueError(f"not a uid or gid: {value!r}")
+    checked = _checked(path)
+    fd = open_beneath(_root(checked), checked.relative, os.O_PATH)
+    try:
+        _refuse_unsafe(fd, checked)
+        # fchownat(fd, "", AT_EMPTY_PATH): the very inode opened, with no name looked up again
+        # (os.chown cannot pass an empty name). -1 is (uid_t)-1, "unchanged", as for chown(2).
+        if _fchownat(fd, b"", uid & 0xFFFFFFFF, gid & 0xFFFFFFFF, _AT_EMPTY_PATH) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(path))
+    finally:
+        os.close(fd)
 
 
 def chmod(path: str, mode: int) -> None:
     """Set the permission bits of the file at `path`."""
-    _on_inode(path, lambda inode: os.chmod(inode, mode))
+    checked = _checked(path)
+    fd = open_beneath(_root(checked), checked.relative, os.O_PATH)
+    try:
+        _refuse_unsafe(fd, checked)
+        # fchmodat has no AT_EMPTY_PATH before Linux 6.6; the descriptor's /proc entry leads to
+        # the very inode opened, whatever the names beneath the root do meanwhile.
+        os.chmod(f"/proc/self/fd/{fd}", mode)
+    finally:
+        os.close(fd)
 
 
 def stat(path: str) -> os.stat_result:
@@ -158,21 +184,6 @@ def _refuse_unsafe(fd: int, checked: CheckedPath) -> bool:
         raise PermissionError(errno.EPERM, "a special file (FIFO, socket or device) is refused",
                               str(checked))
     return True
-
-
-def _on_inode(path: str, act: Callable[[str], None]) -> None:
-    """Run `act` on the file `path` names, through its descriptor's /proc entry.
-
-    The descriptor is an ``O_PATH`` one (no open of the content, no side effect on a device), and
-    /proc/self/fd/N leads to the very inode opened, whatever the names beneath the root do after.
-    """
-    checked = _checked(path)
-    fd = open_beneath(_root(checked), checked.relative, os.O_PATH)
-    try:
-        _refuse_unsafe(fd, checked)
-        act(f"/proc/self/fd/{fd}")
-    finally:
-        os.close(fd)
 
 
 def _at_parent(path: str, act: Callable[[int, str], T]) -> T:

@@ -59,16 +59,19 @@ class _OpenHow(ctypes.Structure):
                 ("resolve", ctypes.c_uint64)]
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
+_syscall = ctypes.CDLL(None, use_errno=True).syscall
+_syscall.restype = ctypes.c_long
+# Typed once, so that each call converts its arguments without making ctypes objects for them.
+_syscall.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(_OpenHow),
+                     ctypes.c_size_t)
+_HOW_SIZE = ctypes.sizeof(_OpenHow)
 # Cleared once openat2 says ENOSYS (a kernel before 5.6): the walk below takes over for good.
 _have_openat2 = _SYS_OPENAT2 != 0
 
 
 def _openat2(dir_fd: int, relative: str, flags: int, mode: int) -> int:
     how = _OpenHow(flags | os.O_CLOEXEC, mode if flags & os.O_CREAT else 0, _RESOLVE)
-    fd: int = _libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dir_fd),
-                            ctypes.c_char_p(os.fsencode(relative)), ctypes.byref(how),
-                            ctypes.c_size_t(ctypes.sizeof(how)))
+    fd: int = _syscall(_SYS_OPENAT2, dir_fd, os.fsencode(relative), how, _HOW_SIZE)
     if fd < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code), relative)
