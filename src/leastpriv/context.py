@@ -264,6 +264,11 @@ class PrivContext:
         self._client_mode = bool(enabled)
 
     @property
+    def client_mode(self) -> bool:
+        """True (the default) when calls go to the daemon; False when they run in this process."""
+        return self._client_mode
+
+    @property
     def running(self) -> bool:
         launched = self._launched
         return launched is not None and not launched.channel.dead
