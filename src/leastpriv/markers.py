@@ -308,7 +308,7 @@ class PathUnder(Marker):
                     try:
                         return paths.resolve(path, root, allow_special)
                     except paths.PathRefused as refusal:
-                        raise Refused(f"{short(path)} {refusal}") from None
+                        raise Refused(f"{short(path)}: {refusal}") from None
             raise Refused(f"{short(value)} is not inside {where}")
 
         return check_path

@@ -189,8 +189,11 @@ def pin_at_start(roots: list[str]) -> None:
 
     The descriptors a forked daemon inherited in `_pins` were closed with every other inherited
     descriptor, and their numbers may be reused: forget them, never close them. Test rebinding is
-    forgotten too: a daemon checks against the roots as declared.
+    forgotten too: a daemon checks against the roots as declared. The lock is new as well: a
+    thread that did not survive the fork may have held the inherited one.
     """
+    global _pin_lock
+    _pin_lock = threading.Lock()
     _pins.clear()
     _retired.clear()
     _rebound.clear()
