@@ -8,10 +8,13 @@ import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 
-from leastpriv import fs, paths
+import leastpriv
+from leastpriv import caps, fs, paths
+from leastpriv.contract import PathUnder
 from leastpriv.paths import CheckedPath
 
 
@@ -169,3 +172,26 @@ def test_a_file_with_another_name_is_refused(root: Path, outside: Path) -> None:
         with pytest.raises(PermissionError):
             operation(checked(root, "vm1/linked"))
     assert (outside / "secret").read_bytes() == b"secret\n"
+
+
+def test_an_in_process_run_writes_beneath_a_rebound_root(tmp_path: Path) -> None:
+    # What leastpriv.testing builds on: the contract keeps its production root, the test points it
+    # at tmp_path in this process, and the entrypoint runs here (client mode off).
+    declared = "/var/lib/leastpriv-test-rebound/instances"
+    context = leastpriv.PrivContext("test.fs.rebound", capabilities=[caps.CAP_CHOWN])
+
+    def append_privileged(path, data):  # type: ignore[no-untyped-def]
+        return fs.append(path, data)
+
+    append_privileged.__annotations__ = {"path": Annotated[str, PathUnder(declared)],
+                                         "data": bytes}
+    call = context.entrypoint(append_privileged)
+    context.set_client_mode(False)
+    paths.rebind_root_for_tests(declared, str(tmp_path))
+    try:
+        assert call(f"{declared}/console.log", b"abc") == 3
+    finally:
+        paths.rebind_root_for_tests(declared, None)
+    assert (tmp_path / "console.log").read_bytes() == b"abc"
+    with pytest.raises(FileNotFoundError):  # the declared root, which does not exist
+        call(f"{declared}/console.log", b"abc")
