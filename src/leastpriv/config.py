@@ -276,4 +276,7 @@ def _set_by_operator(cfg: Any, conf: Any, section: str, key: str) -> bool:
         location = conf.get_location(key, group=section)
     except cfg.Error:
         return False
-    return location is not None and location.location is not cfg.Locations.opt_default
+    # A default set in code (set_default) is not the operator's: oslo.privsep contexts that share
+    # a section each set their own capabilities as its default, and the last one would win.
+    return location is not None and location.location not in (cfg.Locations.opt_default,
+                                                               cfg.Locations.set_default)

@@ -194,3 +194,15 @@ def test_start_looks_the_channel_class_up_by_name_so_fixtures_can_replace_it() -
             pytest.raises(RuntimeError):
         context.start()
     assert context.channel is None
+
+
+def test_contexts_sharing_a_section_keep_their_own_capabilities(conf: object) -> None:
+    # os-vif's vif_plug and vif_plug_test share [vif_plug_ovs_privileged]; each constructor sets
+    # the section's default, and under oslo.privsep the last one is what every daemon gets.
+    narrow = priv_context.PrivContext(__name__, cfg_section="compat_shared",
+                                      capabilities=[capabilities.CAP_NET_ADMIN])
+    wide = priv_context.PrivContext(__name__, cfg_section="compat_shared",
+                                    capabilities=[capabilities.CAP_NET_ADMIN,
+                                                  capabilities.CAP_DAC_OVERRIDE])
+    assert narrow.daemon_config().capabilities == {caps.CAP_NET_ADMIN}
+    assert wide.daemon_config().capabilities == {caps.CAP_NET_ADMIN, caps.CAP_DAC_OVERRIDE}
