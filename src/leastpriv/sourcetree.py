@@ -90,6 +90,16 @@ def module_name(root: Path, path: Path) -> str:
     return ".".join(parts) or relative.stem
 
 
+def package_module_name(path: Path) -> str:
+    """The dotted module name of `path` from its packages alone, whatever the working directory:
+    the directories above it that hold an ``__init__.py`` are its packages."""
+    path = Path(os.path.abspath(path))
+    top = path.parent
+    while top.parent != top and is_file(top / "__init__.py"):
+        top = top.parent
+    return module_name(top, path)
+
+
 def map_files(
     func: Callable[[Path], T],
     paths: Sequence[Path],

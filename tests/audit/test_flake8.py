@@ -77,3 +77,37 @@ def test_flake8_option_sets_the_capability_limit(tmp_path: Path) -> None:
     assert flake8(tmp_path, "two.py") == (0, [])
     status, hits = flake8(tmp_path, "--leastpriv-max-capabilities", "1", "two.py")
     assert status == 1 and [code for *_, code in hits] == ["LPS101"]
+
+
+BORROWED = '''\
+from svc import privileged
+
+
+@privileged.default.entrypoint
+def flush_privileged(device: str) -> None:
+    pass
+'''
+
+
+def test_flake8_findings_do_not_depend_on_the_working_directory(tmp_path: Path) -> None:
+    # svc/agent/ops.py uses svc's own context: never LPS304, from the root or from inside svc.
+    agent = tmp_path / "svc" / "agent"
+    agent.mkdir(parents=True)
+    for package in (tmp_path / "svc", agent):
+        (package / "__init__.py").write_text("")
+    (tmp_path / "svc" / "privileged.py").write_text(NARROW.replace("pctxt", "default"))
+    (agent / "ops.py").write_text(BORROWED)
+    runs = [(tmp_path, "svc"), (tmp_path / "svc", "."), (agent, "ops.py")]
+    found = []
+    for cwd, target in runs:
+        _, hits = flake8(cwd, target)
+        found.append({((cwd / path).resolve(), line, code) for path, line, code in hits})
+    assert found[0] == found[1] == found[2]
+    assert "LPS304" not in {code for *_, code in found[0]}
+    assert "LPS205" not in {code for *_, code in found[0]}  # annotated: nothing else to say
+
+
+def test_flake8_reports_an_ignore_comment_naming_no_rule(tmp_path: Path) -> None:
+    (tmp_path / "typo.py").write_text(NARROW + "x = 1  # leastpriv: ignore[LPS230] -- typo\n")
+    status, hits = flake8(tmp_path, "typo.py")
+    assert status == 1 and [(line, code) for _, line, code in hits] == [(5, "LPS001")]

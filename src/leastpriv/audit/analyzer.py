@@ -108,6 +108,12 @@ def audit_source(
     return sorted(_file_findings(facts, options))
 
 
+def may_matter(source: str) -> bool:
+    """True when `source` names a marker: without one it defines no context or entrypoint and
+    uses no rootwrap, so no file rule can find anything in it."""
+    return any(marker in source for marker in _MARKERS)
+
+
 # ---- per-file work (runs in worker processes) --------------------------------------------------
 def _scan_python(
     root: Path, sinks: dataflow.Sinks, force: bool, summarise: frozenset[str], path: Path
@@ -119,7 +125,7 @@ def _scan_python(
         source = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return ModuleFacts(relative, module, error=(1, f"cannot read: {exc}"))
-    if force or any(marker in source for marker in _MARKERS):
+    if force or may_matter(source):
         return scan_module(
             source,
             path=relative,

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from leastpriv.audit.options import AuditOptions
-from leastpriv.sourcetree import module_name
+from leastpriv.sourcetree import package_module_name
 
 
 def _version() -> str:
@@ -50,17 +49,16 @@ class Plugin:
     def parse_options(cls, options: argparse.Namespace) -> None:
         cls.max_capabilities = options.leastpriv_max_capabilities
 
-    def _module(self) -> str:
-        # Ids are dotted paths from where flake8 runs, as the audit's are from its root.
-        path = Path(os.path.abspath(self.filename))
-        cwd = Path.cwd()
-        return module_name(cwd, path) if cwd in path.parents else module_name(path.parent, path)
-
     def run(self) -> Iterator[tuple[int, int, str, type]]:
-        from leastpriv.audit.analyzer import audit_source
+        from leastpriv.audit.analyzer import audit_source, may_matter
 
+        source = "".join(self.lines)
+        if not may_matter(source):
+            return  # as in the stand-alone audit: no marker, nothing any file rule could find
+        # The module's id comes from its packages (the directories with an __init__.py above
+        # it), never from where flake8 runs: the same file gives the same findings from anywhere.
+        module = package_module_name(Path(self.filename))
         options = AuditOptions(max_capabilities=self.max_capabilities)
-        findings = audit_source("".join(self.lines), path=self.filename, module=self._module(),
-                                options=options)
+        findings = audit_source(source, path=self.filename, module=module, options=options)
         for finding in findings:
             yield finding.line, finding.col, f"{finding.rule} {finding.message}", type(self)

@@ -1,7 +1,8 @@
 """The audit rules: one id, one name, one function each; the docstring is the rule's documentation.
 
-Ids come in families of a hundred: LPS1xx judge contexts (what a daemon may do), LPS2xx judge
-entrypoints and their callers (what a caller may ask for), LPS3xx find rootwrap still in use.
+Ids come in families of a hundred: LPS0xx check the audit's own comments, LPS1xx judge contexts
+(what a daemon may do), LPS2xx judge entrypoints and their callers (what a caller may ask for),
+LPS3xx find rootwrap still in use.
 A *file* rule sees one module's facts and also runs in the flake8 plugin; a *tree* rule needs every
 module of the tree (who imports whom) and runs only in ``leastpriv audit``.
 
@@ -78,6 +79,52 @@ def _ep_id(module: ModuleFacts, entrypoint: EntrypointFact) -> str:
 
 def _ep_lines(entrypoint: EntrypointFact) -> tuple[int, ...]:
     return tuple(range(entrypoint.first_line, entrypoint.line + 1))
+
+
+# ---- LPS0xx: the audit's own comments ----------------------------------------------------------
+
+
+@_rule("LPS001", "unknown-ignore-code", Severity.LOW)
+def unknown_ignore_code(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for `# leastpriv: ignore[...]` comments that name a code no rule has (`LPS2O3` with a
+    letter O, `LPS999`, `E501`): the comment silences nothing.
+
+    ## Why is this bad?
+    The reader of the comment believes a finding was reviewed and accepted there; the audit
+    still reports it, or — after the code is fixed — the stale comment hides the next real one
+    nobody meant to accept. A typo in a suppression should fail as loudly as the finding it meant.
+
+    ## Example
+    ```python
+    os.chmod(path, 0o640)  # leastpriv: ignore[LPS230] -- path checked above
+    ```
+
+    ## Use instead
+    Name the rule that reports the finding, or a family prefix of it: `# leastpriv:
+    ignore[LPS203] -- path checked above`.
+
+    ## Options
+    None.
+
+    ## References
+    - docs/audit.md, "Suppressions"
+    """
+    for line, suppression in sorted(module.suppressions.items()):
+        unknown = sorted(code for code in suppression.rules if not _known_code(code))
+        if unknown:
+            yield Hit(
+                line,
+                0,
+                module.module,
+                f"'# leastpriv: ignore' names {', '.join(unknown)}, which no rule has; "
+                "it silences nothing",
+            )
+
+
+def _known_code(code: str) -> bool:
+    """A rule id or a family prefix of one (``LPS2``, ``LPS20``)."""
+    return bool(re.fullmatch(r"LPS\d{0,3}", code)) and any(r.startswith(code) for r in RULES)
 
 
 # ---- LPS1xx: contexts ----------------------------------------------------------------------------
