@@ -28,7 +28,7 @@ import socket
 import struct
 import sys
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
 
@@ -407,24 +407,35 @@ class SpinWait:
             self.window = min(self.MAX_WINDOW, max(self.GROW_START, self.window * 2))
 
 
+class ReadWait(Protocol):
+    """How a `FrameReader` waits for data: `SpinWait`, or the caller's hub wait under eventlet.
+
+    `enabled`: wait with it before each receive (else receive at once, blocking in recv itself).
+    """
+
+    enabled: bool
+
+    def wait(self, timeout: float | None, *, spin: bool = True) -> bool: ...
+
+
 class FrameReader:
     """Reads whole frames from a stream socket through one reusable buffer.
 
     Only one thread may read at a time (the caller arranges that). `read()` returns None at EOF.
     The buffer starts at `chunk` bytes, all of them resident from the start (a daemon's memory),
     and grows to the largest frame received: a larger start would only save that one growth.
-    Waits for data go through a `SpinWait`.
+    Waits for data go through `wait`, a `SpinWait` unless another is given.
     """
 
-    def __init__(self, sock: socket.socket, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
-                 chunk: int = 64 * 1024) -> None:
+    def __init__(self, sock: Any, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+                 chunk: int = 64 * 1024, *, wait: ReadWait | None = None) -> None:
         self._sock = sock
         self._max = max_frame_size
         self._buf = bytearray(chunk)
         self._view = memoryview(self._buf)
         self._start = 0
         self._end = 0
-        self.spin = SpinWait(sock)
+        self.spin: ReadWait = wait if wait is not None else SpinWait(sock)
 
     def has_frame(self) -> bool:
         """True when a whole frame already sits in the buffer: the next read will not wait."""

@@ -5,6 +5,11 @@ leader) reads frames and hands each reply to the thread waiting for it; when its
 come it passes the role on to another waiter. A lone caller is always the leader, so its call costs
 one send and one receive in the calling thread, without waking a second thread. The leader reading
 EOF fails every call in flight with `DaemonDied` at once.
+
+Under eventlet's monkey patching the same code runs in green threads: a channel opened then gets a
+`GreenSocket`, waits through the hub (`green.HubWait`) and never polls or spins, and its locks,
+made when it is opened, are eventlet's (see `green`). Open channels after patching, as eventlet
+asks of everything; a channel opened before it keeps blocking its OS thread.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from leastpriv import wire
 from leastpriv.errors import CallTimeout, DaemonDied, DaemonStartError, Error, ProtocolError
-from leastpriv.unprivileged import NotSent
+from leastpriv.unprivileged import NotSent, green
 
 LOG = logging.getLogger("leastpriv.client")
 
@@ -67,10 +72,14 @@ class Channel:
     """One connected socket to one daemon, shared by every calling thread."""
 
     def __init__(self, sock: Any, *, max_frame_size: int, logger_name: str | None) -> None:
+        wait = None
+        if green.hub_in_use():
+            sock = green.cooperative(sock)
+            wait = green.HubWait(sock)
         self._sock = sock
         self._max = max_frame_size
         self._logger_name = logger_name
-        self._reader = wire.FrameReader(sock, max_frame_size)
+        self._reader = wire.FrameReader(sock, max_frame_size, wait=wait)
         self._state = threading.Lock()  # guards everything below but _ids
         self._packer = wire.new_packer()  # frames to queue behind another thread's send
         # The send role's own packer: its holder sends its frame straight from this buffer.
@@ -82,6 +91,7 @@ class Channel:
         self._sending = False
         self._leader = False
         self._dead: DaemonDied | None = None
+        self._closing = False  # close() was called: the socket goes when nobody reads it
         self._ids = itertools.count(1)
 
     @property
@@ -288,18 +298,15 @@ class Channel:
                     # Replies already received are handed out before the role is: passing it
                     # on costs a thread wake-up, handing out a reply already here costs nothing.
                     if waiter.done and not (self._pending and reader.has_frame()):
-                        self._leader = holding = False
-                        if self._pending:
-                            self._wake_one_locked()
+                        holding = False
+                        self._leave_read_role_locked()
                         return
                 finally:
                     state.release()
         finally:
             if holding:  # left early: by timeout, death or an exception
                 with self._state:
-                    self._leader = False
-                    if self._pending:
-                        self._wake_one_locked()
+                    self._leave_read_role_locked()
 
     def _deliver_locked(self, message: list[Any]) -> None:
         waiter = self._pending.pop(message[1], None)
@@ -336,7 +343,7 @@ class Channel:
             return
         finally:
             with self._state:
-                self._leader = False
+                self._leave_read_role_locked()
 
     def _die(self, reason: str) -> None:
         """Fail every call in flight with DaemonDied, now; later calls get NotSent."""
@@ -353,8 +360,24 @@ class Channel:
 
     def close(self) -> None:
         """Close the channel; the daemon sees EOF and exits."""
-        self._die("the channel was closed")
+        self._die("the channel was closed")  # shuts the socket down: a reading thread sees EOF
+        with self._state:
+            self._closing = True
+            if self._leader:
+                # The reading thread closes it as it leaves: a green thread waiting in the hub
+                # for a descriptor closed under it would never hear of it (the kernel forgets a
+                # closed descriptor's readiness), and would wait out its whole timeout.
+                return
         self._sock.close()
+
+    def _leave_read_role_locked(self) -> None:
+        """Give the read role up: close the socket if close() left it to us, else wake a thread
+        that still waits, to read for it."""
+        self._leader = False
+        if self._closing:
+            self._sock.close()
+        elif self._pending:
+            self._wake_one_locked()
 
     def _shutdown(self) -> None:
         # SHUT_RDWR: a blocked reader wakes up, and the daemon sees EOF and exits.

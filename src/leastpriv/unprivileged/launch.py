@@ -23,6 +23,7 @@ from typing import Any
 from leastpriv import wire
 from leastpriv.config import ContextConfig
 from leastpriv.errors import DaemonStartError
+from leastpriv.unprivileged import green
 from leastpriv.unprivileged.client import Channel, Hello
 
 START_TIMEOUT = 30.0  # seconds a daemon may take from launch to HELLO
@@ -49,9 +50,12 @@ def fork_daemon(name: str, registry: Mapping[str, Any], config: ContextConfig) -
 
     parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     launching_uid = os.geteuid()
+    green.before_fork()
     pid = os.fork()
     if pid == 0:
         try:
+            # Under eventlet: real modules and socket, so the daemon never runs a green thread.
+            child_end = green.leave_hub(child_end)
             daemon.run_forked(child_end, name=name, registry=registry, config=config,
                               launching_uid=launching_uid)
         finally:
