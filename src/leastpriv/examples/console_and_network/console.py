@@ -32,7 +32,7 @@ MAX_CHUNK = 64 * 1024
 CAPABILITIES = [caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE]
 console_ctx = leastpriv.PrivContext("leastpriv.examples.console", capabilities=CAPABILITIES)
 
-# A console log path: inside the instances root (no ``..``, no symlink at all) and named console.log,
+# A console log path: inside the instances root (no ``..``, no symlink at all), named console.log,
 # so the daemon cannot be pointed at /etc/shadow nor at another file of an instance.
 ConsoleLogPath = Annotated[
     str, PathUnder(INSTANCES_ROOT), Match(r"/.+/" + CONSOLE_LOG_NAME.replace(".", r"\."))
