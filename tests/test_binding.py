@@ -9,7 +9,7 @@ import typing
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NewType
 
 import pytest
 
@@ -323,3 +323,20 @@ def test_a_default_reaches_the_function_as_its_type_declares() -> None:
     def pick_privileged(shape: tuple[int, int] = (1, 2), color: Color = Color.RED) -> None: ...
 
     assert Contract.of(pick_privileged).unbind({}) == ([], {"shape": (1, 2), "color": Color.RED})
+
+
+def test_a_contract_names_every_path_under_root_it_holds(tmp_path: Path) -> None:
+    # The daemon pins these when it starts, and refuses to start on one that is unsafe.
+    logs = NewType("logs", Annotated[str, PathUnder(tmp_path / "logs")])
+
+    def move_privileged(a, b, c, d):  # type: ignore[no-untyped-def]
+        """Annotated below: tmp_path is a local name."""
+
+    move_privileged.__annotations__ = {
+        "a": Annotated[str, PathUnder(tmp_path / "a", tmp_path / "b")],
+        "b": list[Annotated[str, PathUnder(tmp_path / "a")]] | None,
+        "c": logs,
+        "d": int,
+    }
+    assert Contract.of(move_privileged).path_roots == (
+        str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "logs"))

@@ -329,7 +329,11 @@ def _parameter_rule(name: str, kind: int, hints: dict[str, Any], strict: bool) -
 
 
 def _path_roots(annotation: Any) -> Iterator[str]:
-    """The roots of every PathUnder marker in `annotation`, containers and unions included."""
+    """The roots of every PathUnder marker in `annotation`, containers, unions and NewTypes
+    included. (One missed here is still pinned, the same way, by the first check that needs it.)"""
+    supertype = getattr(annotation, "__supertype__", None)
+    if supertype is not None:
+        yield from _path_roots(supertype)
     if get_origin(annotation) is Annotated:
         for marker in annotation.__metadata__:
             if isinstance(marker, PathUnder):
