@@ -1,0 +1,64 @@
+"""Released test suites, unmodified, against the drop-in: oslo.privsep 3.12's own tests and
+os-vif's pyroute2 functional tests (in a network namespace the test makes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from dropin_support import network_namespace, require_dropin
+
+HERE = Path(__file__).parent
+pytestmark = pytest.mark.functional
+
+
+def _run_suite(modules: list[str], tmp_path: Path, prefix: tuple[str, ...] = (),
+               plugins: tuple[str, ...] = ()) -> dict[str, str]:
+    """Run the released test modules in a fresh interpreter; {test id: outcome}."""
+    report = tmp_path / "report.xml"
+    env = dict(os.environ, VIRTUAL_ENV=sys.prefix, OS_LOG_CAPTURE="1",
+               PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    command = [*prefix, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               f"--junitxml={report}", "--rootdir", str(tmp_path)]
+    for plugin in plugins:
+        command += ["-p", plugin]
+    subprocess.run([*command, "--pyargs", *modules], cwd=tmp_path, env=env, timeout=600,
+                   check=False)
+    outcomes = {}
+    for case in ET.parse(report).iter("testcase"):
+        test = f"{case.get('classname')}.{case.get('name')}"
+        child = next(iter(case), None)
+        outcomes[test] = "passed" if child is None or child.tag in ("system-out", "system-err") \
+            else f"{child.tag}: {child.get('message', '')}"
+    return outcomes
+
+
+def test_oslo_privsep_own_daemon_and_priv_context_tests_pass(tmp_path: Path) -> None:
+    require_dropin()
+    pytest.importorskip("oslo_privsep.tests.functional.test_daemon",
+                        reason="oslo.privsep 3.12's tests are copied in by scripts/dev")
+    daemon = _run_suite(["oslo_privsep.tests.functional.test_daemon"], tmp_path)
+    priv_context = _run_suite(["oslo_privsep.tests.unit.test_priv_context"], tmp_path)
+    assert (len(daemon), len(priv_context)) == (6, 14)
+    assert set(daemon.values()) | set(priv_context.values()) == {"passed"}, (daemon,
+                                                                              priv_context)
+
+
+def test_os_vif_pyroute2_functional_tests_pass_where_the_kernel_has_the_link_type(
+        tmp_path: Path) -> None:
+    require_dropin()
+    pytest.importorskip("os_vif.tests.functional.internal.command.ip.test_impl_pyroute2",
+                        reason="os-vif 5.3.0 is installed by scripts/dev")
+    with network_namespace() as netns:
+        outcomes = _run_suite(["os_vif.tests.functional.internal.command.ip.test_impl_pyroute2"],
+                              tmp_path, prefix=("ip", "netns", "exec", netns),
+                              plugins=("linktypes",))
+    passed = [t for t, o in outcomes.items() if o == "passed"]
+    others = {o for o in outcomes.values() if o != "passed"}
+    assert len(passed) >= 9, outcomes
+    assert others <= {"skipped: this kernel has no dummy link type",
+                      "skipped: this kernel has no vlan link type"}, outcomes
