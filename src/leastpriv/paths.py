@@ -70,7 +70,9 @@ _have_openat2 = _SYS_OPENAT2 != 0
 
 
 def _openat2(dir_fd: int, relative: str, flags: int, mode: int) -> int:
-    how = _OpenHow(flags | os.O_CLOEXEC, mode if flags & os.O_CREAT else 0, _RESOLVE)
+    # openat2, unlike openat, refuses a mode unless the open may create a file.
+    creates = flags & os.O_CREAT or flags & os.O_TMPFILE == os.O_TMPFILE
+    how = _OpenHow(flags | os.O_CLOEXEC, mode if creates else 0, _RESOLVE)
     fd: int = _syscall(_SYS_OPENAT2, dir_fd, os.fsencode(relative), how, _HOW_SIZE)
     if fd < 0:
         code = ctypes.get_errno()
