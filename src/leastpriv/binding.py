@@ -182,7 +182,8 @@ class Contract:
             if param.rule is UNCHECKED:
                 unchecked.add(name)
             params.append(param)
-        roots = dict.fromkeys(root for hint in hints.values() for root in _path_roots(hint))
+        roots = dict.fromkeys(root for name, hint in hints.items() if name != "return"
+                              for root in _path_roots(hint))
         return cls(function, params, frozenset(unchecked), tuple(roots))
 
     # -- caller side --------------------------------------------------------------------------
