@@ -278,9 +278,10 @@ class Channel:
                 # flight, replies come without it, and polling would hold the interpreter lock
                 # that the threads woken with their replies need.
                 spin = len(self._pending) < 2
-                if deadline is not None and not reader.readable(deadline - time.monotonic(),
-                                                                spin=spin):
-                    return
+                if deadline is not None:
+                    if not reader.readable(deadline - time.monotonic(), spin=spin):
+                        return
+                    spin = False  # readable() did the waiting: the read must not poll again
                 try:
                     message = reader.read_message(spin=spin)
                 except (OSError, ProtocolError) as exc:
