@@ -165,3 +165,8 @@ def test_read_process_capabilities_of_this_process_matches_its_ids() -> None:
 def test_read_process_capabilities_of_a_missing_process_raises() -> None:
     with pytest.raises(FileNotFoundError):
         caps.read_process_capabilities(2**22 + 1)  # above the kernel's pid_max limit
+
+
+def test_every_capability_belongs_to_exactly_one_family() -> None:
+    members = [cap for family in caps._FAMILIES.values() for cap in family]
+    assert sorted(members) == sorted(Capability)

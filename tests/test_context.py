@@ -103,7 +103,7 @@ def test_wrapper_keeps_the_function_name_and_docstring() -> None:
 
 
 def resolved(context: PrivContext, **changes: Any) -> config.ContextConfig:
-    return config.resolve(context.cfg_section, context._defaults).replace(**changes)
+    return config.resolve(context.cfg_section, context._defaults)._replace(**changes)
 
 
 def held_capabilities() -> frozenset[caps.Capability]:

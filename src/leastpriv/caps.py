@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-
-from leastpriv.frozen import Frozen
+from typing import NamedTuple
 
 
 class Capability(enum.IntEnum):
@@ -134,7 +133,6 @@ _FAMILIES: dict[str, tuple[Capability, ...]] = {
 _FAMILY_OF: dict[Capability, str] = {
     cap: name for name, members in _FAMILIES.items() for cap in members
 }
-assert set(_FAMILY_OF) == set(Capability), "every capability belongs to exactly one family"
 
 
 def family(cap: Capability | int | str) -> str:
@@ -200,11 +198,8 @@ _SET_FIELDS: dict[str, str] = {
 }
 
 
-class ProcessCapabilities(Frozen):
+class ProcessCapabilities(NamedTuple):
     """The capability sets, ``no_new_privs`` flag and effective uid/gid of one process."""
-
-    __slots__ = ("effective", "permitted", "inheritable", "bounding",  # noqa: RUF023 - in order
-                 "ambient", "no_new_privs", "uid", "gid")
 
     effective: frozenset[Capability]
     permitted: frozenset[Capability]

@@ -28,12 +28,11 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, NamedTuple
 
 from leastpriv import caps
 from leastpriv.caps import Capability
 from leastpriv.errors import PolicyError
-from leastpriv.frozen import Frozen
 
 __all__ = ["CONFIG_ENV", "ContextConfig", "resolve"]
 
@@ -48,13 +47,8 @@ MIN_FRAME_SIZE = 4096
 MAX_FRAME_SIZE = 2**32 - 1
 
 
-class ContextConfig(Frozen):
+class ContextConfig(NamedTuple):
     """The settings of one context, after every layer was applied."""
-
-    __slots__ = ("capabilities", "helper_command", "user", "group",  # noqa: RUF023 - in order
-                 "thread_pool_size", "logger_name", "timeout", "umask", "max_frame_size", "method")
-    _defaults: ClassVar[dict[str, Any]] = {
-        "umask": 0o022, "max_frame_size": 16 * 1024 * 1024, "method": None}
 
     capabilities: frozenset[Capability]
     helper_command: tuple[str, ...] | None
@@ -63,9 +57,9 @@ class ContextConfig(Frozen):
     thread_pool_size: int | None
     logger_name: str | None
     timeout: float | None
-    umask: int
-    max_frame_size: int
-    method: str | None  # "fork" | "exec"
+    umask: int = 0o022
+    max_frame_size: int = 16 * 1024 * 1024
+    method: str | None = None  # "fork" | "exec"
 
 
 class _BadValue(Exception):
@@ -157,7 +151,6 @@ _PARSERS: dict[str, Callable[[Any, frozenset[Capability]], Any]] = {
     "max_frame_size": _int_between(MIN_FRAME_SIZE, MAX_FRAME_SIZE),
     "method": _method,
 }
-assert set(_PARSERS) == set(ContextConfig.__slots__)
 
 
 def _parse_values(raw: Mapping[str, Any], defaults: ContextConfig, source: str) -> dict[str, Any]:
@@ -193,7 +186,7 @@ def resolve(section: str, defaults: ContextConfig, *,
         table = _toml_section(path, section)
         values.update(_parse_values(table, defaults, f"{path} [{section}]"))
     values.update(_oslo_config_values(section, defaults))
-    return defaults.replace(**values)
+    return defaults._replace(**values)
 
 
 def _config_path(config_file: str | os.PathLike[str] | None) -> str | None:

@@ -28,13 +28,12 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from leastpriv import caps, config
 from leastpriv.caps import Capability
 from leastpriv.contract import Contract
 from leastpriv.errors import Error, NestedCallRefused, PolicyError
-from leastpriv.frozen import Frozen
 from leastpriv.unprivileged import NotSent
 
 if TYPE_CHECKING:
@@ -62,10 +61,8 @@ _may_start: frozenset[str] = frozenset()
 _inherited: list[object] = []
 
 
-class Entrypoint(Frozen):
+class Entrypoint(NamedTuple):
     """One registered function: the name the channel carries, the function, its contract."""
-
-    __slots__ = ("name", "function", "contract", "timeout")  # noqa: RUF023 - in order
 
     name: str
     function: Callable[..., Any]

@@ -116,7 +116,7 @@ def test_the_caller_refuses_a_helper_end_of_another_uid_and_leaves_no_process(
     command = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
                "--inh-caps=+dac_override", "--ambient-caps=+dac_override",
                "/usr/bin/python3", "-c", IMPOSTOR_HELPER]
-    impostor_ctx._defaults = impostor_ctx._defaults.replace(helper_command=tuple(command))
+    impostor_ctx._defaults = impostor_ctx._defaults._replace(helper_command=tuple(command))
     try:
         with pytest.raises(DaemonStartError):
             impostor_ctx.start(method="exec")
