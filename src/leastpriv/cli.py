@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("leastpriv.audit.cli", "find privsep and rootwrap anti-patterns in a code base"),
     "migrate": ("leastpriv.migrate.cli", "plan the move off oslo.rootwrap"),
     "caps": ("leastpriv.migrate.caps_cli", "show the capabilities a command needs"),
+    "probe": ("leastpriv.probe.cli", "run a command in throwaway namespaces to find what it needs"),
 }
 
 

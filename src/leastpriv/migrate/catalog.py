@@ -3,7 +3,8 @@
 The data is ``leastpriv/data/commands.toml`` (data, not code, so reviewers can correct a fact
 without reading Python). Each ``[[command]]`` table holds ``command``, ``aliases``,
 ``capabilities`` (``CAP_*`` names), ``needs_uid0``, ``reason``, ``confidence`` (high / medium /
-low), and optionally ``replacement`` and ``notes``. A command missing from the catalog is never
+low), and optionally ``replacement``, ``notes`` and ``verified`` (what `leastpriv probe --catalog`
+measured, written by it). A command missing from the catalog is never
 guessed: `Catalog.lookup` returns None and the plan lists it as needing review.
 """
 
@@ -28,7 +29,7 @@ __all__ = ["CONFIDENCES", "Catalog", "load_catalog", "parse_catalog"]
 
 CONFIDENCES = ("high", "medium", "low")
 _FIELDS = frozenset({"command", "aliases", "capabilities", "needs_uid0", "reason", "confidence",
-                     "replacement", "notes"})
+                     "replacement", "notes", "verified"})
 
 
 class Catalog:
@@ -78,6 +79,7 @@ def _entry(table: Mapping[str, Any]) -> CommandEntry:
         replacement=table.get("replacement") or None,
         aliases=tuple(table.get("aliases", ())),
         notes=table.get("notes", ""),
+        verified=dict(table.get("verified", {})),
     )
 
 

@@ -7,7 +7,8 @@ Paths are relative to the root that was read and use ``/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,5 @@ class CommandEntry:
     replacement: str | None = None  # a Python way to do it without running the command
     aliases: tuple[str, ...] = ()
     notes: str = ""
+    # What `leastpriv probe --catalog` measured on a real kernel; empty until it has run.
+    verified: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
