@@ -81,3 +81,27 @@ def test_stubs_import_with_the_strict_policy(stub_dir):
         functions = {n.name for n in ast.walk(ast.parse(path.read_text()))
                      if isinstance(n, ast.FunctionDef)}
         assert functions and {name.rpartition(".")[2] for name in context.registry} == functions
+
+
+def test_an_edited_stub_is_refused_by_name_and_nothing_is_written(tmp_path):
+    from leastpriv.migrate.stubs import EditedStubError
+
+    first = write_stubs(make_plan(), tmp_path)
+    edited = tmp_path / "file_owner.py"
+    edited.write_text(edited.read_text().replace("import subprocess", "import subprocess  # ok"))
+    other = tmp_path / "net_admin.py"
+    other.write_text("# unrelated\n" + other.read_text())
+    before = {path: path.read_text() for path in first}
+    with pytest.raises(EditedStubError) as refused:
+        write_stubs(make_plan(), tmp_path)
+    assert str(edited) in str(refused.value) and str(other) in str(refused.value)
+    assert {path: path.read_text() for path in first} == before
+
+
+def test_an_unedited_stub_is_regenerated_and_force_replaces_an_edited_one(tmp_path):
+    write_stubs(make_plan(), tmp_path)
+    write_stubs(make_plan(), tmp_path)  # unchanged since generated: replaced without asking
+    edited = tmp_path / "file_owner.py"
+    edited.write_text(edited.read_text() + "# a reviewer's note\n")
+    write_stubs(make_plan(), tmp_path, force=True)
+    assert "# a reviewer's note" not in edited.read_text()

@@ -1,7 +1,8 @@
 """``leastpriv migrate PATH...``: plan a project's move off oslo.rootwrap.
 
 ``leastpriv migrate PATH`` writes the plan (``--format md``, the default, or ``json``);
-``--stubs DIR`` also writes the suggested functions as modules that use leastpriv;
+``--stubs DIR`` also writes the suggested functions as modules that use leastpriv (a module
+edited since it was generated is never overwritten: refused, named, unless ``--force``);
 ``--status DIR...`` prints one row per project instead: what rootwrap use is left, what privsep is
 in use, and a verdict. Exit status: 0 when the plan or table was written, 2 on a usage error (a
 missing path, a bad option, an unwritable output).
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stubs", metavar="DIR", help="also write the suggested functions as Python modules"
     )
     parser.add_argument(
+        "--force", action="store_true", help="replace stubs even when they were edited"
+    )
+    parser.add_argument(
         "--status", action="store_true", help="one row per PATH: rootwrap left, privsep in use"
     )
     parser.add_argument(
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         return _emit(text, args.output)
     plans = [build_plan(path, include_tests=args.include_tests, jobs=args.jobs) for path in paths]
     if args.stubs:
-        code = _write_stubs(plans, Path(args.stubs))
+        code = _write_stubs(plans, Path(args.stubs), force=args.force)
         if code != EXIT_OK:
             return code
     return _emit(_render(plans, args.format), args.output)
@@ -66,12 +70,15 @@ def _render(plans: list[Plan], fmt: str) -> str:
     return json.dumps([render.to_json_data(plan) for plan in plans], indent=2) + "\n"
 
 
-def _write_stubs(plans: list[Plan], directory: Path) -> int:
+def _write_stubs(plans: list[Plan], directory: Path, *, force: bool) -> int:
     try:
         for plan in plans:
             target = directory / plan.project if len(plans) > 1 else directory
-            for path in stubs.write_stubs(plan, target):
+            for path in stubs.write_stubs(plan, target, force=force):
                 print(f"wrote {path}", file=sys.stderr)
+    except stubs.EditedStubError as exc:
+        print(f"leastpriv migrate: refusing to overwrite {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         print(f"leastpriv migrate: cannot write stubs: {exc}", file=sys.stderr)
         return EXIT_USAGE
