@@ -16,7 +16,7 @@ from leastpriv.contract import PathUnder
 ROOT = "/tmp/leastpriv-functional"
 
 # DAC_OVERRIDE: the test's directories belong to root, whichever uid the daemon runs as.
-names = PrivContext("leastpriv_tests.names", capabilities=[caps.CAP_DAC_OVERRIDE])
+names = PrivContext("leastpriv_tests.names", capabilities=[caps.CAP_DAC_OVERRIDE], user="nobody")
 
 
 @names.entrypoint

@@ -19,7 +19,12 @@ from leastpriv import caps
 from leastpriv.context import PrivContext
 from leastpriv.contract import Range
 
-green = PrivContext("leastpriv_tests.green", capabilities=[caps.CAP_CHOWN])
+green = PrivContext("leastpriv_tests.green", capabilities=[caps.CAP_CHOWN], user="nobody")
+# A helper that says why on its standard error, takes its time, and exits without connecting.
+failing = PrivContext("leastpriv_tests.green_failing", capabilities=[caps.CAP_CHOWN],
+                      helper_command=[sys.executable, "-c", "import sys, time; "
+                                      "print('helper cannot start', file=sys.stderr, flush=True); "
+                                      "time.sleep(0.5); sys.exit(3)"])
 
 
 @green.entrypoint

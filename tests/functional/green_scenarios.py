@@ -26,7 +26,7 @@ from typing import Any
 
 import green_calls
 
-from leastpriv import CallTimeout, DaemonDied
+from leastpriv import CallTimeout, DaemonDied, DaemonStartError
 
 THREADS, CALLS = 16, 200
 
@@ -138,11 +138,27 @@ def child(marker: str) -> dict[str, Any]:
     return state
 
 
+def failing_helper() -> dict[str, Any]:
+    """An exec helper that fails to start: DaemonStartError with what it wrote on its standard
+    error, read without holding up the other threads while it ran."""
+    ticker = Ticker()
+    try:
+        green_calls.failing.start(method="exec")
+        raised, message = None, ""
+    except DaemonStartError as exc:
+        raised, message = type(exc).__name__, str(exc)
+    return {"raised": raised, "stderr relayed": "helper cannot start" in message,
+            "ticks while starting": ticker.stop()}
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "many": many, "timeout": timeout, "death": death, "child": child}
 
 if __name__ == "__main__":
     mode, method, scenario, *args = sys.argv[1:]
+    if scenario == "failing_helper":
+        print(json.dumps(failing_helper()))
+        sys.exit(0)
     green_calls.green.start(method=method)
     result = SCENARIOS[scenario](*args)
     green_calls.green.stop()

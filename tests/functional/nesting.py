@@ -15,12 +15,14 @@ from leastpriv.contract import PathUnder
 
 ROOT = "/tmp/leastpriv-functional"
 
-outer = PrivContext("leastpriv_tests.nest_outer", capabilities=[caps.CAP_CHOWN])
-inner = PrivContext("leastpriv_tests.nest_inner", capabilities=[caps.CAP_CHOWN])
-# May start `inner`'s daemon from inside its own: it must hold what a fork of `inner` needs.
+outer = PrivContext("leastpriv_tests.nest_outer", capabilities=[caps.CAP_CHOWN], user="nobody")
+inner = PrivContext("leastpriv_tests.nest_inner", capabilities=[caps.CAP_CHOWN], user="nobody")
+# May start `inner`'s daemon from inside its own: it must hold what a fork of `inner` needs
+# (inner's capabilities, SETPCAP to shrink the bounding set, SETUID/SETGID for inner's user).
 starter = PrivContext("leastpriv_tests.nest_starter",
-                      capabilities=[caps.CAP_CHOWN, caps.CAP_SETPCAP],
-                      may_start=["leastpriv_tests.nest_inner"])
+                      capabilities=[caps.CAP_CHOWN, caps.CAP_SETPCAP, caps.CAP_SETUID,
+                                    caps.CAP_SETGID],
+                      may_start=["leastpriv_tests.nest_inner"], user="nobody")
 
 
 @outer.entrypoint

@@ -76,3 +76,12 @@ def test_a_forked_daemon_leaves_the_hub_and_never_runs_an_application_green_thre
 def test_the_exec_helper_never_loads_eventlet() -> None:
     state = scenario("eventlet", "exec", "child", os.devnull)
     assert state["eventlet loaded"] is False
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_helper_that_fails_to_start_is_reported_with_its_stderr_while_other_threads_run(
+        mode: str) -> None:
+    result = scenario(mode, "exec", "failing_helper")
+    assert result["raised"] == "DaemonStartError"
+    assert result["stderr relayed"] is True
+    assert result["ticks while starting"] > 1  # the launch never held up the other threads
