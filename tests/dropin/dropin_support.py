@@ -7,8 +7,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 import subprocess
+import sys
+import sysconfig
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +41,49 @@ def network_namespace() -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+@contextlib.contextmanager
+def daemon_user() -> Iterator[str]:
+    """A system user made for the test, removed afterwards: whom the daemons run as."""
+    name = f"lpdi{secrets.token_hex(3)}"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], check=False)
+
+
+def identity_config(directory: Path, users: dict[str, str]) -> Path:
+    """A leastpriv configuration (``LEASTPRIV_CONFIG``) giving each section its daemon user.
+
+    leastpriv never runs a daemon as uid 0 unless its section says ``user = "root"``; the released
+    projects and their tests say nothing of users, so the operator's file does, as it would in a
+    deployment. Root-owned in a root-only directory, as privsep-helper under sudo requires.
+    """
+    path = directory / "leastpriv.toml"
+    path.write_text("".join(f'[{section}]\nuser = "{user}"\n\n'
+                            for section, user in users.items()))
+    return path
+
+
+def code_readable_by_anyone() -> bool:
+    """Whether an unprivileged daemon user can read this interpreter's code (its standard library,
+    site-packages and leastpriv). An exec'd daemon imports an entrypoint's module after it
+    dropped to its user; a distribution's Python is world-readable, one under /root (0700) is not.
+    """
+    places = [Path(sysconfig.get_paths()["stdlib"]) / "os.py",
+              Path(sysconfig.get_paths()["purelib"]), Path(__file__).parents[2] / "src"]
+    for place in places:
+        for node in [place, *place.parents]:
+            mode = node.stat().st_mode
+            needed = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
+            if not mode & needed:
+                return False
+    return bool(sys.prefix)
+
+
+def exec_daemon_user(user: str) -> str:
+    """`user`, or root where it could not read the code an exec'd daemon imports lazily."""
+    return user if code_readable_by_anyone() else "root"

@@ -10,17 +10,23 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from dropin_support import network_namespace, require_dropin
+from dropin_support import (
+    daemon_user,
+    exec_daemon_user,
+    identity_config,
+    network_namespace,
+    require_dropin,
+)
 
 HERE = Path(__file__).parent
 pytestmark = pytest.mark.functional
 
 
-def _run_suite(modules: list[str], tmp_path: Path, prefix: tuple[str, ...] = (),
+def _run_suite(modules: list[str], tmp_path: Path, config: Path, prefix: tuple[str, ...] = (),
                plugins: tuple[str, ...] = ()) -> dict[str, str]:
     """Run the released test modules in a fresh interpreter; {test id: outcome}."""
     report = tmp_path / "report.xml"
-    env = dict(os.environ, VIRTUAL_ENV=sys.prefix, OS_LOG_CAPTURE="1",
+    env = dict(os.environ, VIRTUAL_ENV=sys.prefix, OS_LOG_CAPTURE="1", LEASTPRIV_CONFIG=str(config),
                PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     command = [*prefix, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                f"--junitxml={report}", "--rootdir", str(tmp_path)]
@@ -41,8 +47,12 @@ def test_oslo_privsep_own_daemon_and_priv_context_tests_pass(tmp_path: Path) -> 
     require_dropin()
     pytest.importorskip("oslo_privsep.tests.functional.test_daemon",
                         reason="oslo.privsep 3.12's tests are copied in by scripts/dev")
-    daemon = _run_suite(["oslo_privsep.tests.functional.test_daemon"], tmp_path)
-    priv_context = _run_suite(["oslo_privsep.tests.unit.test_priv_context"], tmp_path)
+    with daemon_user() as user:
+        # Both files start daemons by exec too, whose entrypoints are imported after the drop.
+        config = identity_config(tmp_path, {"privsep": exec_daemon_user(user)})
+        daemon = _run_suite(["oslo_privsep.tests.functional.test_daemon"], tmp_path, config)
+        priv_context = _run_suite(["oslo_privsep.tests.unit.test_priv_context"], tmp_path,
+                                  config)
     assert (len(daemon), len(priv_context)) == (6, 14)
     assert set(daemon.values()) | set(priv_context.values()) == {"passed"}, (daemon,
                                                                               priv_context)
@@ -53,9 +63,10 @@ def test_os_vif_pyroute2_functional_tests_pass_where_the_kernel_has_the_link_typ
     require_dropin()
     pytest.importorskip("os_vif.tests.functional.internal.command.ip.test_impl_pyroute2",
                         reason="os-vif 5.3.0 is installed by scripts/dev")
-    with network_namespace() as netns:
+    with network_namespace() as netns, daemon_user() as user:
+        config = identity_config(tmp_path, {"os_vif_privileged": exec_daemon_user(user)})
         outcomes = _run_suite(["os_vif.tests.functional.internal.command.ip.test_impl_pyroute2"],
-                              tmp_path, prefix=("ip", "netns", "exec", netns),
+                              tmp_path, config, prefix=("ip", "netns", "exec", netns),
                               plugins=("linktypes",))
     passed = [t for t, o in outcomes.items() if o == "passed"]
     others = {o for o in outcomes.values() if o != "passed"}
