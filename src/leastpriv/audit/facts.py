@@ -25,11 +25,22 @@ class ContextFact:
     user: str | None = None
 
 
+# The kinds of flow in which the caller runs anything it likes; a flow of one of them subsumes a
+# file flow at the same line.
+EXECUTION_KINDS = frozenset(
+    {"program", "argv", "shell", "command-string", "runs-program", "argv-tail", "dispatch",
+     "workdir"}
+)
+
+
 @dataclass(frozen=True)
 class FlowFact:
     """A parameter of an entrypoint that reaches a sink without a narrowing check."""
 
-    rule: str  # "LPS203" (file) or "LPS204" (command)
+    # What the sink does with it (leastpriv.audit.sinks, leastpriv.audit.commands): "file",
+    # "library", "netns", "operand", "path-option", "kernel-setting", "name-operand", or one of
+    # EXECUTION_KINDS. The rules pick the kinds they report.
+    kind: str
     line: int  # in the entrypoint's body: the sink, or the call that leads to it
     col: int
     sink: str  # "os.chmod", "subprocess.Popen"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from leastpriv import caps
-from leastpriv.audit.facts import EntrypointFact, FlowFact, ModuleFacts
+from leastpriv.audit.facts import EXECUTION_KINDS, EntrypointFact, FlowFact, ModuleFacts
 from leastpriv.audit.index import TreeIndex
 from leastpriv.audit.model import Severity
 from leastpriv.audit.options import AuditOptions
@@ -409,10 +409,11 @@ def _quoted(params: tuple[str, ...]) -> str:
     return ", ".join(f"'{p}'" for p in params)
 
 
-def _flows(module: ModuleFacts, rule_id: str, advice: str) -> Iterator[Hit]:
+def _flows(module: ModuleFacts, kinds: frozenset[str], advice: str) -> Iterator[Hit]:
+    """A hit per flow of one of `kinds` (leastpriv.audit.facts.FlowFact.kind)."""
     for entrypoint in module.entrypoints:
         for flow in entrypoint.flows:
-            if flow.rule == rule_id:
+            if flow.kind in kinds:
                 yield Hit(
                     flow.line,
                     flow.col,
@@ -426,12 +427,20 @@ def _flows(module: ModuleFacts, rule_id: str, advice: str) -> Iterator[Hit]:
 def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
     """## What it does
     Checks for entrypoint parameters that reach a file operation without a narrowing check: a
-    path or mode that reaches `open`, `os.chmod/chown/unlink/rename/…`, `shutil.*` or
-    `fileutils.*`, or a path that a fixed destructive command acts on (`rm`, `dd of=`, `mkfs`,
-    `chmod`, `mount`, `tee`, `cp`, `mv`, …). The parameter is followed through assignments, string
+    path or mode that reaches `open`, `os.chmod/chown/unlink/rename/…`; a path given to a library
+    that acts on files (`shutil.*`, `oslo_utils.fileutils`, `tempfile`'s `dir=`,
+    `ConfigParser.read`, `pathlib.Path(…).write_text`); a network namespace name given to
+    pyroute2 (`netns.create/remove/setns`, `NetNS(name)`, `IPRoute(netns=name)`), which it uses
+    as a path under `/var/run/netns`; a path that a fixed destructive command acts on (`rm`,
+    `mkfs`, `chmod`, `mount`, `tee`, `cp`, `mv`, …) or takes as an option value (`dd of=PATH`,
+    `haproxy -f PATH`, `--config=PATH`); and a kernel setting chosen by the caller
+    (`sysctl -w KEY=VALUE`, `/proc/sys/` + key). Which commands change their operands and which
+    options take a file is the command knowledge base (`leastpriv/data/commands.toml`); the
+    sinks are `leastpriv/data/sinks.toml`. The parameter is followed through assignments, string
     building, `os.path.join`, helper functions of the same module, and functions of other
     modules of the audited tree (two modules deep). Only the arguments that choose what is
-    changed count: the data written into a caller-chosen file is not a second finding.
+    changed count: the data written into a caller-chosen file is not a second finding, and a
+    name or size operand (an LVM volume) is LPS208's.
 
     ## Why is this bad?
     The caller chooses which file the privileged daemon changes. Anyone who can make the
@@ -466,8 +475,15 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     - CWE-22 (path traversal), CWE-732 (incorrect permission assignment)
     """
     yield from _flows(
-        module, "LPS203", "confine the path (PathUnder, or a realpath + containment check)"
+        module, _FILE_KINDS, "confine the path (PathUnder, or a realpath + containment check)"
     )
+
+
+# The kinds of flow each data-flow rule reports (a flow of an execution kind at the same line
+# already subsumes a file flow: leastpriv.audit.dataflow.final_flows).
+_FILE_KINDS = frozenset(
+    {"file", "library", "netns", "operand", "path-option", "kernel-setting"}
+)
 
 
 @_rule("LPS204", "arbitrary-execution", Severity.HIGH)
@@ -475,9 +491,14 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     """## What it does
     Checks for entrypoint parameters that choose what a command sink runs: the program
     (`argv[0]`), the whole argument list (`execute(*cmd)`, `subprocess.run(cmd)`), a shell command
-    line, or the arguments of a program that runs another one (`env`, `sh -c`, `nsenter`,
-    `ip netns exec`). Command sinks are `processutils.execute`, `utils.execute` and other
-    `execute` wrappers, `subprocess.*`, `os.system`, `os.popen`, `os.exec*` and `os.spawn*`.
+    line, a run of arguments of any program (`['brctl'] + params.split()`,
+    `execute('xbtool', *args)`: the caller picks options, files, devices, sub-commands), the
+    arguments of a program that runs another one or interprets code (`env`, `nsenter`,
+    `ip netns exec`, `sh -c`, `python -c`, `awk`), a command run after `os.chdir` to a
+    caller's directory, and a name turned into code (`getattr(obj, name)(…)`,
+    `importutils.import_class(name)`, `importlib.import_module(name)`). Command sinks are
+    `processutils.execute`, `utils.execute` and other `execute` wrappers, `subprocess.*`,
+    `os.system`, `os.popen`, `os.exec*` and `os.spawn*`.
 
     ## Why is this bad?
     It is root as a service: the caller runs any program with the daemon's capabilities. Such an
@@ -506,7 +527,50 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     ## References
     - CWE-78 (OS command injection), CWE-250 (execution with unnecessary privileges)
     """
-    yield from _flows(module, "LPS204", "fix the program and confine each operand")
+    yield from _flows(module, EXECUTION_KINDS, "fix the program and confine each operand")
+
+
+@_rule("LPS208", "unconfined-operand", Severity.MEDIUM)
+def unconfined_operand(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for entrypoint parameters passed without a narrowing check as a name or size operand
+    of a command that changes storage: the volume name or size of `lvcreate`, `lvextend`,
+    `lvremove` and the other LVM commands whose operands are names, not files or devices (the
+    command knowledge base says which: `operands = "names"`).
+
+    ## Why is this bad?
+    The caller picks which volume is created, resized or removed, and how big: an unchecked name
+    may be another tenant's volume or begin with `-` and turn into an option. It is not a path,
+    so confining it to a directory (LPS203's advice) does not fit; its contract does.
+
+    ## Example
+    ```python
+    @ctx.entrypoint
+    def create_volume(vg, name, size):
+        processutils.execute("lvcreate", "-n", name, "-L", size, vg)
+    ```
+
+    ## Use instead
+    Give each operand the contract that fits it: `Match` for a name, `Range` for a size, `OneOf`
+    for a fixed set of volume groups, then pass it on unchanged:
+    ```python
+    @ctx.entrypoint
+    def create_volume_privileged(
+        name: Annotated[str, Match(r"volume-[0-9a-f-]{36}")],
+        size_gib: Annotated[int, Range(1, 16384)],
+    ) -> None:
+        processutils.execute("lvcreate", "-n", name, "-L", f"{size_gib}g", VOLUME_GROUP)
+    ```
+
+    ## Options
+    None.
+
+    ## References
+    - CWE-88 (argument injection); docs/capability-catalog.md, "Arguments"
+    """
+    yield from _flows(
+        module, frozenset({"name-operand"}), "constrain it (Match for a name, Range for a size)"
+    )
 
 
 @_rule("LPS205", "uncontracted-parameter", Severity.LOW)

@@ -80,7 +80,7 @@ def _follow(index: TreeIndex, call: OutCall, labels: Labels, depth: int) -> list
         if reaches:
             found.append(
                 FlowFact(
-                    flow.rule,
+                    flow.kind,
                     call.line,
                     call.col,
                     flow.sink,
@@ -126,8 +126,8 @@ def _merged(flows: list[FlowFact]) -> tuple[FlowFact, ...]:
     """One flow per rule and line, as the per-module analysis keeps them."""
     by_key: dict[tuple[str, int], FlowFact] = {}
     for flow in flows:
-        old = by_key.get((flow.rule, flow.line))
-        by_key[(flow.rule, flow.line)] = (
+        old = by_key.get((flow.kind, flow.line))
+        by_key[(flow.kind, flow.line)] = (
             flow
             if old is None
             else dataclasses.replace(old, reaches=merge_reaches(old.reaches, list(_sets(flow))))

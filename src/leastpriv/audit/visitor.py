@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from leastpriv import caps
 from leastpriv.audit import dataflow
+from leastpriv.audit.astnames import dotted_name
 from leastpriv.audit.facts import (
     CallFact,
     ContextFact,
@@ -107,7 +108,7 @@ class _ModuleVisitor(ast.NodeVisitor):
     # ---- names -----------------------------------------------------------------------------
     def resolve(self, node: ast.expr) -> str | None:
         """The dotted name `node` refers to: through imports, module-level names, or builtins."""
-        text = dataflow.dotted_name(node)
+        text = dotted_name(node)
         return None if text is None else self.resolve_text(text)
 
     def resolve_text(self, text: str) -> str | None:
@@ -208,7 +209,7 @@ class _ModuleVisitor(ast.NodeVisitor):
 
     # ---- uses ------------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
-        text = dataflow.dotted_name(node.func)
+        text = dotted_name(node.func)
         if text is not None:
             self._raw_calls.append((node, text, self._caller()))
         for keyword in node.keywords:
@@ -372,7 +373,7 @@ def _summary(
 
 def _is_static(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """A ``@staticmethod``: no instance or class travels with the call."""
-    return any(dataflow.dotted_name(d) == "staticmethod" for d in func.decorator_list)
+    return any(dotted_name(d) == "staticmethod" for d in func.decorator_list)
 
 
 def _declared_user(node: ast.expr | None) -> str | None:

@@ -1,64 +1,23 @@
 """What a rootwrap filter really allows, and whether that already gives root away.
 
 `assess` turns one `Filter` into short sentences, most severe first. A filter that allows only what
-its author meant gets none. The table of commands that hand out root when they run as root with
-free arguments lives here, with the reason for each: it is about rootwrap filters, not about the
-capabilities a command needs (that is the catalog's job).
+its author meant gets none. Which commands hand out root when they run as root with free arguments,
+and why, is read from the command knowledge base (``gives_root`` in leastpriv/data/commands.toml),
+shared with the audit.
 """
 
 from __future__ import annotations
 
 import posixpath
 
+from leastpriv.data import programs
 from leastpriv.migrate.model import Filter
 
 __all__ = ["GIVES_ROOT", "INTERPRETERS", "assess", "gives_root"]
 
-# command -> how running it as root with arguments of the caller's choice gives root away.
-GIVES_ROOT: dict[str, str] = {
-    "cp": "it copies over any file, /etc/shadow included",
-    "dd": "it reads or writes any file or block device (of=/etc/sudoers)",
-    "tee": "it writes the caller's data to any file",
-    "sed": "'sed -i' rewrites any file and its 'e' command runs programs",
-    "rsync": "it copies over any file and '-e' runs any program",
-    "find": "'-exec' runs any program",
-    "mount": "it mounts over /etc or /usr, or mounts a filesystem with setuid binaries",
-    "umount": "it unmounts any filesystem, uncovering what a mount hid",
-    "chmod": "it makes any file world-writable or setuid",
-    "chown": "it hands the caller any file, /etc/shadow included",
-    "docker": "'docker run --privileged -v /:/host' is a root shell",
-    "cat": "it reads any file, /etc/shadow and private keys included",
-    "ln": "it links over any file that root later reads or runs",
-    "mv": "it moves a file over any other, /etc/sudoers included",
-    "rm": "it deletes any file",
-    "tar": "it extracts over any file and '--to-command' runs any program",
-    "sh": "it runs any command",
-    "bash": "it runs any command",
-    "env": "it runs any program with any arguments",
-    "ip": "'ip netns exec NS CMD' runs any command, other verbs rewire the host network",
-    "iptables-restore": "it replaces the whole firewall with any ruleset",
-    "ip6tables-restore": "it replaces the whole firewall with any ruleset",
-    "kill": "it signals any process, init and sshd included",
-    "dmsetup": "it maps any block device, bypassing every file permission on the disk",
-    "vgc-cluster": "the vendor CLI creates, deletes and exposes any volume",
-    "dnsmasq": "'--dhcp-script' runs any program as root",
-    "keepalived": "its configuration's notify scripts run any program as root",
-    "haproxy": "its configuration's external-check command runs any program",
-    "nsenter": "it enters any namespace and runs any command",
-    "chroot": "it runs any command",
-    "nice": "it runs any command",
-    "ionice": "it runs any command",
-    "xargs": "it runs any command",
-    "awk": "system() runs any command",
-    "sysctl": "kernel.core_pattern runs any program as root",
-    "modprobe": "it loads any kernel module",
-    "install": "it copies any file into place with any owner and mode",
-    "truncate": "it empties any file",
-    "qemu-img": "'convert' reads or writes any file or block device",
-    "losetup": "it exposes any file as a block device",
-    "mkfs": "it formats any block device, the root disk included",
-    "privsep-helper": "it starts a privsep daemon for any context module on the path",
-}
+# command -> how running it as root with arguments of the caller's choice gives root away: the
+# `gives_root` facts of the shared command knowledge base (leastpriv/data/commands.toml).
+GIVES_ROOT: dict[str, str] = programs.load().gives_root()
 
 # Signalling "every python process" is not signalling one service.
 INTERPRETERS = ("python", "perl", "ruby", "php", "node", "java", "lua", "tclsh")

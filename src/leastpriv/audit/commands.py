@@ -1,0 +1,115 @@
+"""Judging a command line built from caller values: which elements are dangerous, and how.
+
+`judge` reads an argument list (constants and caller values, `leastpriv.audit.flowvalue.Elem`)
+with the command knowledge base (`leastpriv.data.programs`) and returns each dangerous reach
+with its kind; the rules decide which kinds they report. An identifier passed as one operand of
+a fixed program that changes nothing (``ip link set dev <name> up``) is not a reach: that is what
+a narrow privileged function looks like.
+"""
+
+from __future__ import annotations
+
+import os.path
+
+from leastpriv.audit.flowvalue import Elem, join_elems
+from leastpriv.data.programs import KnowledgeBase, Program
+
+# (kind, role as worded in a finding, the parameters that reach in it)
+Reach = tuple[str, str, frozenset[str]]
+
+
+def judge(argv: list[Elem], kb: KnowledgeBase) -> list[Reach]:
+    """The dangerous reaches of one argument list (the program first)."""
+    if not argv:
+        return []
+    first = argv[0]
+    if first.labels:
+        if first.starred:
+            return [("argv", "as the whole argument list", first.labels)]
+        return [("program", "as the program", first.labels)]
+    names = sorted(os.path.basename(word) for word in first.words())
+    labels = join_elems(argv[1:])
+    if not labels:
+        return []
+    programs = [kb.program(name) for name in names]
+    shown = "/".join(names)
+    inner = _inner_command(argv, names, programs)
+    if inner is not None:
+        return judge(inner, kb)
+    if any(p.runs == "string" for p in programs):
+        return [("command-string", f"as arguments of {shown}, which runs them as code", labels)]
+    if any(p.runs in ("program", "wrapper") for p in programs) or _runs_subcommand(argv):
+        return [("runs-program", f"as arguments of {shown}, which runs a command", labels)]
+    return _arguments(argv, shown, programs, kb)
+
+
+def _arguments(
+    argv: list[Elem], shown: str, programs: list[Program], kb: KnowledgeBase
+) -> list[Reach]:
+    """Reaches among the arguments of a fixed program that runs no other program."""
+    reaches: list[Reach] = []
+    tail = join_elems(e for e in argv[1:] if e.starred)
+    if tail:
+        # Shape A: a caller-built run of arguments picks options, files, devices, sub-commands.
+        role = f"as a run of arguments of {shown} (any options and operands the caller wants)"
+        reaches.append(("argv-tail", role, tail))
+    single = [(i, e) for i, e in enumerate(argv) if i and e.labels and not e.starred]
+    if any(p.kernel_setting for p in programs):
+        keys = join_elems(e for _, e in single if not (e.head and "." in e.head))
+        if keys:
+            role = f"as a kernel setting of {shown} (kernel.core_pattern runs a program as root)"
+            reaches.append(("kernel-setting", role, keys))
+        return reaches
+    options = join_elems(e for i, e in single if _is_path_option(argv[i - 1], e, programs, kb))
+    if options:
+        reaches.append(("path-option", f"as the value of a file option of {shown}", options))
+    if _changes_files(programs, argv):
+        rest = join_elems(e for i, e in single if not _is_path_option(argv[i - 1], e, programs, kb))
+        if rest and all(p.operands == "names" for p in programs if p.changes):
+            reaches.append(("name-operand", f"as an operand of {shown}, a name or size", rest))
+        elif rest:
+            reaches.append(("operand", f"as an operand of {shown}", rest))
+    return reaches
+
+
+def _is_path_option(before: Elem, elem: Elem, programs: list[Program], kb: KnowledgeBase) -> bool:
+    """``-f PATH`` (the option a separate element) or ``of=PATH`` / ``--config=PATH``."""
+    options = [before.const] if before.const is not None and not before.labels else []
+    if elem.head is not None and elem.head.endswith("="):
+        options += [elem.head, elem.head[:-1]]
+    return any(kb.takes_path(p.name, option) for p in programs for option in options)
+
+
+def _changes_files(programs: list[Program], argv: list[Elem]) -> bool:
+    """True when a program of `programs` writes its operands, given its sub-command."""
+    first = argv[1].const if len(argv) > 1 else None
+    return any(p.changes and first not in p.read_only for p in programs)
+
+
+def _inner_command(
+    argv: list[Elem], names: list[str], programs: list[Program]
+) -> list[Elem] | None:
+    """The fixed program a wrapper runs (``env LC_ALL=C qemu-img info PATH``), or what runs in a
+    namespace (``ip netns exec NS prog …``: the namespace is one operand); None otherwise."""
+    if names == ["ip"] and [e.const for e in argv[1:3]] == ["netns", "exec"] and len(argv) > 4:
+        return None if argv[3].starred else argv[4:]
+    if not programs or not all(p.runs == "wrapper" for p in programs):
+        return None
+    # Options, NAME=value settings and numbers are skipped; a caller value before the inner
+    # program may be that program, which the caller then chooses.
+    for index, elem in enumerate(argv[1:], start=1):
+        if elem.labels or elem.starred or elem.const is None:
+            return None
+        word = elem.const
+        if not (word.startswith("-") or "=" in word or word.replace(".", "").isdigit()):
+            return argv[index:]
+    return None
+
+
+def _runs_subcommand(argv: list[Elem]) -> bool:
+    """``… exec CMD…`` (ip netns exec with a caller namespace, docker exec): after a constant
+    "exec", the rest is a command."""
+    consts = [e.const for e in argv]
+    if "exec" not in consts:
+        return False
+    return bool(join_elems(argv[consts.index("exec") + 1 :]))

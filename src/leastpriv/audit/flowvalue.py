@@ -1,0 +1,138 @@
+"""What an expression carries in the data flow: parameter labels, and the list it is when known.
+
+`Value` is the abstract value of an expression; `Elem` one element of a command line being built.
+The functions here combine them (concatenation, branches that merge, list building); they know
+nothing about sinks or rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+EMPTY: frozenset[str] = frozenset()
+MAX_VARIANTS = 8  # alternatives kept per list; beyond this only their common shape
+
+
+@dataclass(frozen=True)
+class Elem:
+    """One element of a command line being built: its labels, and its text when it is constant."""
+
+    labels: frozenset[str]
+    const: str | None = None
+    starred: bool = False  # an unpacked sequence of unknown length (``*args``)
+    choices: frozenset[str] = frozenset()  # constants it may be, when branches differ
+    templated: bool = False  # see Value.templated
+    head: str | None = None  # see Value.head
+
+    def words(self) -> frozenset[str]:
+        """The constant texts this element may hold."""
+        return self.choices | ({self.const} if self.const is not None else set())
+
+
+@dataclass(frozen=True)
+class Value:
+    """What an expression carries: parameter labels, and the elements when it is a known list."""
+
+    labels: frozenset[str] = EMPTY
+    elements: tuple[Elem, ...] | None = None
+    const: str | None = None
+    # The lists it may be when branches built it differently (``cmd = []`` / ``cmd = ['ip', 'netns',
+    # 'exec', ns]``); each is judged on its own at a command sink.
+    variants: tuple[tuple[Elem, ...], ...] = ()
+    # Text where caller values sit between fixed text on both sides, under a fixed absolute
+    # directory (f"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"): the caller picks an entry of a
+    # fixed kind, not any file.
+    templated: bool = False
+    # Text built from fixed text then caller values: the fixed text before the first caller value
+    # (f"net.ipv4.conf.{dev}.forwarding=1" → "net.ipv4.conf."); None when a caller value comes
+    # first or the value is not text. sysctl keys are judged by it.
+    head: str | None = None
+    # The dotted name of the call that made it (``configparser.ConfigParser``), for the methods
+    # of library objects that act on files.
+    origin: str | None = None
+
+    def shapes(self) -> tuple[tuple[Elem, ...], ...]:
+        """Every list this value may be; empty when it is not a known list."""
+        if self.variants:
+            return self.variants
+        return (self.elements,) if self.elements is not None else ()
+
+
+NOTHING = Value()
+
+
+def sequence(parts: list[Elem | tuple[Elem, ...]]) -> Value:
+    elements = flatten(parts)
+    labelled = [e for e in elements if e.labels]
+    templated = bool(labelled) and all(e.templated for e in labelled)
+    return Value(join_elems(elements), tuple(elements), templated=templated)
+
+
+def flatten(parts: Iterable[Elem | tuple[Elem, ...]]) -> list[Elem]:
+    out: list[Elem] = []
+    for part in parts:
+        out.extend(part if isinstance(part, tuple) else (part,))
+    return out
+
+
+def concat(left: Value, right: Value) -> Value:
+    labels = left.labels | right.labels
+    if left.elements is not None and right.elements is not None:
+        variants = tuple(dict.fromkeys(a + b for a in left.shapes() for b in right.shapes()))
+        return Value(
+            labels,
+            left.elements + right.elements,
+            variants=variants if 1 < len(variants) <= MAX_VARIANTS else (),
+        )
+    if left.elements is not None and right.labels and right.const is None:
+        tail = (Elem(right.labels, starred=True),)
+        return Value(labels, left.elements + tail, variants=tuple(v + tail for v in left.variants))
+    return Value(labels, head=left.const if left.const is not None else left.head)
+
+
+def join(values: Iterable[Value]) -> Value:
+    values = list(values)
+    labels = frozenset().union(*(v.labels for v in values)) if values else EMPTY
+    if len(values) == 1:
+        return values[0]
+    shapes = [v.elements for v in values]
+    if any(shape is None for shape in shapes):
+        return Value(labels)
+    variants = tuple(dict.fromkeys(shape for v in values for shape in v.shapes()))
+    return Value(
+        labels,
+        _common_shape([s for s in shapes if s is not None]),
+        variants=variants if 1 < len(variants) <= MAX_VARIANTS else (),
+    )
+
+
+def _common_shape(shapes: list[tuple[Elem, ...]]) -> tuple[Elem, ...]:
+    """Lists built differently on two branches: their common start, then one unknown tail.
+
+    ``cmd = ['mount']`` then ``if fstype: cmd.extend(['-t', fstype])`` still has ``mount`` first.
+    """
+    prefix: list[Elem] = []
+    for column in zip(*shapes, strict=False):
+        if any(elem != column[0] for elem in column):
+            break
+        prefix.append(column[0])
+    tails = [shape[len(prefix) :] for shape in shapes]
+    if not any(tails):
+        return tuple(prefix)
+    heads = [tail[0] for tail in tails if tail]
+    if len(heads) == len(tails) and all(
+        h.words() and not h.labels and not h.starred for h in heads
+    ):
+        # ``['mkswap']`` on one branch, ``['mkfs', '-t', fs]`` on the other: either program.
+        prefix.append(Elem(EMPTY, choices=frozenset().union(*(h.words() for h in heads))))
+        tails = [tail[1:] for tail in tails]
+        if not any(tails):
+            return tuple(prefix)
+    rest = join_elems(elem for tail in tails for elem in tail)
+    return (*prefix, Elem(rest, starred=True))
+
+
+def join_elems(elements: Iterable[Elem]) -> frozenset[str]:
+    return frozenset().union(*(e.labels for e in elements))
+

@@ -1,0 +1,108 @@
+"""How each program treats its arguments: the ``[program.NAME]`` tables of ``commands.toml``.
+
+The capability facts of the same file (its ``[[command]]`` tables) are read by
+`leastpriv.migrate.catalog`; this module reads the argument facts, for the audit (which
+caller-chosen arguments are dangerous) and for migrate (which rootwrap filters give root away).
+The fields are described at the top of the tables and in docs/capability-catalog.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["KnowledgeBase", "Program", "load", "parse"]
+
+Runs = Literal["program", "wrapper", "string"] | None
+_FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "runs", "string_options",
+                     "kernel_setting", "gives_root"})
+_RUNS = (None, "program", "wrapper", "string")
+
+
+@dataclass(frozen=True)
+class Program:
+    """The argument facts of one program; an unknown program has none of them."""
+
+    name: str
+    changes: str | None = None
+    operands: Literal["paths", "names"] = "paths"
+    read_only: frozenset[str] = frozenset()
+    path_options: frozenset[str] = frozenset()
+    runs: Runs = None
+    string_options: frozenset[str] = frozenset()
+    kernel_setting: bool = False
+    gives_root: str | None = None
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """Every ``[program.NAME]`` table, the name prefixes, and the options that take a path."""
+
+    programs: Mapping[str, Program]
+    prefixes: Mapping[str, str]  # "mkfs." -> "mkfs": mkfs.ext4 is read as mkfs
+    path_options: frozenset[str]  # for every program
+
+    def program(self, command: str) -> Program:
+        """The facts of `command` (``/sbin/rm`` → rm), through a prefix when not named itself."""
+        name = posixpath.basename(command.strip())
+        if name in self.programs:
+            return self.programs[name]
+        for prefix, target in self.prefixes.items():
+            if name.startswith(prefix) and target in self.programs:
+                return self.programs[target]
+        return Program(name)
+
+    def takes_path(self, program: str, option: str) -> bool:
+        """True when `option` of `program` (``-f``, ``of=``, ``--config=``) names a file."""
+        return option in self.path_options or option in self.program(program).path_options
+
+    def gives_root(self) -> dict[str, str]:
+        """Program → how running it as root with free arguments gives root away."""
+        return {name: p.gives_root for name, p in self.programs.items() if p.gives_root}
+
+
+def _program(name: str, table: Mapping[str, Any]) -> Program:
+    unknown = set(table) - _FIELDS
+    runs = table.get("runs")
+    operands = table.get("operands", "paths")
+    if unknown or runs not in _RUNS or operands not in ("paths", "names"):
+        raise ValueError(f"[program.{name}]: unknown fields {sorted(unknown)} or bad runs/operands")
+    return Program(
+        name=name,
+        changes=table.get("changes"),
+        operands=operands,
+        read_only=frozenset(table.get("read_only", ())),
+        path_options=frozenset(table.get("path_options", ())),
+        runs=runs,
+        string_options=frozenset(table.get("string_options", ())),
+        kernel_setting=bool(table.get("kernel_setting", False)),
+        gives_root=table.get("gives_root"),
+    )
+
+
+def parse(text: str) -> KnowledgeBase:
+    """The argument facts of a ``commands.toml`` text; ValueError for a malformed table."""
+    data = tomllib.loads(text)
+    programs = {name: _program(name, table) for name, table in data.get("program", {}).items()}
+    return KnowledgeBase(
+        programs=programs,
+        prefixes=dict(data.get("prefix", {})),
+        path_options=frozenset(data.get("options", {}).get("path", ())),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def load() -> KnowledgeBase:
+    """The knowledge base shipped with leastpriv (read once per process)."""
+    text = resources.files("leastpriv").joinpath("data/commands.toml").read_text(encoding="utf-8")
+    return parse(text)

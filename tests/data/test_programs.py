@@ -1,0 +1,55 @@
+"""The command knowledge base's argument facts, as the audit and migrate both read them."""
+
+from __future__ import annotations
+
+import pytest
+
+from leastpriv.data import programs
+from leastpriv.migrate import catalog, risk
+
+
+def test_the_shipped_tables_parse_and_name_real_fields() -> None:
+    kb = programs.load()
+    assert kb.programs["lvcreate"].operands == "names"
+    assert kb.programs["dd"].changes and kb.takes_path("dd", "of=")
+    assert kb.programs["sh"].runs == "string" and "-c" in kb.programs["sh"].string_options
+    assert kb.programs["sysctl"].kernel_setting
+
+
+@pytest.mark.parametrize(
+    ("command", "program"),
+    [("/sbin/mkfs.ext4", "mkfs"), ("python3.11", "python3"), ("/usr/bin/rm", "rm")],
+)
+def test_lookup_goes_through_basename_and_prefix(command: str, program: str) -> None:
+    assert programs.load().program(command).name == program
+
+
+def test_an_unknown_program_has_no_facts() -> None:
+    found = programs.load().program("no-such-tool")
+    assert found == programs.Program("no-such-tool")
+
+
+def test_every_prefix_names_a_program_table() -> None:
+    kb = programs.load()
+    assert set(kb.prefixes.values()) <= set(kb.programs)
+
+
+def test_migrate_reads_what_gives_root_from_the_same_data() -> None:
+    # One source per fact: awk once disagreed between the audit's tables and migrate's.
+    assert programs.load().gives_root() == risk.GIVES_ROOT
+    assert risk.gives_root("awk") and programs.load().program("awk").runs == "string"
+
+
+def test_capability_entries_and_argument_tables_live_in_one_file() -> None:
+    kb, commands = programs.load(), catalog.load_catalog()
+    assert commands.lookup("lvcreate") is not None and "lvcreate" in kb.programs
+
+
+@pytest.mark.parametrize(
+    "table",
+    ['[program.x]\nruns = "sometimes"\n', '[program.x]\noperands = "files"\n',
+     '[program.x]\nchanges = "y"\nverb = "z"\n'],
+)
+def test_a_malformed_table_is_refused(table: str) -> None:
+    with pytest.raises(ValueError):
+        programs.parse(table)
