@@ -105,7 +105,7 @@ def before_fork() -> None:
     patcher = sys.modules.get("eventlet.patcher")
     if patcher is None:
         return
-    for name in _patched_modules(patcher):
+    for name in {*_patched_modules(patcher), "threading", "queue"}:
         patcher.original(name)
 
 
@@ -114,7 +114,7 @@ def leave_hub(sock: socket.socket) -> socket.socket:
     return the real, blocking socket under `sock`. Does nothing without eventlet's patching."""
     global _left
     patcher = sys.modules.get("eventlet.patcher")
-    if patcher is None or _left or not hub_in_use():
+    if patcher is None or _left or not any(map(patcher.is_monkey_patched, _PATCHED_MODULES)):
         return sock
     from eventlet.greenio import GreenSocket  # loaded already: the hub is in use
 
@@ -122,9 +122,12 @@ def leave_hub(sock: socket.socket) -> socket.socket:
         _restore(sys.modules[name], patcher.original(name),
                  sys.modules[f"eventlet.green.{_GREEN_NAMES.get(name, name)}"])
     real_threading = patcher.original("threading")
-    # Set by monkey_patch() itself, outside the green modules' lists.
-    sys.modules["threading"].RLock = real_threading.RLock
-    sys.modules["queue"].SimpleQueue = patcher.original("queue").SimpleQueue
+    # Set by monkey_patch() itself, whatever it patched, outside the green modules' lists.
+    threading_module: Any = sys.modules["threading"]
+    threading_module.RLock = real_threading.RLock
+    queue_module: Any = sys.modules.get("queue")
+    if queue_module is not None:
+        queue_module.SimpleQueue = patcher.original("queue").SimpleQueue
     if patcher.is_monkey_patched("builtins"):  # only open(), and only when asked for
         builtins.open = io.open
     logging = sys.modules.get("logging")
