@@ -13,7 +13,9 @@ from typing import Any
 
 import msgpack
 import pytest
+from hypothesis import given, settings
 
+import wire_frames
 from leastpriv import wire
 from leastpriv.errors import ContractViolation, ProtocolError, RemoteError
 
@@ -388,3 +390,30 @@ def test_a_value_the_other_end_would_refuse_is_not_sent_and_the_packer_stays_usa
         wire.pack_frame(packer, [wire.Kind.RET.value, 1, [0] * wire.MAX_VALUES], 1 << 20)
     (small,) = wire.pack_frame(packer, [wire.Kind.PING.value, 2], 1 << 20)
     assert wire.parse_message(small[wire.HEADER.size:])[1] == 2
+
+
+# --- fuzzing: any bytes are a message within the bounds, or a protocol error ---------------------
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(message=wire_frames.messages, mutations=wire_frames.mutation_lists)
+def test_any_mutated_frame_decodes_within_the_bounds_or_is_refused_and_dispatch_holds(
+        message: list[Any], mutations: list[tuple[int, int, int]]) -> None:
+    try:
+        body = wire.packb(message)
+    except (ProtocolError, ValueError):  # too deep for msgpack's packer itself: refused
+        return
+    outcome = wire_frames.check_frame(wire_frames.mutated(body, mutations), DISPATCH, PACKER)
+    assert outcome in ("refused", "protocol failure", "reply replaced by an error", "served")
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(value=wire_frames.values)
+def test_every_value_within_the_bounds_passes_the_walk_and_comes_back_equal(value: Any) -> None:
+    body = wire.packb(value)
+    wire._walk(body)  # the walk itself, not only the fast path that most bodies take
+    decoded = wire.unpackb(body)
+    assert wire.packb(decoded) == body
+
+
+DISPATCH = wire_frames.dispatcher()
+PACKER = wire.new_packer()

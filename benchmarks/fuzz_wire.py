@@ -1,0 +1,187 @@
+"""Fuzz the frame decoder and the daemon's dispatch: a million frames, 0 crashes, 0 hangs.
+
+    .venv/bin/python benchmarks/fuzz_wire.py [--frames N] [--update-docs]
+
+Hypothesis draws messages (tests/wire_frames.py: CALLs of the fuzz context's entrypoints with
+random arguments, other kinds, random arrays) and a seed; for each, `PER_MESSAGE` frames: the
+message itself and mutations of it drawn from the seed (bytes flipped, cut, inserted, slices
+repeated, wrapped in up to 47 arrays or tuples, array/map headers claiming millions of values).
+Every frame is decoded as the daemon decodes a request (`wire.parse_message`), checked to be
+within `wire.MAX_DEPTH` and `wire.MAX_VALUES` when it decodes, dispatched (`Daemon.run`: registry
+lookup, contract check, call) and its reply packed; and the frames of each message also go as one
+byte stream through a `FrameReader` on a socketpair, with a mutation applied to the stream,
+headers included.
+
+A crash is any exception but the expected refusals, or the worker process dying (a signal, as
+msgpack's SIGSEGV was); a hang is a frame that took over `HANG_SECONDS`. The fuzzing runs in a
+worker process, so a crash is reported rather than taking the script with it. Figures go into
+docs/fuzzing.md with `--update-docs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from support.common import machine, revision, write_section
+
+REPO = Path(__file__).resolve().parent.parent
+PER_MESSAGE = 50
+HANG_SECONDS = 1.0
+DEFAULT_FRAMES = 1_000_000
+
+
+def fuzz(frames: int) -> dict[str, Any]:
+    """Run the fuzzing in this process; its figures."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    import wire_frames
+    from leastpriv import wire
+    from leastpriv.errors import ProtocolError
+
+    run, packer = wire_frames.dispatcher(), wire.new_packer()
+    counts: dict[str, int] = {}
+    crashes: list[str] = []
+    slowest = [0.0]
+    clock = time.perf_counter
+
+    def check(body: bytes) -> None:
+        started = clock()
+        try:
+            outcome = wire_frames.check_frame(body, run, packer)
+        except Exception as exc:  # the defects this script is looking for
+            outcome = "crash"
+            crashes.append(f"{type(exc).__name__}: {exc} on {body[:64].hex()}")
+        slowest[0] = max(slowest[0], clock() - started)
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+    def stream(bodies: list[bytes], mutations: list[tuple[int, int, int]]) -> None:
+        data = wire_frames.mutated(b"".join(wire.HEADER.pack(len(b)) + b for b in bodies),
+                                   mutations)
+        started = clock()
+        try:
+            outcome = read_stream(wire, data)
+        except (ProtocolError, OSError):
+            outcome = "stream refused"
+        except Exception as exc:
+            outcome = "crash"
+            crashes.append(f"stream: {type(exc).__name__}: {exc}")
+        slowest[0] = max(slowest[0], clock() - started)
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+    @settings(max_examples=max(1, frames // PER_MESSAGE), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(message=wire_frames.messages, rng=st.randoms(use_true_random=False))
+    def one_message(message: list[Any], rng: random.Random) -> None:
+        try:
+            body = wire.packb(message)
+        except (ProtocolError, ValueError):  # deeper than msgpack's own packer goes
+            body = b"\x90"
+        bodies = [body] + [wire_frames.mutated(body, wire_frames.random_mutations(rng))
+                           for _ in range(PER_MESSAGE - 1)]
+        for each in bodies:
+            check(each)
+        stream(bodies, wire_frames.random_mutations(rng))
+
+    started = clock()
+    one_message()
+    elapsed = clock() - started
+    frames_checked = sum(n for k, n in counts.items() if not k.startswith("stream"))
+    return {
+        "frames": frames_checked,
+        "streams": counts.get("stream read", 0) + counts.get("stream refused", 0),
+        "outcomes": counts,
+        "crashes": crashes[:5],
+        "crash_count": len(crashes),
+        "slowest": slowest[0],
+        "seconds": elapsed,
+        "max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def read_stream(wire: Any, data: bytes) -> str:
+    """Send `data` down a socketpair and read messages off it until EOF or a protocol error."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        def write() -> None:
+            try:
+                theirs.sendall(data)
+                theirs.shutdown(socket.SHUT_WR)
+            except OSError:  # the reader gave up first
+                pass
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            reader = wire.FrameReader(ours, 1 << 20)
+            while reader.read_message() is not None:
+                pass
+        finally:
+            ours.shutdown(socket.SHUT_RDWR)
+            writer.join()
+    return "stream read"
+
+
+def table(result: dict[str, Any]) -> str:
+    outcomes = result["outcomes"]
+    rows = [
+        ("frames decoded and dispatched", f"{result['frames']:,}"),
+        ("… refused by the decoder (ProtocolError)", f"{outcomes.get('refused', 0):,}"),
+        ("… decoded, then a protocol failure in dispatch",
+         f"{outcomes.get('protocol failure', 0):,}"),
+        ("… served (reply packed)", f"{outcomes.get('served', 0):,}"),
+        ("… served, reply replaced by an error",
+         f"{outcomes.get('reply replaced by an error', 0):,}"),
+        ("byte streams through a FrameReader", f"{result['streams']:,}"),
+        ("crashes (exceptions, or the process killed)", f"{result['crash_count']:,}"),
+        (f"hangs (a frame over {HANG_SECONDS:g} s)", "0" if result["slowest"] <= HANG_SECONDS
+         else "1 or more"),
+        ("slowest frame or stream (ms)", f"{result['slowest'] * 1e3:.1f}"),
+        ("wall time (s)", f"{result['seconds']:.0f}"),
+        ("peak RSS of the fuzzing process (MB)", f"{result['max_rss'] / 1e6:.1f}"),
+    ]
+    lines = ["| measure | value |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
+    parser.add_argument("--update-docs", action="store_true",
+                        help="write the figures into docs/fuzzing.md")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(fuzz(args.frames)))
+        return 0
+    before = machine()
+    done = subprocess.run([sys.executable, __file__, "--worker", "--frames", str(args.frames)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:  # a signal (negative) is the crash this script exists to find
+        print(f"the fuzzing worker failed with status {done.returncode}:\n{done.stderr[-3000:]}",
+              file=sys.stderr)
+        return 1
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    report = "\n".join([f"Machine: {before}; {revision()}.", "", table(result)])
+    print(report)
+    for crash in result["crashes"]:
+        print(f"crash: {crash}", file=sys.stderr)
+    if args.update_docs:
+        write_section(REPO / "docs" / "fuzzing.md", "fuzz", report)
+    return 1 if result["crash_count"] or result["slowest"] > HANG_SECONDS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
