@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,18 +30,45 @@ HERE = Path(__file__).parent
 SRC = Path(__file__).parents[3] / "src"
 
 
+@pytest.fixture(scope="module")
+def daemon_user() -> Iterator[str]:
+    """A user made for these tests (removed afterwards), whom the forked daemons run as."""
+    name = f"lpcompat{os.getpid() % 100000}"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    name], check=True)
+    yield name
+    subprocess.run(["userdel", name], check=False)
+
+
+@pytest.fixture
+def marks() -> Iterator[Path]:
+    """Where an imported test module leaves its mark: a directory the daemon's user can reach."""
+    directory = Path(tempfile.mkdtemp(prefix="lpcompat-marks-"))
+    directory.chmod(0o777)
+    yield directory
+    shutil.rmtree(directory)
+
+
 @pytest.fixture(params=[priv_context.Method.FORK, priv_context.Method.ROOTWRAP],
                 ids=["fork", "rootwrap"])
-def started(request: pytest.FixtureRequest, tmp_path: Path,
+def started(request: pytest.FixtureRequest, tmp_path: Path, daemon_user: str, marks: Path,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[priv_context.PrivContext]:
     fixture = cfg_fixture.Config(cfg.CONF)
     fixture.setUp()
+    # No daemon is uid 0 unless its section says so. The exec'd one imports compatpkg.netops
+    # after its drop, from an interpreter that may live where only root reads (/root): root,
+    # declared; the forked one has its code already and runs as the test's user.
+    user = daemon_user if request.param is priv_context.Method.FORK else "root"
+    # In the operator's file, which the exec'd helper reads too (it parses no caller's options).
+    config = tmp_path / "leastpriv.toml"
+    config.write_text(f'[compat_netadmin]\nuser = "{user}"\n')
+    monkeypatch.setenv("LEASTPRIV_CONFIG", str(config))
     # The helper runs the way oslo.privsep's tests run theirs: a command that ends in the
     # privsep-helper entry point, given --privsep_context and --privsep_sock_path.
     fixture.config(group="compat_netadmin",
                    helper_command=f"{sys.executable} -m leastpriv.compat.daemon")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), str(SRC)]))
-    monkeypatch.setenv("COMPAT_IMPORT_MARK", str(tmp_path))
+    monkeypatch.setenv("COMPAT_IMPORT_MARK", str(marks))
     context = compatpkg.netadmin
     context.start(request.param)
     yield context
@@ -53,8 +83,10 @@ def test_daemon_holds_exactly_the_declared_capabilities(started: priv_context.Pr
     held = caps.read_process_capabilities(pid)
     assert held.effective == held.permitted == held.inheritable == {caps.CAP_NET_ADMIN}
     assert held.bounding == {caps.CAP_NET_ADMIN}
-    assert held.ambient == set()
+    # Ambient: the declared set for a daemon that is not uid 0, so its commands keep it.
+    assert held.ambient == (set() if held.uid == 0 else {caps.CAP_NET_ADMIN})
     assert held.no_new_privs
+    assert (held.uid == 0) is (type(started.channel).__name__ == "RootwrapClientChannel")
 
 
 def test_sequences_arrive_as_tuples(started: priv_context.PrivContext) -> None:
@@ -116,14 +148,14 @@ def _raw_call(context: priv_context.PrivContext, name: str) -> None:
 
 
 def test_a_module_outside_the_prefix_is_never_imported(started: priv_context.PrivContext,
-                                                       tmp_path: Path) -> None:
+                                                       marks: Path) -> None:
     with pytest.raises(DaemonDied):
         _raw_call(started, "outsidepkg.anything")
-    assert not (tmp_path / "outsidepkg").exists()
+    assert not (marks / "outsidepkg").exists()
 
 
 def test_a_function_below_the_prefix_that_is_no_entrypoint_is_not_served(
-        started: priv_context.PrivContext, tmp_path: Path) -> None:
+        started: priv_context.PrivContext, marks: Path) -> None:
     with pytest.raises(DaemonDied):
         _raw_call(started, "compatpkg.unlisted.not_an_entrypoint")
-    assert (tmp_path / "compatpkg.unlisted").exists()  # imported (below the prefix), not run
+    assert (marks / "compatpkg.unlisted").exists()  # imported (below the prefix), not run
