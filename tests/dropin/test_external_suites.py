@@ -73,3 +73,15 @@ def test_os_vif_pyroute2_functional_tests_pass_where_the_kernel_has_the_link_typ
     assert len(passed) >= 9, outcomes
     assert others <= {"skipped: this kernel has no dummy link type",
                       "skipped: this kernel has no vlan link type"}, outcomes
+
+
+def test_oslo_config_generator_finds_the_oslo_privsep_namespace() -> None:
+    require_dropin()
+    generator = Path(sys.prefix, "bin", "oslo-config-generator")
+    done = subprocess.run([str(generator), "--namespace", "oslo.privsep"], capture_output=True,
+                          text=True, check=True, timeout=60)
+    options = {line[1:].partition(" =")[0] for line in done.stdout.splitlines()
+               if line.startswith("#") and " =" in line}
+    assert "[privsep]" in done.stdout.splitlines()
+    assert {"user", "group", "capabilities", "thread_pool_size", "helper_command",
+            "logger_name", "log_daemon_traceback"} <= options
