@@ -19,11 +19,15 @@ from leastpriv.contract import Match, OneOf, PathUnder, Range
 # Every file the tests chown lives under this root (a fixture makes and removes it).
 ROOT = "/tmp/leastpriv-functional"
 NAMESPACE = Match(r"lp-test-[0-9a-f]{8}")
+# A daemon is never uid 0 unless its context says so: these run as an account every Linux system
+# has (tests that need a user of their own make one).
+DAEMON_USER = "nobody"
 
-files = PrivContext("leastpriv_tests.files", capabilities=[caps.CAP_CHOWN])
+files = PrivContext("leastpriv_tests.files", capabilities=[caps.CAP_CHOWN], user=DAEMON_USER)
 # The same functions without CAP_CHOWN: the kernel must refuse what `files` may do.
-plain = PrivContext("leastpriv_tests.plain", capabilities=[caps.CAP_NET_ADMIN])
-quick = PrivContext("leastpriv_tests.quick", capabilities=[caps.CAP_CHOWN], thread_pool_size=4)
+plain = PrivContext("leastpriv_tests.plain", capabilities=[caps.CAP_NET_ADMIN], user=DAEMON_USER)
+quick = PrivContext("leastpriv_tests.quick", capabilities=[caps.CAP_CHOWN], thread_pool_size=4,
+                    user=DAEMON_USER)
 
 
 class CustomFailure(Exception):
@@ -135,7 +139,8 @@ def command_status_privileged() -> str:
                           text=True).stdout
 
 
-# Started by the exec helper (root runs it directly, or an unprivileged caller through sudo).
+# Started by the exec helper (root runs it directly, or an unprivileged caller through sudo). No
+# user: through sudo the daemon runs as the caller; root names one in the configuration.
 execd = PrivContext("leastpriv_tests.execd", capabilities=[caps.CAP_CHOWN])
 
 

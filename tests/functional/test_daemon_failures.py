@@ -169,7 +169,8 @@ def test_fork_while_other_threads_hammer_logging_does_not_hang(tmp_path: Path) -
     hammers = [threading.Thread(target=hammer) for _ in range(4)]
     for thread in hammers:
         thread.start()
-    context = PrivContext("leastpriv_tests.hammered", capabilities=[caps.CAP_CHOWN])
+    context = PrivContext("leastpriv_tests.hammered", capabilities=[caps.CAP_CHOWN],
+                          user="nobody")
 
     @context.entrypoint
     def hammered_add_privileged(a: int, b: int) -> int:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import pwd
 import shutil
 import stat
 import subprocess
@@ -25,22 +26,26 @@ from support import (  # noqa: F401 - fixtures are used by name
 from tests.conftest import requires_root
 
 import leastpriv
-from leastpriv import DaemonDied, caps
+from leastpriv import DaemonDied, DaemonStartError, caps
 
 pytestmark = requires_root
 DECLARED = frozenset({caps.CAP_CHOWN})
 
 
 @pytest.fixture
-def helper_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The helper imports the test contexts by name, so they must be on its PYTHONPATH."""
+def helper_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The helper imports the test contexts by name; the daemon user is named in a config file,
+    as a root service's operator would (`execd` names none)."""
     monkeypatch.setenv("PYTHONPATH", functional_pythonpath())
+    config = tmp_path / "leastpriv.toml"
+    config.write_text('[leastpriv_tests_execd]\nuser = "nobody"\n')
+    monkeypatch.setenv("LEASTPRIV_CONFIG", str(config))
 
 
-def assert_exactly_declared(pid: int) -> None:
+def assert_exactly_declared(pid: int, uid: int) -> None:
     sets = status_sets(pid)
     assert (sets.effective, sets.permitted, sets.inheritable, sets.bounding) == (DECLARED,) * 4
-    assert sets.ambient == frozenset() and sets.no_new_privs
+    assert sets.ambient == DECLARED and sets.no_new_privs and sets.uid == uid
 
 
 def is_helper(pid: int) -> bool:
@@ -52,7 +57,17 @@ def test_root_exec_helper_serves_with_exactly_the_declared_set(helper_path: None
     assert contexts.exec_add_privileged(20, 22) == 42
     pid = contexts.execd.daemon_pid
     assert is_helper(pid)
-    assert_exactly_declared(pid)
+    assert_exactly_declared(pid, pwd.getpwnam("nobody").pw_uid)
+
+
+def test_root_exec_helper_refuses_to_stay_uid0_when_no_user_is_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", functional_pythonpath())
+    monkeypatch.delenv("LEASTPRIV_CONFIG", raising=False)
+    contexts.execd.stop()
+    with pytest.raises(DaemonStartError):
+        contexts.execd.start(method="exec")
+    assert not contexts.execd.running
 
 
 def test_exec_daemon_killed_mid_call_restarts_by_exec(helper_path: None) -> None:
@@ -117,13 +132,17 @@ def test_unprivileged_caller_starts_its_daemon_through_sudo(
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(readable_tree),
            "LEASTPRIV_CONFIG": str(config), "HOME": "/"}
     done = subprocess.run(["/usr/bin/python3", str(readable_tree / "caller.py")], user=system_user,
+                          group=pwd.getpwnam(system_user).pw_gid, extra_groups=[],
                           cwd=readable_tree, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["result"] == 42
     sets = caps.parse_process_status(report["status"])
     assert (sets.effective, sets.permitted, sets.inheritable, sets.bounding) == (DECLARED,) * 4
-    assert sets.ambient == frozenset() and sets.no_new_privs and sets.uid == 0
+    # No user named: the daemon runs as the service that asked sudo for it, never as uid 0.
+    user = pwd.getpwnam(system_user)
+    assert (sets.uid, sets.gid) == (user.pw_uid, user.pw_gid)
+    assert sets.ambient == DECLARED and sets.no_new_privs
 
 
 def test_under_sudo_the_helper_refuses_a_config_file_the_caller_could_write(
@@ -135,6 +154,7 @@ def test_under_sudo_the_helper_refuses_a_config_file_the_caller_could_write(
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(readable_tree),
            "LEASTPRIV_CONFIG": str(config), "HOME": "/"}
     done = subprocess.run(["/usr/bin/python3", str(readable_tree / "caller.py")], user=system_user,
+                          group=pwd.getpwnam(system_user).pw_gid, extra_groups=[],
                           cwd=readable_tree, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "leastpriv.errors.DaemonStartError" in done.stderr

@@ -131,12 +131,12 @@ def root_file(tmp_path: Path) -> Path:
     return path
 
 
-# -- what a root daemon holds --------------------------------------------------------------------
+# -- what a daemon declared root (user="root") holds --------------------------------------------
 
 @requires_root
 def test_root_drop_leaves_exactly_the_declared_sets_and_no_new_privs() -> None:
     def body() -> Report:
-        returned = sets(drop_privileges(FILES))
+        returned = sets(drop_privileges(FILES, user="root"))
         return {"returned": returned, "read": snapshot()}
 
     report = in_child(body)["result"]
@@ -147,13 +147,13 @@ def test_root_drop_leaves_exactly_the_declared_sets_and_no_new_privs() -> None:
 @requires_root
 def test_command_run_by_a_root_daemon_holds_only_the_declared_set() -> None:
     # The bounding set is what limits it: uid 0 exec would otherwise get every capability.
-    report = in_child(lambda: (drop_privileges(FILES), command_sets())[1])["result"]
+    report = in_child(lambda: (drop_privileges(FILES, user="root"), command_sets())[1])["result"]
     assert report == exactly(FILES, ambient=False)
 
 
 @requires_root
 def test_empty_declared_set_leaves_nothing() -> None:
-    report = in_child(lambda: (drop_privileges([]), snapshot())[1])["result"]
+    report = in_child(lambda: (drop_privileges([], user="root"), snapshot())[1])["result"]
     assert report == exactly([], ambient=False)
 
 
@@ -161,7 +161,7 @@ def test_empty_declared_set_leaves_nothing() -> None:
 @pytest.mark.parametrize(("declared", "owner"), [(FILES, OTHER_UID), ([caps.CAP_DAC_OVERRIDE], 0)])
 def test_chown_needs_cap_chown(root_file: Path, declared: list[Capability], owner: int) -> None:
     def body() -> Report:
-        drop_privileges(declared)
+        drop_privileges(declared, user="root")
         try:
             os.chown(root_file, OTHER_UID, -1)
         except OSError as exc:
@@ -181,7 +181,7 @@ def test_link_up_in_a_netns_needs_cap_net_admin(netns: str, declared: list[Capab
     # one namespace would, and runs plain `ip link` afterwards.
     def body() -> Report:
         setns(f"/run/netns/{netns}")
-        drop_privileges(declared)
+        drop_privileges(declared, user="root")
         result = subprocess.run(["/usr/sbin/ip", "link", "set", "lo", "up"], capture_output=True)
         return {"returncode": result.returncode}
 
@@ -201,7 +201,7 @@ def test_link_up_in_a_netns_needs_cap_net_admin(netns: str, declared: list[Capab
 def test_ip_netns_exec_style_setns_needs_more_than_cap_net_admin(netns: str) -> None:
     # Why the test above enters the namespace before dropping: `ip -n` cannot, after.
     def body() -> Report:
-        drop_privileges([caps.CAP_NET_ADMIN])
+        drop_privileges([caps.CAP_NET_ADMIN], user="root")
         result = subprocess.run(["/usr/sbin/ip", "-n", netns, "link", "set", "lo", "up"],
                                 capture_output=True)
         return {"returncode": result.returncode}
@@ -216,9 +216,9 @@ def test_umask_is_applied(tmp_path: Path, umask: int | None) -> None:
 
     def body() -> Report:
         if umask is None:
-            drop_privileges([caps.CAP_DAC_OVERRIDE])
+            drop_privileges([caps.CAP_DAC_OVERRIDE], user="root")
         else:
-            drop_privileges([caps.CAP_DAC_OVERRIDE], umask=umask)
+            drop_privileges([caps.CAP_DAC_OVERRIDE], user="root", umask=umask)
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o666))
         return {}
 
@@ -264,12 +264,12 @@ def test_command_run_by_a_user_daemon_holds_exactly_the_declared_set(
 
 
 @requires_root
-def test_group_alone_switches_gid_and_stays_root(system_user: pwd.struct_passwd) -> None:
+def test_group_alone_switches_gid_and_stays_declared_root(system_user: pwd.struct_passwd) -> None:
     group_name = subprocess.run(["id", "-gn", system_user.pw_name], capture_output=True, text=True,
                                 check=True).stdout.strip()
 
     def body() -> Report:
-        drop_privileges([caps.CAP_CHOWN], group=group_name)
+        drop_privileges([caps.CAP_CHOWN], user="root", group=group_name)
         return {"sets": snapshot(), "groups": os.getgroups()}
 
     report = in_child(body)["result"]
@@ -278,6 +278,42 @@ def test_group_alone_switches_gid_and_stays_root(system_user: pwd.struct_passwd)
 
 
 # -- refusals: each before anything changed --------------------------------------------------------
+
+@requires_root
+def test_staying_uid0_without_declaring_it_is_refused_before_anything_changed() -> None:
+    report = in_child(lambda: (drop_privileges(FILES), {})[1])
+    assert report["error"] == "DaemonStartError"
+    assert_untouched(report)
+
+
+@requires_root
+def test_a_saved_uid0_counts_as_uid0() -> None:
+    # Effective uid 4242 but saved uid 0: the process could switch back to root at will.
+    def body() -> Report:
+        os.setresuid(0, OTHER_UID, 0)
+        drop_privileges(FILES)
+        return {}
+
+    report = in_child(body)
+    assert report["error"] == "DaemonStartError"
+    assert report["after"]["permitted"] != []  # refused before the drop
+
+
+@requires_root
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_a_dropped_process_is_not_dumpable(user: str) -> None:
+    pr_get_dumpable = 3
+    libc = ctypes.CDLL(None, use_errno=True)
+    report = in_child(lambda: (drop_privileges(FILES, user=user), {"dumpable": libc.prctl(
+        pr_get_dumpable, 0, 0, 0, 0)})[1])
+    assert report["result"] == {"dumpable": 0}
+
+
+@pytest.mark.parametrize(("user", "declared"), [("root", True), (None, False), ("nobody", False),
+                                                ("toor", False)])
+def test_only_user_root_declares_uid0(user: str | None, declared: bool) -> None:
+    assert privileges.declares_uid0(user) is declared
+
 
 def assert_untouched(report: Report) -> None:
     """The refused child still holds what the test process holds: nothing was dropped."""
@@ -294,8 +330,8 @@ def test_capability_the_process_lacks_is_refused_by_name() -> None:
 
     def body() -> Report:
         if not lacking:
-            drop_privileges(set(Capability) - {missing})
-        drop_privileges([caps.CAP_CHOWN, missing])
+            drop_privileges(set(Capability) - {missing}, user="root")
+        drop_privileges([caps.CAP_CHOWN, missing], user="root")
         return {}
 
     report = in_child(body)
@@ -323,7 +359,7 @@ def test_second_thread_alive_is_refused() -> None:
         other = threading.Thread(target=release.wait)
         other.start()
         try:
-            drop_privileges(FILES)
+            drop_privileges(FILES, user="root")
         finally:
             release.set()
             other.join()
@@ -345,8 +381,8 @@ def test_capability_the_drop_itself_needs_is_refused_by_name(
     # A second drop from a process already narrowed to FILES: narrowing the bounding set further
     # needs CAP_SETPCAP, switching to another uid needs CAP_SETUID (and CAP_SETGID).
     def body() -> Report:
-        drop_privileges(FILES)
-        drop_privileges([caps.CAP_CHOWN], **option)
+        drop_privileges(FILES, user="root")
+        drop_privileges([caps.CAP_CHOWN], **{"user": "root", **option})
         return {}
 
     report = in_child(body)

@@ -19,7 +19,8 @@ DECLARED = "/tmp/leastpriv-functional-rebinding"
 
 # One context runs in the test's process, the other in a real daemon; both declare the same root.
 in_test = PrivContext("leastpriv_tests.rebinding.in_test", capabilities=[caps.CAP_DAC_OVERRIDE])
-in_daemon = PrivContext("leastpriv_tests.rebinding.daemon", capabilities=[caps.CAP_DAC_OVERRIDE])
+in_daemon = PrivContext("leastpriv_tests.rebinding.daemon", capabilities=[caps.CAP_DAC_OVERRIDE],
+                       user="nobody")
 
 
 @in_test.entrypoint

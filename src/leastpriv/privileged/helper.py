@@ -8,14 +8,16 @@ carries is ever imported.
 
 from __future__ import annotations
 
+import grp
 import importlib
 import os
+import pwd
 import socket
 import stat
 import sys
 from typing import NoReturn
 
-from leastpriv.config import CONFIG_ENV
+from leastpriv.config import CONFIG_ENV, ContextConfig
 from leastpriv.errors import PolicyError
 from leastpriv.privileged import daemon
 
@@ -78,6 +80,25 @@ def _under_sudo() -> bool:
     return os.environ.get("SUDO_UID", "").isdigit()
 
 
+def with_default_identity(cfg: ContextConfig) -> ContextConfig:
+    """`cfg`, with the invoking user as the daemon's user when it names none and sudo ran us.
+
+    The service that asked sudo for its daemon is the natural owner of what the daemon does; its
+    uid is sudo's `SUDO_UID` (and its group `SUDO_GID`), which the caller cannot forge. Without
+    sudo nothing is chosen here: a daemon that names no user is then refused rather than left uid
+    0 (`leastpriv.privileged.privileges`).
+    """
+    if cfg.user is not None or not _under_sudo():
+        return cfg
+    try:
+        user = pwd.getpwuid(int(os.environ["SUDO_UID"])).pw_name
+        group = cfg.group or grp.getgrgid(int(os.environ["SUDO_GID"])).gr_name
+    except (KeyError, ValueError) as exc:
+        raise PolicyError(f"the invoking user or group has no name to run the daemon as: {exc}; "
+                          "name one with the context's `user`") from None
+    return cfg._replace(user=user, group=group)
+
+
 def check_root_only(path: str) -> str:
     """`path`, resolved, if only root can have written it and all the directories above it.
 
@@ -112,6 +133,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         context = _load_context(args["--context"])
         config_file = _config_file(args.get("--config"))
         registry, cfg = context.daemon_spec(config_file)  # type: ignore[attr-defined]
+        cfg = with_default_identity(cfg)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(args["--socket"])
     except Exception as exc:

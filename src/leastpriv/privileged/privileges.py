@@ -9,7 +9,11 @@
 - ``no_new_privs`` set, so no setuid-root or file-capability binary can add to that either;
 - ambient = the declared set when the daemon runs as a non-root `user`, so the commands it runs keep
   exactly the declared set (without it they would get none); empty while it stays uid 0, where the
-  kernel's root rules already hand a command the bounding set, that is the declared set.
+  kernel's root rules already hand a command the bounding set, that is the declared set;
+- never uid 0 unless asked for by name: uid 0 owns every root-owned file whatever the capability
+  sets say, so a process that would stay uid 0 without a `user` that names a uid-0 account
+  (``user="root"``) is refused (`ROOT_USER`, `declares_uid0`);
+- not dumpable, so no process of the daemon's own uid can ptrace it or read its memory.
 
 It reads ``/proc/self/status`` back and raises unless every set is exactly what was asked for: the
 caller turns any exception into a failed start, never into a daemon that runs with more.
@@ -33,6 +37,8 @@ from leastpriv.caps import Capability, ProcessCapabilities
 from leastpriv.errors import DaemonStartError
 
 # From <linux/prctl.h> and <linux/capability.h>.
+_PR_GET_DUMPABLE = 3
+_PR_SET_DUMPABLE = 4
 _PR_SET_KEEPCAPS = 8
 _PR_CAPBSET_READ = 23
 _PR_CAPBSET_DROP = 24
@@ -41,6 +47,15 @@ _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_RAISE = 2
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522  # 64-bit sets, passed as two 32-bit words
+
+#: The `user` that declares a daemon keeps uid 0 (for commands that check ``euid == 0``, the
+#: catalog's ``needs_uid0``). Any other way to stay uid 0 is refused.
+ROOT_USER = "root"
+
+
+def declares_uid0(user: str | None) -> bool:
+    """Whether a context's `user` setting declares that its daemon keeps uid 0."""
+    return user == ROOT_USER
 
 
 class _CapHeader(ctypes.Structure):
@@ -130,9 +145,10 @@ def drop_privileges(
 ) -> ProcessCapabilities:
     """Drop this process to exactly `capabilities`, optionally as `user`/`group`; return the result.
 
-    Raises, before changing anything: `DaemonStartError` when more than one thread runs or the
-    process does not hold a declared capability (or one the drop itself needs), `LookupError` for an
-    unknown `user` or `group`, `ValueError` for a bad `umask`. Raises `OSError` when a system call
+    Raises, before changing anything: `DaemonStartError` when more than one thread runs, when the
+    process would be uid 0 afterwards without `user` naming a uid-0 account, or when it does not
+    hold a declared capability (or one the drop itself needs), `LookupError` for an unknown `user`
+    or `group`, `ValueError` for a bad `umask`. Raises `OSError` when a system call
     fails and `DaemonStartError` when the sets read back are not exactly the declared ones; the
     process is then half-dropped and must exit, never carry on.
     """
@@ -149,6 +165,13 @@ def drop_privileges(
             "credentials are per thread, and another thread would keep its own"
         )
     uid, gid = _resolve_ids(user, group)
+    # Any of the three: a saved uid 0 would let the daemon switch back to it at will.
+    if uid is None and 0 in os.getresuid():
+        raise DaemonStartError(
+            "refusing to run the daemon as uid 0, which owns every root-owned file whatever its "
+            "capabilities: name an unprivileged user (the context's or the configuration's "
+            f"`user`), or declare user={ROOT_USER!r} if its commands check for uid 0"
+        )
     before = caps.read_process_capabilities()
     # A capability outside the permitted set cannot be regained, and one outside the bounding set
     # could not be kept in the inheritable set or handed to a command.
@@ -161,7 +184,10 @@ def drop_privileges(
     needs: set[Capability] = set()
     if before.bounding - declared:
         needs.add(caps.CAP_SETPCAP)  # PR_CAPBSET_DROP
-    if gid is not None:
+    # Ids the process has already need no change, and no capability (a daemon that starts another
+    # as its own user, say).
+    change_gid = gid is not None and (os.getresgid() != (gid, gid, gid) or os.getgroups() != [gid])
+    if change_gid:
         needs.add(caps.CAP_SETGID)  # setgroups, setresgid
     if uid is not None and uid != os.geteuid():
         needs.add(caps.CAP_SETUID)  # setresuid
@@ -188,7 +214,8 @@ def drop_privileges(
     #    only the group it was configured with; name that group with `group=` to have its access.
     #    PR_SET_KEEPCAPS keeps the permitted set across the switch away from uid 0 (the kernel
     #    clears effective and ambient regardless; steps 5 and 6 set them again).
-    if gid is not None:
+    if change_gid:
+        assert gid is not None
         os.setgroups([gid])
         os.setresgid(gid, gid, gid)
     if uid is not None:
@@ -208,6 +235,10 @@ def drop_privileges(
         for cap in sorted(declared):
             _prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE, cap, what=f"ambient raise {cap.name}")
 
+    # 7. Not dumpable: a process of the daemon's own uid must not ptrace it or read its memory.
+    #    Changing credentials usually clears the flag already; say so rather than rely on it.
+    _prctl(_PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE, 0)")
+
     return _verify(wanted, 0 if root else wanted, uid, gid)
 
 
@@ -224,6 +255,10 @@ def _verify(wanted: int, ambient: int, uid: int | None, gid: int | None) -> Proc
     result = caps.parse_process_status(text)
     if not result.no_new_privs:
         wrong.append("no_new_privs not set")
+    if _prctl(_PR_GET_DUMPABLE, what="prctl(PR_GET_DUMPABLE)") != 0:
+        wrong.append("still dumpable")
+    if 0 in os.getresuid() and uid != 0:
+        wrong.append("uid 0 kept without being declared")
     if uid is not None and os.getresuid() != (uid, uid, uid):
         wrong.append(f"uids {os.getresuid()} != {uid}")
     if gid is not None and (os.getresgid() != (gid, gid, gid) or os.getgroups() != [gid]):

@@ -30,7 +30,10 @@ MAX_CHUNK = 64 * 1024
 # create and append inside an instance directory owned by the instance's uid, CHOWN to give the log
 # to that uid. No CAP_FOWNER (no chmod of foreign files), no CAP_SYS_ADMIN.
 CAPABILITIES = [caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE]
-console_ctx = leastpriv.PrivContext("leastpriv.examples.console", capabilities=CAPABILITIES)
+# Never uid 0 (which would own every root file whatever the capabilities): the daemon runs as an
+# unprivileged account. A real service names its own service user here or in its configuration.
+console_ctx = leastpriv.PrivContext("leastpriv.examples.console", capabilities=CAPABILITIES,
+                                    user="nobody")
 
 # A console log path: inside the instances root (no ``..``, no symlink at all), named console.log,
 # so the daemon cannot be pointed at /etc/shadow nor at another file of an instance.

@@ -31,7 +31,9 @@ from leastpriv.contract import Match
 NETNS_DIR = "/run/netns"  # where `ip netns add` (iproute2) pins named namespaces
 
 CAPABILITIES = [caps.CAP_NET_ADMIN]  # one capability of the network family; no CAP_SYS_ADMIN
-net_ctx = leastpriv.PrivContext("leastpriv.examples.network", capabilities=CAPABILITIES)
+# Not uid 0: CAP_NET_ADMIN kept as an unprivileged account (see console.py).
+net_ctx = leastpriv.PrivContext("leastpriv.examples.network", capabilities=CAPABILITIES,
+                                user="nobody")
 
 # Only this service's namespaces, only this service's interface names (IFNAMSIZ is 16 with NUL).
 NamespaceName = Annotated[str, Match(r"leastpriv-demo-[0-9a-f]{8}")]
