@@ -301,3 +301,20 @@ def test_float_takes_nan_and_infinities_when_allowed() -> None:
 def test_allowing_non_finite_on_anything_but_float_is_a_policy_error() -> None:
     with pytest.raises(PolicyError):
         contract_for(Annotated[int, AllowNonFinite()])
+
+
+# ---------------------------------------------------------------------------------------------
+# PathUnder among other markers
+
+
+def test_a_marker_written_before_path_under_sees_the_path_the_function_receives(
+        tmp_path: Any) -> None:
+    # PathUnder hands the function the normalised path; a Match written before it must not judge
+    # the raw spelling instead: "<root>/./console.log" matches "<root>/[^/]+/console.log" as
+    # written, yet the function would receive "<root>/console.log", which does not.
+    from leastpriv.contract import PathUnder
+    root = str(tmp_path)
+    contract = contract_for(Annotated[str, Match(root + r"/[^/]+/console\.log"), PathUnder(root)])
+    refused(contract, f"{root}/./console.log")
+    refused_from_wire(contract, f"{root}/./console.log")
+    assert round_trip(contract, f"{root}/vm1/console.log") == f"{root}/vm1/console.log"

@@ -195,3 +195,23 @@ def test_an_in_process_run_writes_beneath_a_rebound_root(tmp_path: Path) -> None
     assert (tmp_path / "console.log").read_bytes() == b"abc"
     with pytest.raises(FileNotFoundError):  # the declared root, which does not exist
         call(f"{declared}/console.log", b"abc")
+
+
+@pytest.mark.parametrize("truncate", [
+    lambda path: fs.write(path, b"x"),
+    lambda path: os.close(fs.open(path, os.O_WRONLY | os.O_TRUNC)),
+], ids=["write", "open-O_TRUNC"])
+def test_a_file_with_another_name_is_refused_before_it_is_truncated(
+        root: Path, outside: Path, truncate: Callable[[CheckedPath], object]) -> None:
+    # The refusal must come before any change: an open with O_TRUNC empties the file at the open,
+    # before its link count can be seen.
+    os.link(outside / "secret", root / "vm1" / "linked")
+    with pytest.raises(PermissionError):
+        truncate(checked(root, "vm1/linked"))
+    assert (outside / "secret").read_bytes() == b"secret\n"
+
+
+def test_a_truncating_open_still_truncates_a_file_with_one_name(root: Path) -> None:
+    fd = fs.open(checked(root, "vm1/console.log"), os.O_WRONLY | os.O_TRUNC)
+    os.close(fd)
+    assert (root / "vm1" / "console.log").read_bytes() == b""

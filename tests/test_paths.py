@@ -241,3 +241,10 @@ def test_resolve_refuses_what_it_cannot_examine(resolution: str, root: Path) -> 
     (root / "loop").symlink_to(root / "loop")
     with pytest.raises(PathRefused):
         paths.resolve(f"{root}/loop/x", str(root), False)
+
+
+def test_resolve_refuses_a_name_the_file_system_cannot_hold(resolution: str, root: Path) -> None:
+    # A lone surrogate that no file name encodes to: a refusal like any other, not an encoding
+    # error escaping the check (the daemon would answer it as a failure of the function).
+    with pytest.raises(PathRefused):
+        paths.resolve(f"{root}/vm1/\ud800", str(root), False)

@@ -320,6 +320,10 @@ def _enum_rule(cls: type[enum.Enum]) -> Rule:
 
 
 def _annotated_rule(base: Rule, metadata: tuple[Any, ...], strict: bool) -> Rule:
+    # A marker that rewrites the value (PathUnder: the normalised path) runs first, wherever it is
+    # written, so that every other marker judges the value the function receives, never a raw
+    # spelling of it ("<root>/./x" would pass a Match the received "<root>/x" fails).
+    metadata = tuple(sorted(metadata, key=lambda marker: not getattr(marker, "transforms", False)))
     checks = []
     for marker in metadata:
         if isinstance(marker, AllowNonFinite):

@@ -48,11 +48,15 @@ def open(path: str, flags: int, mode: int = 0o600) -> int:
     `flags` say ``O_CREAT``. The caller closes it."""
     checked = _checked(path)
     # O_NONBLOCK: a FIFO planted where a file was expected must not block the open, so that it
-    # can be refused; O_NOCTTY: a terminal never becomes the daemon's controlling one.
+    # can be refused; O_NOCTTY: a terminal never becomes the daemon's controlling one. O_TRUNC is
+    # left out of the open and done once the file is accepted: the open would empty a file with
+    # another name (outside the root) before its link count could refuse it.
     fd = open_beneath(_root(checked), checked.relative,
-                      flags | os.O_NONBLOCK | os.O_NOCTTY, mode)
+                      (flags & ~os.O_TRUNC) | os.O_NONBLOCK | os.O_NOCTTY, mode)
     try:
         special = _refuse_unsafe(fd, checked)
+        if flags & os.O_TRUNC and not special:
+            os.ftruncate(fd, 0)  # a directory cannot get here: opening one to write is EISDIR
         if special and not flags & os.O_NONBLOCK:
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     except BaseException:

@@ -228,6 +228,10 @@ def resolve(path: str, root: str, allow_special: bool) -> CheckedPath:
     existing path must be a regular file or a directory unless `allow_special`. A path whose rest
     does not exist yet is accepted (nothing there can be a symlink); its use resolves it again.
     """
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:  # a lone surrogate outside surrogateescape's range
+        raise PathRefused("holds a character that no file name can hold") from None
     relative = path[len(root):].lstrip("/")
     checked = CheckedPath(path, root, relative, allow_special)
     fd = root_fd(root)
