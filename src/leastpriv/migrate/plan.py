@@ -8,7 +8,9 @@ from the literal arguments the call sites pass. What cannot be inferred is liste
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
+import posixpath
 import re
 import shutil
 from collections import defaultdict
@@ -20,6 +22,7 @@ from leastpriv import caps, sourcetree
 from leastpriv.audit.model import SkippedFile
 from leastpriv.migrate import catalog as command_catalog
 from leastpriv.migrate import filters as filter_files
+from leastpriv.migrate import templates
 from leastpriv.migrate.callsites import FoundCall, find_call_sites
 from leastpriv.migrate.model import CommandEntry, Filter, FilterProblem, RootCallSite
 
@@ -38,20 +41,32 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Template:
+    """One argv item the callers build from fixed text and varying parts: ``of={output_path}``."""
+
+    parts: tuple[str | Param, ...]
+
+
+@dataclass(frozen=True)
 class SuggestedFunction:
     """One narrow privileged function replacing the call sites that share one argv shape."""
 
     name: str
     command: str
     program: str  # the program path it runs, fixed
-    argv: tuple[str | Param, ...]  # after the program: fixed literals and parameters, in order
+    # After the program, in order: fixed literals, parameters, and items built from both.
+    argv: tuple[str | Param | Template, ...]
     call_sites: tuple[RootCallSite, ...]
     filters: tuple[Filter, ...]
     environment: tuple[tuple[str, str], ...] = ()  # from an `env VAR=value program` prefix
 
     @property
     def params(self) -> list[Param]:
-        return [item for item in self.argv if isinstance(item, Param)]
+        out: list[Param] = []
+        for item in self.argv:
+            parts = item.parts if isinstance(item, Template) else (item,)
+            out += [part for part in parts if isinstance(part, Param)]
+        return out
 
 
 @dataclass(frozen=True)
@@ -252,7 +267,7 @@ def _function_for(
     environment = tuple(
         tuple(item.split("=", 1)) for item in first.site.argv[1:start] if item is not None
     )
-    argv: list[str | Param] = []
+    argv: list[str | Param | Template] = []
     names: set[str] = set()
     role = _FIRST_OPERAND_ROLE.get(first.site.command or "")
     for position in range(start + 1, len(first.site.argv)):
@@ -265,6 +280,11 @@ def _function_for(
         if role and path_like:
             # chown OWNER PATH...: the first operand is an owner (or mode), not a path.
             display, path_like, role = [role] * len(calls), False, None
+        built = _template(values, display, position - start, names, project=project,
+                          command=first.site.command or "", path_like=path_like)
+        if built is not None:
+            argv.append(built)
+            continue
         operand = _operand(
             values, sources, position - start, names, project=project, path_like=path_like,
             command=first.site.command or "", display=display,
@@ -307,17 +327,20 @@ _UUID = r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}"
 _IDENTIFIER_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(hint), regex)
     for hint, regex in (
+        # An iSCSI qualified name (RFC 3720 3.2.6.3): iqn., eui. or naa. forms.
+        (r"iqn|initiator", r"iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9.-]+(:[A-Za-z0-9_.:-]+)?"
+                           r"|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32}"),
         (r"uuid|_id\b|^id$", _UUID),
         (r"\bip\b|addr|cidr|address", r"[0-9a-fA-F.:]+(/[0-9]{1,3})?"),
         (r"uid|gid|owner|group|user", r"[0-9]+|[a-z_][a-z0-9_-]{0,31}"),
         (r"mode|perm", r"[0-7]{3,4}|[ugoa]*[-+=][rwxXst]+"),
-        (r"size|count|bytes|length|\bbs\b", r"[0-9]+[bkKmMgGtT]?"),
+        (r"size|count|bytes|length|\bbs\b|seek|skip|offset", r"[0-9]+[bkKmMgGtT]?"),
         (r"dev|device", r"/dev/[A-Za-z0-9_./:-]+"),
         (r"port|pid|num|index", r"[0-9]+"),
     )
 )
 # The rules above checked against the parameter's name before any path rule.
-_NAMED_FIRST = 5
+_NAMED_FIRST = 6
 _NAME_REGEX = r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]*"
 # A Linux interface name: at most 15 bytes (IFNAMSIZ - 1).
 _INTERFACE = r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}"
@@ -334,6 +357,114 @@ _PATH_COMMANDS = frozenset({
 
 # The role of the first operand of commands whose later operands are paths.
 _FIRST_OPERAND_ROLE = {"chown": "owner", "chgrp": "group", "chmod": "mode"}
+
+
+# Documentation-level names of KEY=VALUE operands and --option= values (dd(1), targetcli, …),
+# used when the caller's own expression does not name the value (``units.Mi``).
+_KEY_NAMES = {
+    "if": "input_path", "of": "output_path", "bs": "block_size", "count": "count",
+    "seek": "seek", "skip": "skip", "target": "target_iqn", "reference": "reference_path",
+    "size": "size", "conv": "conversion", "iflag": "input_flags", "oflag": "output_flags",
+}
+_PATH_KEYS = frozenset({"if", "of", "reference", "file", "path", "config", "keyfile"})
+_GENERIC_NAMES = frozenset({"value", "arg", "args", "item", "x", "s", "v", "val", "data"})
+
+
+def _template(
+    values: list[str | None],
+    display: list[str],
+    position: int,
+    names: set[str],
+    *,
+    project: str,
+    command: str,
+    path_like: bool,
+) -> Template | None:
+    """The item as fixed text and parameters, when every caller builds it the same way.
+
+    None when the callers do not share one shape with fixed text (then the item is one
+    parameter), or when a caller's literal does not fit that shape.
+    """
+    shapes = {templates.literal_text(templates.parse(source))
+              for source, value in zip(display, values, strict=True) if value is None}
+    if len(shapes) != 1:
+        return None
+    (shape,) = shapes
+    if all(text == "\0" for text in shape):
+        return None  # nothing fixed around it: an ordinary operand
+    # Per expression of the shape: what each call site passes there (a literal or a source).
+    columns: list[list[tuple[str | None, str]]] = [[] for text in shape if text == "\0"]
+    for source, value in zip(display, values, strict=True):
+        if value is None:
+            pieces = [str(part) for part in templates.parse(source)
+                      if isinstance(part, templates.Expr)]
+            for column, piece in zip(columns, pieces, strict=True):
+                column.append((None, piece))
+        else:
+            split = templates.split_literal(value, shape)
+            if split is None:
+                return None
+            for column, piece in zip(columns, split, strict=True):
+                column.append((piece, repr(piece)))
+    parts: list[str | Param] = []
+    expressions = iter(columns)
+    previous = ""
+    for text in shape:
+        if text != "\0":
+            parts.append(text)
+            previous = text
+            continue
+        column = next(expressions)
+        key = re.sub(r"^-+", "", previous.rsplit(" ", 1)[-1]).rstrip("=:").lower()
+        name = _expression_name([source for _, source in column], key, position, names)
+        names.add(name)
+        literals = [value for value, _ in column]
+        variable = next(source for value, source in column if value is None)
+        param = infer_contract(name, variable, project=project,
+                               path_like=path_like or key in _PATH_KEYS, command=command)
+        parts.append(widen(param, [v for v in literals if v is not None]))
+    return Template(tuple(parts))
+
+
+def _expression_name(sources: list[str], key: str, position: int, taken: set[str]) -> str:
+    """The callers' own name for a value (``volume_file``), else the key's documented meaning."""
+    candidates = {_identifier(source.rsplit(".", 1)[-1]) for source in sources
+                  if re.fullmatch(r"[A-Za-z_][\w.]*", source)}
+    own = [name for name in candidates if name and name not in _GENERIC_NAMES and len(name) > 2
+           and not any(source.rsplit(".", 1)[-1].isupper() or source.startswith("units.")
+                       for source in sources)]
+    fallback = _KEY_NAMES.get(key) or _identifier(key) or f"arg{position}"
+    return unique_name(own[0] if len(own) == 1 else fallback, taken, suffix="")
+
+
+def widen(param: Param, literals: Iterable[str]) -> Param:
+    """`param`, its contract widened where a caller's literal would not pass it.
+
+    A `Match` gains the literal itself as an alternative; a `PathUnder` whose root was guessed
+    takes the literals' common directory (``/dev`` for ``/dev/null``) as a second root.
+    """
+    literals = sorted(set(literals))
+    if param.marker == "Match":
+        regex = re.search(r'Match\(r"(.*)"\)', param.annotation)
+        if regex is None:
+            return param
+        pattern = regex.group(1)
+        missing = [v for v in literals if re.fullmatch(pattern, v, re.ASCII) is None]
+        if not missing:
+            return param
+        wider = "|".join([pattern] + [re.escape(v) for v in missing])
+        return dataclasses.replace(param, annotation=f'Annotated[str, Match(r"{wider}")]')
+    if param.marker == "PathUnder" and literals:
+        outside = [v for v in literals
+                   if not (v.startswith("/") and v.startswith((param.root_value or "") + "/"))]
+        if not outside:
+            return param
+        extra = sorted({posixpath.dirname(v) or "/" for v in outside if v.startswith("/")})
+        special = any(v.startswith("/dev/") for v in outside)
+        roots = ", ".join([param.root_constant or "ROOT"] + [repr(d) for d in extra])
+        flag = ", allow_special=True" if special else ""
+        return dataclasses.replace(param, annotation=f"Annotated[str, PathUnder({roots}{flag})]")
+    return param
 
 
 def _operand(
@@ -362,7 +493,8 @@ def _operand(
         return Param(name, f"Annotated[str, OneOf({choices})]", "OneOf")
     source = name if display and name in _FIRST_OPERAND_ROLE.values() else next(
         source for source, value in zip(sources, values, strict=False) if value is None)
-    return infer_contract(name, source, project=project, path_like=path_like, command=command)
+    param = infer_contract(name, source, project=project, path_like=path_like, command=command)
+    return widen(param, [value for value in values if value is not None])
 
 
 def infer_contract(
@@ -420,6 +552,10 @@ def _constant_name(text: str) -> str:
 
 def _param_name(sources: list[str], position: int, taken: set[str]) -> str:
     """A parameter name from the callers' expression (``self.vg_name`` → ``vg_name``)."""
+    # str(owner_uid) is named after owner_uid, properties['auth_method'] after auth_method.
+    sources = [str(templates.parse(source)[0]) if len(templates.parse(source)) == 1 else source
+               for source in sources]
+    sources = [re.sub(r"""^.*\[['"](\w+)['"]\]$""", r"\1", source) for source in sources]
     candidates = [_identifier(source.rsplit(".", 1)[-1]) for source in sources]
     simple = [c for c in candidates if c and re.fullmatch(r"[a-z_][a-z0-9_]*", c)]
     base = simple[0] if simple and len(set(simple)) == 1 else f"arg{position}"

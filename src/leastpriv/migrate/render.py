@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from leastpriv.migrate.model import Filter, RootCallSite
-from leastpriv.migrate.plan import Param, Plan, SuggestedContext, SuggestedFunction
+from leastpriv.migrate.plan import Param, Plan, SuggestedContext, SuggestedFunction, Template
 
 JSON_VERSION = 1
 
@@ -188,14 +188,18 @@ def _functions_section(plan: Plan) -> str:
 
 
 def _function_block(context: SuggestedContext, function: SuggestedFunction) -> str:
-    argv = " ".join(
-        [function.program] + [f"{{{i.name}}}" if isinstance(i, Param) else i for i in function.argv]
-    )
+    argv = " ".join([function.program] + [_shown(item) for item in function.argv])
     lines = [f"### `{function.name}` (context `{context.name}`)", "", f"Runs `{argv}`.", ""]
     lines += [f"- `{param.name}`: `{param.annotation}`" for param in function.params]
     lines += [f"- replaces `{_ref(site)}` in `{site.function}`" for site in function.call_sites]
     lines += [f"- replaces filter `{f.name}` ({f.cls}, `{_ref(f)}`)" for f in function.filters]
     return "\n".join(lines)
+
+
+def _shown(item: str | Param | Template) -> str:
+    """``{name}`` for a parameter, fixed text as it is: ``of={output_path}``."""
+    parts = item.parts if isinstance(item, Template) else (item,)
+    return "".join(f"{{{p.name}}}" if isinstance(p, Param) else p for p in parts)
 
 
 def _review_section(plan: Plan) -> str:
