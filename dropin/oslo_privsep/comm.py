@@ -1,5 +1,5 @@
-"""`oslo_privsep.comm` is `leastpriv.compat.comm`: the same module object, so a test that
-patches a name here patches what the code uses."""
+"""`oslo_privsep.comm` is `leastpriv.compat.comm`: the same module object
+(a test that patches a name here patches what the code uses)."""
 
 import sys
 

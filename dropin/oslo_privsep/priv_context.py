@@ -1,5 +1,5 @@
-"""`oslo_privsep.priv_context` is `leastpriv.compat.priv_context`: the same module object, so a test that
-patches a name here patches what the code uses."""
+"""`oslo_privsep.priv_context` is `leastpriv.compat.priv_context`: the same module object
+(a test that patches a name here patches what the code uses)."""
 
 import sys
 

@@ -255,7 +255,10 @@ def helper_main() -> NoReturn:
     except Exception as exc:
         print(f"privsep-helper: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         os._exit(daemon.EXIT_SETUP_FAILED)
-    daemon.run_daemon(sock, name=context.name, registry=ContextRegistry(context), config=config,
+    # Entry is a Protocol with plain attributes, Entrypoint a NamedTuple with read-only ones:
+    # mypy will not match them, though the daemon only reads them.
+    registry: Any = ContextRegistry(context)
+    daemon.run_daemon(sock, name=context.name, registry=registry, config=config,
                       allowed_uids=helper._launching_uids(), keep_stderr=True)
 
 
