@@ -11,6 +11,7 @@ import pytest
 
 from leastpriv import wire
 from leastpriv.errors import DaemonDied
+from leastpriv.unprivileged import NotSent
 from leastpriv.unprivileged.client import Channel
 
 RET = wire.Kind.RET.value
@@ -162,3 +163,33 @@ def test_spin_wait_never_spins_in_a_process_bound_to_one_cpu() -> None:
     enabled, window = queue.get(timeout=10)
     process.join(10)
     assert (enabled, window) == (False, 0.0)
+
+
+def test_a_send_the_daemon_never_reads_fails_after_the_send_timeout_and_was_never_run() -> None:
+    caller_end, daemon_end = socket.socketpair()  # daemon_end is never read
+    channel = Channel(caller_end, max_frame_size=wire.DEFAULT_MAX_FRAME_SIZE, logger_name=None,
+                      send_timeout=0.2)
+    with pytest.raises(NotSent):  # a frame that never went whole: safe to send again elsewhere
+        channel.call("big", {"payload": b"x" * (8 << 20)}, timeout=60)
+    assert channel.dead
+    daemon_end.close()
+
+
+def test_closing_the_channel_while_a_thread_waits_for_its_reply_fails_that_call_at_once() -> None:
+    caller_end, daemon_end = socket.socketpair()
+    channel = make_channel(caller_end)
+    raised: list[type[BaseException]] = []
+
+    def call() -> None:
+        try:
+            channel.call("waits", {}, timeout=60)
+        except BaseException as exc:
+            raised.append(type(exc))
+
+    waiting = threading.Thread(target=call)
+    waiting.start()
+    ScriptedDaemon(daemon_end).read_call()  # sent: the thread now waits for the reply
+    channel.close()
+    waiting.join(30)
+    assert raised == [DaemonDied]
+    daemon_end.close()

@@ -19,12 +19,14 @@ import contextlib
 import itertools
 import logging
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from leastpriv import wire
+from leastpriv.context import DEFAULT_CALL_TIMEOUT
 from leastpriv.errors import CallTimeout, DaemonDied, DaemonStartError, Error, ProtocolError
 from leastpriv.unprivileged import NotSent, green
 
@@ -71,11 +73,21 @@ class _Waiter:
 class Channel:
     """One connected socket to one daemon, shared by every calling thread."""
 
-    def __init__(self, sock: Any, *, max_frame_size: int, logger_name: str | None) -> None:
+    def __init__(self, sock: Any, *, max_frame_size: int, logger_name: str | None,
+                 send_timeout: float = DEFAULT_CALL_TIMEOUT) -> None:
+        # A send waits only while the daemon reads nothing (all its threads busy, the socket's
+        # buffer full): one that waited `send_timeout` fails, and the channel with it. Data is
+        # always there when a reply is read, but for the rest of a frame once its start came:
+        # that wait is bounded alike.
         wait = None
         if green.hub_in_use():
             sock = green.cooperative(sock)
+            sock.settimeout(send_timeout)  # a GreenSocket's sends and receives wait this long
             wait = green.HubWait(sock)
+        else:
+            seconds = int(send_timeout)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                            struct.pack("ll", seconds, int((send_timeout - seconds) * 1e6)))
         self._sock = sock
         self._max = max_frame_size
         self._logger_name = logger_name
