@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -159,3 +160,26 @@ def test_a_function_below_the_prefix_that_is_no_entrypoint_is_not_served(
     with pytest.raises(DaemonDied):
         _raw_call(started, "compatpkg.unlisted.not_an_entrypoint")
     assert (marks / "compatpkg.unlisted").exists()  # imported (below the prefix), not run
+
+
+def test_privsep_helper_under_sudo_refuses_a_config_file_others_could_write(
+        tmp_path: Path, marks: Path) -> None:
+    # The unprivileged caller names --config-file and root reads it: a file others can write
+    # would let them set the daemon's user and group. (sudo sets SUDO_UID; here it is faked.)
+    config = marks / "privsep.conf"
+    config.write_text("[compat_netadmin]\nuser = root\n")
+    config.chmod(0o666)
+    socket_path = tmp_path / "privsep.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(socket_path))
+        listener.listen(1)
+        done = subprocess.run(
+            [sys.executable, "-m", "leastpriv.compat.daemon", "--config-file", str(config),
+             "--privsep_context", "compatpkg.netadmin", "--privsep_sock_path", str(socket_path)],
+            env={**os.environ, "SUDO_UID": "0",
+                 "PYTHONPATH": os.pathsep.join([str(HERE), str(SRC)])},
+            capture_output=True, timeout=60, check=False)
+        listener.settimeout(0)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # it never connected
+    assert done.returncode == 70  # EXIT_SETUP_FAILED
