@@ -331,16 +331,19 @@ _IDENTIFIER_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"iqn|initiator", r"iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9.-]+(:[A-Za-z0-9_.:-]+)?"
                            r"|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32}"),
         (r"uuid|_id\b|^id$", _UUID),
+        # An NFS (host:/path) or CIFS (//host/share) export.
+        (r"export", r"[A-Za-z0-9_.:\[\]-]+:/[A-Za-z0-9_./-]*|//[A-Za-z0-9_.-]+/[A-Za-z0-9_.$/-]+"),
         (r"\bip\b|addr|cidr|address", r"[0-9a-fA-F.:]+(/[0-9]{1,3})?"),
         (r"uid|gid|owner|group|user", r"[0-9]+|[a-z_][a-z0-9_-]{0,31}"),
         (r"mode|perm", r"[0-7]{3,4}|[ugoa]*[-+=][rwxXst]+"),
         (r"size|count|bytes|length|\bbs\b|seek|skip|offset", r"[0-9]+[bkKmMgGtT]?"),
         (r"dev|device", r"/dev/[A-Za-z0-9_./:-]+"),
-        (r"port|pid|num|index", r"[0-9]+"),
+        # Whole words only: "export_location" holds "port" and is not a number.
+        (r"(?<![a-z])(port|pid|num|index)(?![a-z])", r"[0-9]+"),
     )
 )
 # The rules above checked against the parameter's name before any path rule.
-_NAMED_FIRST = 6
+_NAMED_FIRST = 7
 _NAME_REGEX = r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]*"
 # A Linux interface name: at most 15 bytes (IFNAMSIZ - 1).
 _INTERFACE = r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}"

@@ -90,6 +90,23 @@ def render_module(plan: Plan, context: SuggestedContext) -> str:
     return header + "\n\n" + "\n\n\n".join(body) + "\n"
 
 
+# OpenStack projects are Apache-2.0 and every module says so (hacking's H102, H103).
+_LICENSE = """\
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""
+
+
 def _header(plan: Plan, context: SuggestedContext, params: list[Param]) -> str:
     capabilities = ", ".join(context.capabilities) or "no capabilities"
     text = (f"Privileged functions for {plan.project}: context {context.name!r} "
@@ -109,7 +126,7 @@ def _header(plan: Plan, context: SuggestedContext, params: list[Param]) -> str:
         imports.append("from leastpriv import caps")
     imports += [f"from leastpriv.contract import {marker}"
                 for marker in sorted({param.marker for param in params})]
-    return f'"""{doc}\n"""\n\n' + "\n".join(imports) + "\n"
+    return f'{_LICENSE}"""{doc}\n"""\n\n' + "\n".join(imports) + "\n"
 
 
 def _aliases(params: Iterable[Param]) -> dict[str, str]:
