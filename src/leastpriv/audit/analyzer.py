@@ -22,7 +22,7 @@ from pathlib import Path
 
 from leastpriv import sourcetree
 from leastpriv.audit import dataflow, summaries
-from leastpriv.audit.facts import IdentityFact, ModuleFacts, RootwrapFact
+from leastpriv.audit.facts import FlowFact, IdentityFact, ModuleFacts, RootwrapFact
 from leastpriv.audit.index import TreeIndex, defines_entrypoints, may_call
 from leastpriv.audit.model import (
     AuditResult,
@@ -36,7 +36,7 @@ from leastpriv.audit.options import AuditOptions
 from leastpriv.audit.rules import RULES, Hit, Rule
 from leastpriv.audit.visitor import imported_modules, scan_module
 
-__all__ = ["AuditOptions", "audit", "audit_source"]
+__all__ = ["AuditOptions", "audit", "audit_source", "audit_with_flows"]
 
 # A file that contains none of these cannot define a context or an entrypoint, nor use rootwrap.
 _MARKERS = (
@@ -62,6 +62,28 @@ def audit(
 ) -> AuditResult:
     """Audit every file under `root`; findings sorted, inline suppressions applied."""
     root = Path(root)
+    facts, total = _collect(root, options, progress)
+    return _result(root, facts, options, total)
+
+
+def audit_with_flows(
+    root: Path, options: AuditOptions = _DEFAULTS
+) -> tuple[AuditResult, dict[str, tuple[FlowFact, ...]]]:
+    """`audit`, and each entrypoint's flows by its id (what the rules judged, with their kinds):
+    for measuring the rules against labelled code (benchmarks/audit_accuracy.py)."""
+    root = Path(root)
+    facts, total = _collect(root, options, None)
+    result = _result(root, facts, options, total)  # composes the flows across modules
+    flows = {
+        f"{m.module}.{e.name}": e.flows for m in facts if m.kind == "python" for e in m.entrypoints
+    }
+    return result, flows
+
+
+def _collect(
+    root: Path, options: AuditOptions, progress: Progress | None
+) -> tuple[list[ModuleFacts], int]:
+    """Every file's facts (both passes), and how many files were read."""
     unreadable: list[tuple[Path, str]] = []
     files = list(
         sourcetree.iter_files(
@@ -86,7 +108,7 @@ def audit(
         progress(total, total)
     facts = _parse_callers(root, facts, options)
     facts += [_unreadable(_relative(root, d), why) for d, why in unreadable]
-    return _result(root, facts, options, total)
+    return facts, total
 
 
 def audit_source(

@@ -81,9 +81,10 @@ def _is_path_option(before: Elem, elem: Elem, programs: list[Program], kb: Knowl
 
 
 def _changes_files(programs: list[Program], argv: list[Elem]) -> bool:
-    """True when a program of `programs` writes its operands, given its sub-command."""
-    first = argv[1].const if len(argv) > 1 else None
-    return any(p.changes and first not in p.read_only for p in programs)
+    """True when a program of `programs` writes its operands, given its sub-command: a read-only
+    one anywhere among the fixed words (``qemu-img info PATH``, ``parted -s DEV print``)."""
+    words = {e.const for e in argv[1:] if e.const is not None and not e.labels}
+    return any(p.changes and not words & p.read_only for p in programs)
 
 
 def _inner_command(

@@ -351,6 +351,10 @@ class FlowAnalysis:
         if isinstance(node.func, ast.Attribute) and receiver is not None:
             return self._method(node, node.func.attr, receiver, frame)
         args = [self._value(arg, frame) for arg in call_operands(node)]
+        if name is not None and self._table.command_style(name) is not None:
+            self._check_sink(node, name, frame)
+            # What a command prints is the system's answer, not the caller's value.
+            return Value(origin=name)
         if name is not None and not self._check_sink(node, name, frame) and "." in name:
             self._note_call(node, name, args)
         if name in _SANITISERS:
@@ -412,6 +416,8 @@ class FlowAnalysis:
             return NOTHING
         if method in ("split", "splitlines") and receiver.labels:
             return Value(receiver.labels, (Elem(receiver.labels, starred=True),))
+        if method == "format" and receiver.const is not None:
+            return _formatted(receiver.const, join(args).labels)
         self._check_method_sink(node, method, receiver, args)
         return Value(join([receiver, *args]).labels)
 
@@ -619,6 +625,13 @@ def merge_reaches(
             out.append((role, tuple(sorted(fresh))))
     return tuple(out)
 
+
+
+def _formatted(text: str, labels: frozenset[str]) -> Value:
+    """``"/sys/class/net/{}/address".format(x)``: templated like the f-string it could be."""
+    fixed_tail = "}" in text and not text.endswith("}")
+    templated = fixed_tail and text.startswith("/") and ".." not in text
+    return Value(labels, templated=templated and bool(labels), head=text.split("{", 1)[0])
 
 
 def _copy(frame: _Frame) -> _Frame:

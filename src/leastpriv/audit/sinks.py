@@ -31,6 +31,17 @@ class FileSink:
     kind: str
     args: tuple[str, ...]  # role per position; "" chooses nothing
     keywords: Mapping[str, str]
+    unless: Mapping[str, object]  # keyword -> constant with which the call is harmless
+
+    def harmless(self, node: ast.Call) -> bool:
+        """True when the call passes a keyword of `unless` with its constant (flags=0)."""
+        return any(
+            k.arg is not None
+            and k.arg in self.unless
+            and isinstance(k.value, ast.Constant)
+            and k.value.value == self.unless[k.arg]
+            for k in node.keywords
+        )
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,8 @@ class SinkTable:
         sink = self.file_sink(name)
         if sink is None:
             return None
+        if sink.harmless(node):
+            return []
         chosen = [
             (sink.kind, role, arg)
             for role, arg in zip(sink.args, node.args, strict=False)
@@ -136,7 +149,7 @@ def _file_sinks(tables: list[Mapping[str, Any]]) -> tuple[dict[str, FileSink], d
     tails: dict[str, FileSink] = {}
     for table in tables:
         sink = FileSink(table.get("kind", "file"), tuple(table.get("args", ())),
-                        dict(table.get("keywords", {})))
+                        dict(table.get("keywords", {})), dict(table.get("unless", {})))
         for name in table["names"]:
             (tails if name.startswith("*.") else exact)[name.removeprefix("*")] = sink
     return exact, tails
