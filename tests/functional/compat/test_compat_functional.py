@@ -4,6 +4,7 @@ and through the ``privsep-helper`` command line, with the daemon's sets read fro
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -183,3 +184,34 @@ def test_privsep_helper_under_sudo_refuses_a_config_file_others_could_write(
         with pytest.raises(BlockingIOError):
             listener.accept()  # it never connected
     assert done.returncode == 70  # EXIT_SETUP_FAILED
+
+
+def test_daemon_logs_are_re_emitted_under_the_logger_name_filtered_by_its_level(
+        started: priv_context.PrivContext, caplog: pytest.LogCaptureFixture) -> None:
+    # os-brick hides the secrets its commands carry by setting its logger above INFO.
+    logging.getLogger("oslo_privsep.daemon").setLevel(logging.WARNING)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            netops.log_twice("s3cret")
+    finally:
+        logging.getLogger("oslo_privsep.daemon").setLevel(logging.NOTSET)
+    from_daemon = [(r.name, r.levelno, r.getMessage()) for r in caplog.records
+                   if r.name == "oslo_privsep.daemon" and "line" in r.getMessage()]
+    assert from_daemon == [("oslo_privsep.daemon", logging.WARNING, "warning line")]
+
+
+def test_log_daemon_traceback_logs_the_daemon_side_traceback(
+        started: priv_context.PrivContext, caplog: pytest.LogCaptureFixture) -> None:
+    fixture = cfg_fixture.Config(cfg.CONF)
+    fixture.setUp()
+    try:
+        fixture.config(group="compat_netadmin", log_daemon_traceback=True)
+        started.stop()  # the channel reads the option when it starts
+        with caplog.at_level(logging.WARNING), pytest.raises(Exception) as raised:
+            netops.fail(1, "x")
+    finally:
+        fixture.cleanUp()
+    assert type(raised.value).__name__ == "CommandFailed"
+    tracebacks = [r for r in caplog.records if r.name == "oslo_privsep.daemon"
+                  and "Traceback" in r.getMessage()]
+    assert len(tracebacks) == 1

@@ -43,3 +43,12 @@ def slow(seconds):
 
     time.sleep(seconds)
     return seconds
+
+
+@compatpkg.netadmin.entrypoint
+def log_twice(secret):
+    import logging
+
+    log = logging.getLogger("compatpkg.netops")
+    log.info("info line with %s", secret)
+    log.warning("warning line")
