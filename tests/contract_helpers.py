@@ -1,6 +1,7 @@
-"""What the contract tests share: example enums and a one-parameter contract to check values with.
+"""What the contract tests share: example enums, a one-parameter contract to check values with, and
+the `resolution` fixture that runs a path test with openat2 and with its fallback.
 
-Not a conftest: the test modules of markers, checks and binding import it by name.
+Not a conftest: the test modules of markers, checks, binding, paths and fs import it by name.
 """
 
 from __future__ import annotations
@@ -10,11 +11,21 @@ from typing import Any, NewType
 
 import pytest
 
-from leastpriv import ContractViolation
+from leastpriv import ContractViolation, paths
 from leastpriv.contract import Contract
 
 __all__ = ["Color", "Level", "Perm", "Shape", "UserId", "contract_for", "refused",
-           "refused_from_wire", "round_trip"]
+           "refused_from_wire", "resolution", "round_trip"]
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test runs with openat2 and with the component walk used on kernels without it."""
+    if request.param == "walk":
+        monkeypatch.setattr(paths, "_have_openat2", False)
+    elif not paths._have_openat2:
+        pytest.skip("openat2 is not available on this machine")
+    return str(request.param)
 
 
 class Color(enum.Enum):

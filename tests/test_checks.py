@@ -318,3 +318,17 @@ def test_a_marker_written_before_path_under_sees_the_path_the_function_receives(
     refused(contract, f"{root}/./console.log")
     refused_from_wire(contract, f"{root}/./console.log")
     assert round_trip(contract, f"{root}/vm1/console.log") == f"{root}/vm1/console.log"
+
+
+@pytest.mark.parametrize("order", ["one-of-first", "path-under-first"])
+def test_one_of_next_to_path_under_takes_the_listed_paths_in_either_order(
+        tmp_path: Any, order: str) -> None:
+    # PathUnder hands the others a CheckedPath (a str subclass); OneOf's type-exact test must read
+    # it as the str it is, or no listed path could ever pass.
+    from leastpriv.contract import OneOf, PathUnder
+    root = str(tmp_path)
+    markers = (OneOf(f"{root}/a"), PathUnder(root))
+    contract = contract_for(Annotated[(str, *(markers if order == "one-of-first"
+                                             else markers[::-1]))])
+    assert round_trip(contract, f"{root}/a") == f"{root}/a"
+    refused(contract, f"{root}/b")

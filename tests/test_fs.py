@@ -13,9 +13,15 @@ from typing import Annotated
 import pytest
 
 import leastpriv
+from conftest import requires_root
+from contract_helpers import resolution  # noqa: F401 - a fixture, used by name
 from leastpriv import caps, fs, paths
 from leastpriv.contract import PathUnder
 from leastpriv.paths import CheckedPath
+
+# Every operation and every attack below, with openat2 and with the walk that stands in for it on
+# kernels before 5.6.
+pytestmark = pytest.mark.usefixtures("resolution")
 
 
 @pytest.fixture
@@ -215,3 +221,29 @@ def test_a_truncating_open_still_truncates_a_file_with_one_name(root: Path) -> N
     fd = fs.open(checked(root, "vm1/console.log"), os.O_WRONLY | os.O_TRUNC)
     os.close(fd)
     assert (root / "vm1" / "console.log").read_bytes() == b""
+
+
+@requires_root
+def test_chown_and_chmod_work_as_a_daemon_runs_them(root: Path) -> None:
+    # A daemon is not uid 0 and not dumpable, which makes /proc/<pid>/fd root's: chmod goes
+    # through /proc/self/fd, so it must still reach the descriptor from there, holding only the
+    # declared capabilities (CAP_FOWNER to chmod a file that is not its own).
+    from leastpriv.privileged.privileges import drop_privileges
+
+    target = root / "vm1" / "console.log"
+    os.chmod(target, 0o600)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status only
+        try:
+            paths.pin_at_start([str(root)])
+            drop_privileges([caps.CAP_FOWNER, caps.CAP_CHOWN], user="nobody")
+            path = checked(root, "vm1/console.log")
+            fs.chmod(path, 0o640)
+            fs.chown(path, 4242, 4343)
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    info = target.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (4242, 4343, 0o640)

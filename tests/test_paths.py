@@ -9,18 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from contract_helpers import resolution  # noqa: F401 - a fixture, used by its name
 from leastpriv import paths
 from leastpriv.paths import CheckedPath, PathRefused, UnsafeRoot
-
-
-@pytest.fixture(params=["openat2", "walk"])
-def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each test runs with openat2 and with the component walk used on kernels without it."""
-    if request.param == "walk":
-        monkeypatch.setattr(paths, "_have_openat2", False)
-    elif not paths._have_openat2:
-        pytest.skip("openat2 is not available on this machine")
-    return str(request.param)
 
 
 @pytest.fixture
@@ -56,7 +47,8 @@ def errno_of(dir_fd: int, relative: str, flags: int = os.O_PATH) -> int:
 # open_beneath
 
 
-def test_opens_what_lies_beneath_the_directory(resolution: str, root_fd: int) -> None:
+@pytest.mark.usefixtures("resolution")
+def test_opens_what_lies_beneath_the_directory(root_fd: int) -> None:
     fd = paths.open_beneath(root_fd, "vm1/console.log", os.O_RDONLY)
     try:
         assert os.read(fd, 10) == b"log"
@@ -64,7 +56,8 @@ def test_opens_what_lies_beneath_the_directory(resolution: str, root_fd: int) ->
         os.close(fd)
 
 
-def test_creates_a_file_with_the_mode_given(resolution: str, root: Path, root_fd: int) -> None:
+@pytest.mark.usefixtures("resolution")
+def test_creates_a_file_with_the_mode_given(root: Path, root_fd: int) -> None:
     os.close(paths.open_beneath(root_fd, "vm1/new", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
     assert (root / "vm1" / "new").stat().st_mode & 0o777 == 0o640 & ~_umask()
 
@@ -75,7 +68,8 @@ def _umask() -> int:
     return mask
 
 
-def test_a_symlinked_directory_is_never_followed(resolution: str, root: Path, outside: Path,
+@pytest.mark.usefixtures("resolution")
+def test_a_symlinked_directory_is_never_followed(root: Path, outside: Path,
                                                  root_fd: int) -> None:
     (root / "vm2").symlink_to(outside)
     (root / "vm3").symlink_to(root / "vm1")  # even one that stays inside
@@ -84,7 +78,8 @@ def test_a_symlinked_directory_is_never_followed(resolution: str, root: Path, ou
     assert errno_of(root_fd, "vm2/new", os.O_WRONLY | os.O_CREAT) == errno.ELOOP
 
 
-def test_a_final_symlink_is_never_followed(resolution: str, root: Path, outside: Path,
+@pytest.mark.usefixtures("resolution")
+def test_a_final_symlink_is_never_followed(root: Path, outside: Path,
                                            root_fd: int) -> None:
     (root / "vm1" / "disk").symlink_to(outside / "secret")
     (root / "vm1" / "dangling").symlink_to(outside / "created-by-root")
@@ -96,7 +91,8 @@ def test_a_final_symlink_is_never_followed(resolution: str, root: Path, outside:
 
 @pytest.mark.parametrize("relative", ["../outside/secret", "vm1/../../outside/secret",
                                       "/etc/passwd"])
-def test_nothing_resolves_above_the_directory(resolution: str, outside: Path, root_fd: int,
+@pytest.mark.usefixtures("resolution")
+def test_nothing_resolves_above_the_directory(outside: Path, root_fd: int,
                                               relative: str) -> None:
     assert errno_of(root_fd, relative) == errno.EXDEV
 
@@ -126,7 +122,8 @@ def test_a_root_is_pinned_once_and_keeps_its_directory(root: Path, outside: Path
 
 
 @pytest.mark.parametrize("layout", ["root is a symlink", "parent is a symlink"])
-def test_a_root_reached_through_a_symlink_is_refused(resolution: str, root: Path,
+@pytest.mark.usefixtures("resolution")
+def test_a_root_reached_through_a_symlink_is_refused(root: Path,
                                                     tmp_path: Path, layout: str) -> None:
     if layout == "root is a symlink":
         declared = tmp_path / "alias"
@@ -210,7 +207,8 @@ def test_a_daemon_start_forgets_every_rebinding(root: Path) -> None:
 # The check
 
 
-def test_resolve_locates_the_path_beneath_its_root(resolution: str, root: Path) -> None:
+@pytest.mark.usefixtures("resolution")
+def test_resolve_locates_the_path_beneath_its_root(root: Path) -> None:
     checked = paths.resolve(f"{root}/vm1/console.log", str(root), False)
     assert type(checked) is CheckedPath
     assert checked == f"{root}/vm1/console.log"
@@ -218,32 +216,37 @@ def test_resolve_locates_the_path_beneath_its_root(resolution: str, root: Path) 
         str(root), "vm1/console.log", False)
 
 
-def test_resolve_accepts_what_does_not_exist_yet(resolution: str, root: Path) -> None:
+@pytest.mark.usefixtures("resolution")
+def test_resolve_accepts_what_does_not_exist_yet(root: Path) -> None:
     for relative in ("vm1/new.log", "vm9/a/b", "vm1/console.log/below-a-file"):
         assert paths.resolve(f"{root}/{relative}", str(root), False).relative == relative
 
 
-def test_resolve_refuses_a_symlink_before_a_missing_name(resolution: str, root: Path,
+@pytest.mark.usefixtures("resolution")
+def test_resolve_refuses_a_symlink_before_a_missing_name(root: Path,
                                                          outside: Path) -> None:
     (root / "vm2").symlink_to(outside)
     with pytest.raises(PathRefused):
         paths.resolve(f"{root}/vm2/missing/deeper", str(root), False)
 
 
-def test_resolve_refuses_special_files_unless_allowed(resolution: str, root: Path) -> None:
+@pytest.mark.usefixtures("resolution")
+def test_resolve_refuses_special_files_unless_allowed(root: Path) -> None:
     os.mkfifo(root / "pipe")
     with pytest.raises(PathRefused):
         paths.resolve(f"{root}/pipe", str(root), False)
     assert paths.resolve(f"{root}/pipe", str(root), True).allow_special
 
 
-def test_resolve_refuses_what_it_cannot_examine(resolution: str, root: Path) -> None:
+@pytest.mark.usefixtures("resolution")
+def test_resolve_refuses_what_it_cannot_examine(root: Path) -> None:
     (root / "loop").symlink_to(root / "loop")
     with pytest.raises(PathRefused):
         paths.resolve(f"{root}/loop/x", str(root), False)
 
 
-def test_resolve_refuses_a_name_the_file_system_cannot_hold(resolution: str, root: Path) -> None:
+@pytest.mark.usefixtures("resolution")
+def test_resolve_refuses_a_name_the_file_system_cannot_hold(root: Path) -> None:
     # A lone surrogate that no file name encodes to: a refusal like any other, not an encoding
     # error escaping the check (the daemon would answer it as a failure of the function).
     with pytest.raises(PathRefused):

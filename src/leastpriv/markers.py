@@ -185,7 +185,9 @@ class OneOf(Marker):
         rule = f"must be one of {short(self.values)}"
 
         def check_one_of(value: Any) -> Any:
-            if (type(value), value) in allowed:
+            # A path PathUnder checked (it runs first) is compared as the str it is.
+            kind = str if type(value) is paths.CheckedPath else type(value)
+            if (kind, value) in allowed:
                 return value
             raise Refused(f"{short(value)} {rule}")
 
