@@ -16,7 +16,7 @@ import inspect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from leastpriv import caps
 from leastpriv.audit.facts import EXECUTION_KINDS, EntrypointFact, FlowFact, ModuleFacts
@@ -55,10 +55,12 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {}
+Check = TypeVar("Check", FileCheck, TreeCheck)
 
 
-def _rule(rule_id: str, name: str, severity: Severity, scope: Literal["file", "tree"] = "file"):
-    def register(check: Callable[..., Iterator[Hit]]) -> Callable[..., Iterator[Hit]]:
+def _rule(rule_id: str, name: str, severity: Severity,
+          scope: Literal["file", "tree"] = "file") -> Callable[[Check], Check]:
+    def register(check: Check) -> Check:
         doc = inspect.cleandoc(check.__doc__ or "")
         RULES[rule_id] = Rule(rule_id, name, severity, scope, _summary(doc), doc, check)
         return check
