@@ -135,7 +135,7 @@ class PrivContext:
 
     def entrypoint_with_timeout(self, seconds: float) -> Callable[[F], F]:
         """Like `entrypoint`, with a per-call timeout of `seconds` (over the context's own)."""
-        return functools.partial(self._register, timeout=_seconds(seconds))  # type: ignore[return-value]
+        return functools.partial(self._register, timeout=_seconds(seconds))
 
     def _register(self, func: F, *, timeout: float | None) -> F:
         strict = self.policy == "strict"
