@@ -32,8 +32,12 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType, ModuleType
+from typing import TYPE_CHECKING
 
 from leastpriv import caps
+
+if TYPE_CHECKING:
+    from leastpriv.context import PrivContext
 
 INSTANCES_ROOT_ENV = "LEASTPRIV_EXAMPLE_INSTANCES_ROOT"
 # The uid the instance's console log is handed to. Any uid in the contract's range works; no such
@@ -252,8 +256,9 @@ def _register_misplaced_entrypoint(
     """
     namespace_name = network.NamespaceName
     veth_name = network.VethName
+    files_context: PrivContext = console.console_ctx
 
-    @console.console_ctx.entrypoint
+    @files_context.entrypoint
     def add_veth_through_files_context_privileged(
         namespace: namespace_name, name: veth_name, peer: veth_name  # type: ignore[valid-type]
     ) -> None:
