@@ -14,7 +14,7 @@ import posixpath
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,7 +190,8 @@ def _unknown_commands(commands: Iterable[CommandPlan]) -> list[Review]:
 
 
 def _command_plans(
-    filters: Sequence[Filter], calls: Sequence[FoundCall], lookup
+    filters: Sequence[Filter], calls: Sequence[FoundCall],
+    lookup: Callable[[str], CommandEntry | None],
 ) -> list[CommandPlan]:
     by_filter: dict[str, list[Filter]] = defaultdict(list)
     by_call: dict[str, list[RootCallSite]] = defaultdict(list)
@@ -213,7 +214,7 @@ def suggest_functions(
     calls: Iterable[FoundCall], filters: Sequence[Filter], *, project: str
 ) -> tuple[list[SuggestedFunction], list[Review]]:
     """One function per argv shape (program, subcommand, length); the rest listed for review."""
-    groups: dict[tuple, list[FoundCall]] = defaultdict(list)
+    groups: dict[Shape, list[FoundCall]] = defaultdict(list)
     review = []
     for call in calls:
         reason = _unplannable(call)
@@ -242,7 +243,12 @@ def _unplannable(call: FoundCall) -> str:
     return ""
 
 
-def _shape(call: FoundCall) -> tuple:
+# A call's shape: its program (None when not a literal), its subcommand ("" when none), how many
+# words it has.
+Shape = tuple[str | None, str, int]
+
+
+def _shape(call: FoundCall) -> Shape:
     argv = call.site.argv[program_index(call.site.argv):]
     subcommand = argv[1] if len(argv) > 1 and argv[1] and not argv[1].startswith("-") else ""
     return (call.site.command, subcommand, len(argv))
