@@ -257,8 +257,8 @@ class _ModuleVisitor(ast.NodeVisitor):
         flows = dataflow.FlowAnalysis(
             self._functions, self.facts.module, self.resolve, sinks, aliases=self._aliases
         )
-        for func, context in self._entrypoints:
-            self.facts.entrypoints.append(self._entrypoint(func, context, flows))
+        for func, decorated_by in self._entrypoints:
+            self.facts.entrypoints.append(self._entrypoint(func, decorated_by, flows))
         if not (summarise or self._entrypoints or self.facts.contexts):
             return
         for name, func in self._functions.items():
