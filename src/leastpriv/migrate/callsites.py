@@ -397,7 +397,8 @@ def _program(argv: Sequence[str | None]) -> str | None:
 def _skip_sudo_options(words: list[ast.expr | None]) -> list[ast.expr | None]:
     index = 0
     while index < len(words):
-        word = _literal(words[index]) if words[index] is not None else None
+        node = words[index]
+        word = _literal(node) if node is not None else None
         if word is None or not word.startswith("-"):
             break
         index += 2 if word in _SUDO_VALUE_OPTIONS else 1
