@@ -340,3 +340,25 @@ def test_a_contract_names_every_path_under_root_it_holds(tmp_path: Path) -> None
     }
     assert Contract.of(move_privileged).path_roots == (
         str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "logs"))
+
+
+def test_a_forged_checked_path_is_checked_again_by_its_text(tmp_path: Path) -> None:
+    # A CheckedPath carries the root and the relative part leastpriv.fs acts on. One built by hand
+    # (for "/", relative "etc/shadow", its text inside the root) must never reach the function as
+    # it is: the daemon checks the text again and hands on what it resolved itself.
+    from leastpriv.paths import CheckedPath
+
+    root = tmp_path / "root"
+    root.mkdir()
+
+    def chmod_privileged(path):  # type: ignore[no-untyped-def]
+        """Annotated below: the root is a local name, which a string annotation cannot reach."""
+
+    chmod_privileged.__annotations__ = {"path": Annotated[str, PathUnder(root)]}
+    contract = Contract.of(chmod_privileged)
+    forged = CheckedPath(f"{root}/log", "/", "etc/shadow", True)
+    for _, kwargs in (contract.unbind({"path": forged}),
+                      contract.unbind(contract.bind((forged,), {}))):
+        received = kwargs["path"]
+        assert (received.root, received.relative, received.allow_special) == (
+            str(root), "log", False)

@@ -332,3 +332,26 @@ def test_one_of_next_to_path_under_takes_the_listed_paths_in_either_order(
                                              else markers[::-1]))])
     assert round_trip(contract, f"{root}/a") == f"{root}/a"
     refused(contract, f"{root}/b")
+
+
+# ---------------------------------------------------------------------------------------------
+# Negative zero
+
+
+def test_a_range_that_starts_at_zero_refuses_negative_zero() -> None:
+    # -0.0 == 0 passes `lo <= value`, yet str(-0.0) is "-0.0": handed on as a command argument it
+    # reads as an option ("-0..."), the very thing a range starting at 0 rules out.
+    from leastpriv.contract import Range
+    contract = contract_for(Annotated[float, Range(0, 10)])
+    refused(contract, -0.0)
+    refused_from_wire(contract, -0.0)
+    assert round_trip(contract, 0.0) == 0.0
+    assert round_trip(contract_for(Annotated[float, Range(-1, 1)]), -0.0) == 0.0
+
+
+def test_one_of_tells_negative_zero_from_zero() -> None:
+    from leastpriv.contract import OneOf
+    contract = contract_for(Annotated[float, OneOf(0.0, 2.5)])
+    refused_from_wire(contract, -0.0)
+    assert math.copysign(1.0, round_trip(contract, 0.0)) == 1.0
+    assert math.copysign(1.0, round_trip(contract_for(Annotated[float, OneOf(-0.0)]), -0.0)) < 0

@@ -251,3 +251,20 @@ def test_resolve_refuses_a_name_the_file_system_cannot_hold(root: Path) -> None:
     # error escaping the check (the daemon would answer it as a failure of the function).
     with pytest.raises(PathRefused):
         paths.resolve(f"{root}/vm1/\ud800", str(root), False)
+
+
+@pytest.mark.usefixtures("resolution")
+def test_a_nul_in_the_name_is_refused_not_cut(root_fd: int) -> None:
+    # openat2 is handed a C string: a NUL would end it early and open "vm1/console.log" for
+    # "vm1/console.log\0.bak". os.open refuses such a name with ValueError; so does open_beneath.
+    with pytest.raises(ValueError):
+        paths.open_beneath(root_fd, "vm1/console.log\x00.bak", os.O_RDONLY)
+
+
+@pytest.mark.usefixtures("resolution")
+@pytest.mark.parametrize("path", ["/proc/self/root/etc/passwd", f"/proc/{os.getpid()}/root/etc",
+                                  f"/proc/{os.getpid()}/fd/0"])
+def test_a_magic_link_under_a_slash_root_is_refused(path: str) -> None:
+    # PathUnder("/") is allowed; /proc's magic links must not lead a path anywhere from there.
+    with pytest.raises(PathRefused):
+        paths.resolve(path, "/", False)

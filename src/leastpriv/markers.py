@@ -8,6 +8,7 @@ check returns the value (`PathUnder`: the `CheckedPath` it resolved) or raises `
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import reprlib
@@ -117,10 +118,14 @@ class Range(Marker):
             raise self._refuse_kind(kind)
         lo, hi = self.lo, self.hi
         rule = f"must be between {lo!r} and {hi!r}"
+        # -0.0 == 0, yet it prints as "-0.0": handed on as a command argument it reads as an
+        # option. A range that starts at zero or above means "not negative", and refuses it.
+        no_negative_zero = lo >= 0
 
         def check_range(value: Any) -> Any:
             # Written as a positive test so that NaN, which compares false to everything, fails.
-            if lo <= value <= hi:
+            if lo <= value <= hi and not (
+                    value == 0 and no_negative_zero and math.copysign(1.0, value) < 0):
                 return value
             raise Refused(f"{short(value)} {rule}")
 
@@ -181,17 +186,22 @@ class OneOf(Marker):
                                   f"it narrows ({refusal.describe()})") from None
         # Keyed by type as well: set membership alone lets 1 match 1.0 and True match 1, which
         # the base check does not rule out where it takes several types (float takes an int).
-        allowed = frozenset((type(value), value) for value in self.values)
+        allowed = frozenset(map(_one_of_key, self.values))
         rule = f"must be one of {short(self.values)}"
 
         def check_one_of(value: Any) -> Any:
-            # A path PathUnder checked (it runs first) is compared as the str it is.
-            kind = str if type(value) is paths.CheckedPath else type(value)
-            if (kind, value) in allowed:
+            if _one_of_key(value) in allowed:
                 return value
             raise Refused(f"{short(value)} {rule}")
 
         return check_one_of
+
+
+def _one_of_key(value: Any) -> tuple[type, Any, float]:
+    """What `OneOf` compares: the type, the value, and the sign of a float (-0.0 == 0.0)."""
+    # A path PathUnder checked (it runs first) is compared as the str it is.
+    kind = str if type(value) is paths.CheckedPath else type(value)
+    return kind, value, math.copysign(1.0, value) if kind is float else 1.0
 
 
 # Line boundaries as str.splitlines() knows them, and NUL: the characters that let one value

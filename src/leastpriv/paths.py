@@ -73,7 +73,10 @@ def _openat2(dir_fd: int, relative: str, flags: int, mode: int) -> int:
     # openat2, unlike openat, refuses a mode unless the open may create a file.
     creates = flags & os.O_CREAT or flags & os.O_TMPFILE == os.O_TMPFILE
     how = _OpenHow(flags | os.O_CLOEXEC, mode if creates else 0, _RESOLVE)
-    fd: int = _syscall(_SYS_OPENAT2, dir_fd, os.fsencode(relative), how, _HOW_SIZE)
+    name = os.fsencode(relative)
+    if b"\0" in name:  # the C string would end there: refused as os.open refuses it
+        raise ValueError("embedded null byte")
+    fd: int = _syscall(_SYS_OPENAT2, dir_fd, name, how, _HOW_SIZE)
     if fd < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code), relative)
