@@ -193,3 +193,15 @@ def test_closing_the_channel_while_a_thread_waits_for_its_reply_fails_that_call_
     waiting.join(30)
     assert raised == [DaemonDied]
     daemon_end.close()
+
+
+def test_readable_without_spinning_takes_a_reply_already_there_and_waits_when_none_is() -> None:
+    caller_end, daemon_end = socket.socketpair()
+    reader = wire.FrameReader(caller_end)
+    assert not reader.readable(0.01, spin=False)
+    daemon_end.sendall(wire.frame(wire.new_packer(), [RET, 7, "here"], 1 << 20))
+    assert reader.readable(0.01, spin=False)
+    assert reader.has_frame()  # already received: the read that follows makes no system call
+    assert reader.read_message(spin=False) == [wire.Kind.RET, 7, "here"]
+    daemon_end.close()
+    assert reader.readable(0.01, spin=False) and reader.read_message(spin=False) is None

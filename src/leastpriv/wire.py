@@ -446,9 +446,30 @@ class FrameReader:
     def readable(self, timeout: float, *, spin: bool = True) -> bool:
         """True when a read can start within `timeout` seconds: a header is here or data came.
 
-        `spin`: poll before blocking (see `SpinWait`); False blocks at once.
+        `spin`: poll before blocking (see `SpinWait`); False blocks at once, but first takes
+        what already came without waiting: with several calls in flight replies are usually
+        there, and one receive then replaces a poll and a receive.
         """
-        return self._end - self._start >= HEADER.size or self.spin.wait(timeout, spin=spin)
+        if self._end - self._start >= HEADER.size:
+            return True
+        if not spin and isinstance(self.spin, SpinWait) and self._receive_ready():
+            return True
+        return self.spin.wait(timeout, spin=spin)
+
+    def _receive_ready(self) -> bool:
+        """Receive what is already there, without waiting; True if anything (or EOF) came."""
+        if self._start == self._end:
+            self._start = self._end = 0
+        elif self._end == len(self._buf):
+            return True  # part of a frame is here and the buffer is full: a read can start
+        try:
+            received = self._sock.recv_into(self._view[self._end:], 0, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True  # the read that follows fails alike, where its caller handles it
+        self._end += received
+        return True  # data, or EOF (0), which the read that follows sees again
 
     def read(self) -> bytes | None:
         """The next frame's body; None on a clean EOF between frames; `ProtocolError` otherwise."""
