@@ -20,11 +20,19 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from leastpriv.audit import baseline, settings
 from leastpriv.audit.docgen import RuleInfo
-from leastpriv.audit.model import AuditResult, Finding, Severity
+from leastpriv.audit.model import (
+    AuditResult,
+    CallSite,
+    ContextInfo,
+    EntrypointInfo,
+    Finding,
+    Severity,
+    SkippedFile,
+)
 from leastpriv.audit.options import AuditOptions
 from leastpriv.audit.report import FORMATS, render
 from leastpriv.errors import Error
@@ -165,12 +173,16 @@ def _roots(paths: Sequence[Path]) -> tuple[Path, list[Path]]:
     return Path(os.path.commonpath(bases)), list(paths)
 
 
+# The model's records that carry a path relative to the audited root.
+Located = TypeVar("Located", Finding, ContextInfo, CallSite, EntrypointInfo, SkippedFile)
+
+
 def _rebase(result: AuditResult, prefix: str) -> AuditResult:
     """`result` with every path made relative to a parent `prefix` levels up."""
     if not prefix:
         return result
 
-    def moved(item):  # type: ignore[no-untyped-def]  # any of the model's frozen dataclasses
+    def moved(item: Located) -> Located:
         return dataclasses.replace(item, path=f"{prefix}/{item.path}")
 
     entrypoints = [
