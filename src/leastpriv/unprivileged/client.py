@@ -412,7 +412,7 @@ class Channel:
             return
         record = logger.makeRecord(
             name, level, str(fields.get("pathname", "?")), _int(fields.get("lineno")),
-            str(fields.get("msg", "")), None, None, func=str(fields.get("funcName", "")),
+            str(fields.get("msg", "")), (), None, func=str(fields.get("funcName", "")),
         )
         if isinstance(fields.get("exc_text"), str):
             record.exc_text = fields["exc_text"]
