@@ -1,78 +1,25 @@
-"""The helper's own checks: under sudo, root reads only a config file that is root's alone."""
+"""The helper's own checks: its options, the configuration's location, the invoking user."""
 
 from __future__ import annotations
 
-import os
+import grp
+import pwd
 from pathlib import Path
 
 import pytest
 from tests.conftest import requires_root
 
 from leastpriv import PolicyError
-from leastpriv.privileged.helper import _parse, check_root_only
+from leastpriv.config import ContextConfig
+from leastpriv.privileged.helper import (
+    Invoker,
+    _parse,
+    check_config_location,
+    with_default_identity,
+)
 
 pytestmark = requires_root
 NOBODY = 65534
-
-
-@pytest.fixture
-def root_dir(tmp_path: Path) -> Path:
-    """A root-owned 0755 directory (pytest's tmp_path is 0700, which is root's alone too)."""
-    directory = tmp_path / "etc"
-    directory.mkdir(mode=0o755)
-    return directory
-
-
-def config_in(directory: Path, mode: int = 0o644, uid: int = 0) -> Path:
-    path = directory / "leastpriv.toml"
-    path.write_text("[x]\n")
-    path.chmod(mode)
-    os.chown(path, uid, -1)
-    return path
-
-
-def test_a_root_owned_file_in_root_owned_directories_is_accepted(root_dir: Path) -> None:
-    path = config_in(root_dir)
-    assert check_root_only(str(path)) == str(path.resolve())
-
-
-def test_a_file_owned_by_another_user_is_refused(root_dir: Path) -> None:
-    with pytest.raises(PolicyError):
-        check_root_only(str(config_in(root_dir, uid=NOBODY)))
-
-
-@pytest.mark.parametrize("mode", [0o664, 0o646, 0o666])
-def test_a_file_others_can_write_is_refused(root_dir: Path, mode: int) -> None:
-    with pytest.raises(PolicyError):
-        check_root_only(str(config_in(root_dir, mode=mode)))
-
-
-def test_a_directory_others_can_write_is_refused(root_dir: Path) -> None:
-    path = config_in(root_dir)
-    root_dir.chmod(0o777)  # anyone could rename another file into place
-    with pytest.raises(PolicyError):
-        check_root_only(str(path))
-
-
-def test_a_directory_owned_by_another_user_is_refused(root_dir: Path) -> None:
-    path = config_in(root_dir)
-    os.chown(root_dir, NOBODY, -1)
-    with pytest.raises(PolicyError):
-        check_root_only(str(path))
-
-
-def test_a_sticky_root_owned_directory_like_tmp_is_accepted(root_dir: Path) -> None:
-    path = config_in(root_dir)
-    root_dir.chmod(0o1777)  # nobody else can remove or replace root's file in it
-    assert check_root_only(str(path)) == str(path.resolve())
-
-
-def test_a_symlink_is_judged_by_the_file_it_leads_to(root_dir: Path, tmp_path: Path) -> None:
-    foreign = config_in(root_dir, uid=NOBODY)
-    link = tmp_path / "link.toml"
-    link.symlink_to(foreign)
-    with pytest.raises(PolicyError):
-        check_root_only(str(link))
 
 
 @pytest.mark.parametrize("argv", [
@@ -105,3 +52,80 @@ def test_help_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
         _parse(["--help"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.startswith("usage: leastpriv-helper --context")
+
+
+# -- --config under sudo: only from the root-owned configuration directory ------------------------
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "etc-leastpriv"
+    directory.mkdir(mode=0o755)
+    return directory
+
+
+def test_a_root_only_file_outside_the_configuration_directory_is_refused_unread(
+        config_dir: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret:19000:0:99999:7:::\n")
+    secret.chmod(0o600)
+    before = secret.stat().st_atime_ns
+    with pytest.raises(PolicyError) as refused:
+        check_config_location(str(secret), str(config_dir))
+    assert "secret" not in str(refused.value).replace(str(secret), "")
+    assert secret.stat().st_atime_ns == before
+
+
+def test_a_path_that_climbs_out_of_the_configuration_directory_is_refused(
+        config_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "x.toml"
+    outside.write_text("")
+    with pytest.raises(PolicyError):
+        check_config_location(str(config_dir / ".." / "x.toml"), str(config_dir))
+    (config_dir / "link.toml").symlink_to(outside)
+    with pytest.raises(PolicyError):
+        check_config_location(str(config_dir / "link.toml"), str(config_dir))
+
+
+def test_a_root_owned_file_in_the_configuration_directory_is_accepted(config_dir: Path) -> None:
+    path = config_dir / "nova.toml"
+    path.write_text("[x]\n")
+    assert check_config_location(str(path), str(config_dir)) == str(path)
+
+
+def test_a_file_in_the_configuration_directory_others_can_write_is_refused(
+        config_dir: Path) -> None:
+    path = config_dir / "nova.toml"
+    path.write_text("[x]\n")
+    path.chmod(0o666)
+    with pytest.raises(PolicyError):
+        check_config_location(str(path), str(config_dir))
+
+
+# -- who the daemon runs as ---------------------------------------------------------------------
+
+def config(user: str | None = None, group: str | None = None) -> ContextConfig:
+    return ContextConfig(capabilities=frozenset(), helper_command=None, user=user, group=group,
+                         thread_pool_size=None, logger_name=None, timeout=None)
+
+
+def test_under_sudo_a_context_without_user_runs_as_the_invoking_user_and_group() -> None:
+    invoker = Invoker({"SUDO_UID": str(NOBODY), "SUDO_GID": str(NOBODY)})
+    chosen = with_default_identity(config(), invoker)
+    assert (chosen.user, chosen.group) == (pwd.getpwuid(NOBODY).pw_name,
+                                           grp.getgrgid(NOBODY).gr_name)
+
+
+def test_a_named_user_wins_over_the_invoking_user() -> None:
+    invoker = Invoker({"SUDO_UID": str(NOBODY), "SUDO_GID": str(NOBODY)})
+    assert with_default_identity(config(user="root"), invoker).user == "root"
+
+
+def test_without_sudo_no_user_is_chosen() -> None:
+    assert with_default_identity(config(), Invoker({})).user is None
+
+
+def test_an_invoking_uid_without_a_name_is_refused() -> None:
+    taken = {entry.pw_uid for entry in pwd.getpwall()}
+    unnamed = next(uid for uid in range(40000, 60000) if uid not in taken)
+    with pytest.raises(PolicyError):
+        with_default_identity(config(), Invoker({"SUDO_UID": str(unnamed), "SUDO_GID": "0"}))

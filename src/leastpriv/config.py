@@ -38,6 +38,11 @@ __all__ = ["CONFIG_ENV", "ContextConfig", "resolve"]
 
 #: The environment variable naming the TOML file, when no file is passed explicitly.
 CONFIG_ENV = "LEASTPRIV_CONFIG"
+#: The only directory a helper run through sudo reads ``--config`` from (root's, like sudoers.d).
+SUDO_CONFIG_DIR = "/etc/leastpriv"
+#: The import path a root caller hands the helper it runs directly (``python -I`` ignores
+#: PYTHONPATH); ignored under sudo.
+HELPER_PATH_ENV = "LEASTPRIV_HELPER_PATH"
 
 # Pre-started daemons ("connect") and a call audit log come later: until they exist, their keys are
 # unknown keys, refused like any typo, so no operator relies on a setting that does nothing.

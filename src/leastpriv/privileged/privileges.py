@@ -90,6 +90,11 @@ def _prctl(option: int, arg2: int = 0, arg3: int = 0, what: str = "prctl") -> in
     return _check(_libc.prctl(ctypes.c_int(option), *args), what)
 
 
+def set_not_dumpable() -> None:
+    """No core dump, and no ptrace or /proc/<pid>/mem for processes of this process's uid."""
+    _prctl(_PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE, 0)")
+
+
 def _capset(effective: int, permitted: int, inheritable: int) -> None:
     """Set this thread's effective, permitted and inheritable sets to the given 64-bit masks."""
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)  # pid 0: the calling thread
@@ -237,7 +242,7 @@ def drop_privileges(
 
     # 7. Not dumpable: a process of the daemon's own uid must not ptrace it or read its memory.
     #    Changing credentials usually clears the flag already; say so rather than rely on it.
-    _prctl(_PR_SET_DUMPABLE, 0, what="prctl(PR_SET_DUMPABLE, 0)")
+    set_not_dumpable()
 
     return _verify(wanted, 0 if root else wanted, uid, gid)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from leastpriv import wire
-from leastpriv.config import ContextConfig
+from leastpriv.config import HELPER_PATH_ENV, ContextConfig
 from leastpriv.errors import DaemonStartError
 from leastpriv.unprivileged import green
 from leastpriv.unprivileged.client import Channel, Hello
@@ -106,7 +106,9 @@ def _finish_launch(method: str, name: str, sock: socket.socket, config: ContextC
 def default_helper_command() -> tuple[str, ...]:
     """The helper as root runs it directly, or through sudo for everyone else."""
     if os.geteuid() == 0:
-        return (sys.executable, "-m", "leastpriv.privileged.helper")
+        # -I: neither the working directory, nor PYTHON* variables, nor a user site on sys.path
+        # (a world-writable cwd would otherwise put a planted leastpriv/ first, run as root).
+        return (sys.executable, "-I", "-m", "leastpriv.privileged.helper")
     # -n: never prompt for a password; a daemon start must fail, not hang on a terminal.
     return ("sudo", "-n", "leastpriv-helper")
 
@@ -157,7 +159,14 @@ def exec_daemon(name: str, context_ref: str, config: ContextConfig,
 def _helper_environment() -> dict[str, str]:
     # A root caller runs the helper directly: a SUDO_UID left in its own environment must not
     # make the helper expect somebody else at the other end.
-    return {key: value for key, value in os.environ.items() if not key.startswith("SUDO_")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SUDO_")}
+    if os.geteuid() == 0:
+        # The directories this root process imports from itself, so the isolated helper finds the
+        # context's module where the caller did; never "" or a relative entry (the cwd). sudo
+        # drops the variable, and the helper ignores it under sudo.
+        env[HELPER_PATH_ENV] = os.pathsep.join(
+            entry for entry in sys.path if os.path.isabs(entry))
+    return env
 
 
 def _accept_helper(listener: socket.socket, process: subprocess.Popen[bytes],
