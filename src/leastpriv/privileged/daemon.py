@@ -41,11 +41,14 @@ _RET, _ERR, _PONG = wire.Kind.RET.value, wire.Kind.ERR.value, wire.Kind.PONG.val
 
 
 class Entry(Protocol):
-    """What the daemon needs of a registered entrypoint."""
+    """What the daemon needs of a registered entrypoint (it only reads them)."""
 
-    name: str
-    function: Callable[..., Any]
-    contract: Any  # leastpriv.contract.Contract: unbind(payload) -> (args, kwargs)
+    @property
+    def name(self) -> str: ...
+    @property
+    def function(self) -> Callable[..., Any]: ...
+    @property
+    def contract(self) -> Any: ...  # leastpriv.contract.Contract: unbind(payload) -> (args, kwargs)
 
 
 class Daemon:
