@@ -27,7 +27,7 @@ def _start(context: Any, way: str, method: str) -> None:
     if way == "compat":
         helper = f"{sys.executable} {HERE / 'one_import.py'}"
     else:
-        helper = f"sudo -E {Path(sys.prefix) / 'bin' / 'privsep-helper'}"
+        helper = str(Path(sys.prefix) / "bin" / "privsep-helper")
     cfg.CONF.set_override("helper_command", helper, group=context.cfg_section)
     from leastpriv.compat import priv_context
 

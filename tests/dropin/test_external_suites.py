@@ -22,11 +22,12 @@ HERE = Path(__file__).parent
 pytestmark = pytest.mark.functional
 
 
-def _run_suite(modules: list[str], tmp_path: Path, config: Path, prefix: tuple[str, ...] = (),
-               plugins: tuple[str, ...] = ()) -> dict[str, str]:
+def _run_suite(modules: list[str], tmp_path: Path, config: Path | None,
+               prefix: tuple[str, ...] = (), plugins: tuple[str, ...] = ()) -> dict[str, str]:
     """Run the released test modules in a fresh interpreter; {test id: outcome}."""
     report = tmp_path / "report.xml"
-    env = dict(os.environ, VIRTUAL_ENV=sys.prefix, OS_LOG_CAPTURE="1", LEASTPRIV_CONFIG=str(config),
+    env = dict(os.environ, VIRTUAL_ENV=sys.prefix, OS_LOG_CAPTURE="1",
+               LEASTPRIV_CONFIG=str(config or ""),
                PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     command = [*prefix, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                f"--junitxml={report}", "--rootdir", str(tmp_path)]
@@ -47,10 +48,14 @@ def test_oslo_privsep_own_daemon_and_priv_context_tests_pass(tmp_path: Path) -> 
     require_dropin()
     pytest.importorskip("oslo_privsep.tests.functional.test_daemon",
                         reason="oslo.privsep 3.12's tests are copied in by scripts/dev")
+    # test_daemon starts its helper with `sudo -E privsep-helper`: under sudo the daemon runs
+    # as the invoking user (root, here) and reads a leastpriv file only from /etc/leastpriv, so
+    # it is given none.
+    daemon = _run_suite(["oslo_privsep.tests.functional.test_daemon"], tmp_path, None)
     with daemon_user() as user:
-        # Both files start daemons by exec too, whose entrypoints are imported after the drop.
+        # Forked by the fixture, and exec'd without sudo (RootwrapTest), whose entrypoints are
+        # imported after the drop.
         config = identity_config(tmp_path, {"privsep": exec_daemon_user(user)})
-        daemon = _run_suite(["oslo_privsep.tests.functional.test_daemon"], tmp_path, config)
         priv_context = _run_suite(["oslo_privsep.tests.unit.test_priv_context"], tmp_path,
                                   config)
     assert (len(daemon), len(priv_context)) == (6, 14)
@@ -63,10 +68,10 @@ def test_os_vif_pyroute2_functional_tests_pass_where_the_kernel_has_the_link_typ
     require_dropin()
     pytest.importorskip("os_vif.tests.functional.internal.command.ip.test_impl_pyroute2",
                         reason="os-vif 5.3.0 is installed by scripts/dev")
-    with network_namespace() as netns, daemon_user() as user:
-        config = identity_config(tmp_path, {"os_vif_privileged": exec_daemon_user(user)})
+    # os-vif's base class starts `sudo -E privsep-helper`: the daemon runs as the invoking user.
+    with network_namespace() as netns:
         outcomes = _run_suite(["os_vif.tests.functional.internal.command.ip.test_impl_pyroute2"],
-                              tmp_path, config, prefix=("ip", "netns", "exec", netns),
+                              tmp_path, None, prefix=("ip", "netns", "exec", netns),
                               plugins=("linktypes",))
     passed = [t for t, o in outcomes.items() if o == "passed"]
     others = {o for o in outcomes.values() if o != "passed"}

@@ -16,13 +16,13 @@ import functools
 import importlib
 import logging
 import os
-import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from leastpriv import wire
+from leastpriv.config import CONFIG_ENV
 from leastpriv.context import DEFAULT_CALL_TIMEOUT, Entrypoint
 from leastpriv.errors import CallTimeout, DaemonStartError, Error, ProtocolError, RemoteError
 
@@ -50,10 +50,13 @@ class ContextRegistry(Mapping[str, Entrypoint]):
     (checked after). Nothing else a request names is ever imported.
     """
 
-    def __init__(self, context: PrivContext) -> None:
+    def __init__(self, context: PrivContext,
+                 check: Callable[[str], None] | None = None) -> None:
         self._prefix = context.prefix
         self._entries = context._native._registry  # live: imports add to it
         self._tried: set[str] = set()
+        # Under sudo, the helper's check that only root can have written a module's files.
+        self._check = check
 
     def __getitem__(self, name: str) -> Entrypoint:
         entry = self._entries.get(name)
@@ -62,6 +65,8 @@ class ContextRegistry(Mapping[str, Entrypoint]):
             if self._may_import(module):
                 self._tried.add(module)
                 try:
+                    if self._check is not None:
+                        self._check(module)
                     importlib.import_module(module)
                 except Exception as exc:
                     LOG.warning("cannot import %s for a call: %s: %s", module,
@@ -230,36 +235,86 @@ class RootwrapClientChannel(_ClientChannel):
 
 def helper_main() -> NoReturn:
     """``privsep-helper [--config-file F]... [--config-dir D]... --privsep_context PYPATH
-    --privsep_sock_path PATH``: serve one compat context as its daemon (run as root)."""
-    from oslo_config import cfg
+    --privsep_sock_path PATH``: serve one compat context as its daemon (run as root).
 
-    from leastpriv.compat.priv_context import PrivContext, _import_object
-    from leastpriv.privileged import daemon, helper
+    The steps and checks of ``leastpriv-helper`` (`leastpriv.privileged.helper`), with
+    oslo.privsep's command line: isolated first; under sudo, code, configuration files and the
+    socket's directory that only root can have written, and the listener must be the invoking
+    user; the daemon runs as the invoking user under sudo unless its section names one.
+    """
+    from leastpriv.privileged import daemon, helper, isolation
 
+    environ = dict(os.environ)
+    invoker = helper.Invoker(environ)
     try:
-        cfg.CONF.register_cli_opts([cfg.StrOpt("privsep_context", required=True),
-                                    cfg.StrOpt("privsep_sock_path", required=True),
-                                    cfg.BoolOpt("debug", short="d", default=False)])
-        cfg.CONF(args=sys.argv[1:], project="privsep")
-        if helper._under_sudo():
-            # The caller names these files and root reads them: only root's own are accepted.
-            for path in [*cfg.CONF.config_file, *(cfg.CONF.config_dir or [])]:
-                helper.check_root_only(path)
-        logging.getLogger().setLevel(logging.DEBUG if cfg.CONF.debug else logging.INFO)
-        context = _import_object(cfg.CONF.privsep_context)
-        if not isinstance(context, PrivContext):
-            raise TypeError(f"{cfg.CONF.privsep_context} is not a privsep PrivContext")
-        config = context.daemon_config()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(cfg.CONF.privsep_sock_path)
+        isolation.isolate_process()
+        if invoker.sudo:
+            isolation.check_code(os.path.dirname(os.path.dirname(__file__)))
+        helper._import_path(invoker, environ)
+        options = _parse_options(sys.argv[1:], check_files=invoker.sudo)
+        check = helper._check_module_files if invoker.sudo else None
+        context = _load_context(options.privsep_context, check)
+        config_file = environ.get(CONFIG_ENV) or None
+        if config_file and invoker.sudo:
+            config_file = helper.check_config_location(config_file)
+        config = helper.with_default_identity(context.daemon_config(config_file), invoker)
+        sock = helper._connect(options.privsep_sock_path, invoker)
     except Exception as exc:
         print(f"privsep-helper: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         os._exit(daemon.EXIT_SETUP_FAILED)
+    logging.getLogger().setLevel(logging.DEBUG if options.debug else logging.INFO)
     # Entry is a Protocol with plain attributes, Entrypoint a NamedTuple with read-only ones:
     # mypy will not match them, though the daemon only reads them.
-    registry: Any = ContextRegistry(context)
+    registry: Any = ContextRegistry(context, check)
     daemon.run_daemon(sock, name=context.name, registry=registry, config=config,
-                      allowed_uids=helper._launching_uids(), keep_stderr=True)
+                      allowed_uids=frozenset({invoker.uid}), keep_stderr=True)
+
+
+def _parse_options(argv: list[str], *, check_files: bool) -> Any:
+    """oslo.privsep's options, parsed by oslo.config (which reads the --config-file/-dir files);
+    under sudo each of those must be root's alone before it is read."""
+    from oslo_config import cfg
+
+    from leastpriv.privileged import isolation
+
+    if check_files:
+        for path in _named_config_paths(argv):
+            isolation.check_root_only(path)
+    cfg.CONF.register_cli_opts([cfg.StrOpt("privsep_context", required=True),
+                                cfg.StrOpt("privsep_sock_path", required=True),
+                                cfg.BoolOpt("debug", short="d", default=False)])
+    cfg.CONF(args=argv, project="privsep")
+    return cfg.CONF
+
+
+def _named_config_paths(argv: list[str]) -> list[str]:
+    """The values of every --config-file and --config-dir in `argv` (``--opt v`` or ``--opt=v``)."""
+    paths = []
+    for number, word in enumerate(argv):
+        name, given, value = word.partition("=")
+        if name in ("--config-file", "--config-dir"):
+            paths.append(value if given else (argv[number + 1] if number + 1 < len(argv)
+                                               else ""))
+    return paths
+
+
+def _load_context(pypath: str, check: Callable[[str], None] | None) -> PrivContext:
+    """The compat context at `pypath` (``pkg.module.attr``), each package level checked by
+    `check` before its code runs."""
+    from leastpriv.compat.priv_context import PrivContext
+
+    module_name, _, attr = pypath.rpartition(".")
+    parts = module_name.split(".")
+    module = None
+    for depth in range(1, len(parts) + 1):
+        name = ".".join(parts[:depth])
+        if check is not None and name not in sys.modules:
+            check(name)
+        module = importlib.import_module(name)
+    context = getattr(module, attr, None)
+    if not isinstance(context, PrivContext):
+        raise TypeError(f"{pypath} is not a privsep PrivContext")
+    return context
 
 
 if __name__ == "__main__":

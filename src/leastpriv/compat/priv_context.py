@@ -146,9 +146,10 @@ class PrivContext:
         """The name the daemon serves (the pypath, else the prefix)."""
         return self._native.name
 
-    def daemon_config(self) -> config.ContextConfig:
-        """The daemon's settings: constructor, then oslo.config (capabilities only narrowed)."""
-        return config.resolve(self.cfg_section, self._native._defaults)
+    def daemon_config(self, config_file: str | None = None) -> config.ContextConfig:
+        """The daemon's settings: constructor, leastpriv's file (`config_file`, else
+        ``$LEASTPRIV_CONFIG``), then oslo.config; each may only narrow capabilities."""
+        return config.resolve(self.cfg_section, self._native._defaults, config_file=config_file)
 
     def helper_command(self, sockpath: str) -> list[str]:
         """The command that starts this context's daemon, in oslo.privsep's argument order
