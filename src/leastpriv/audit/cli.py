@@ -283,7 +283,8 @@ def run(args: argparse.Namespace, *, stdout: TextIO | None = None,
     except (UsageError, settings.SettingsError, baseline.BaselineError, OSError) as exc:
         print(f"leastpriv audit: error: {exc}", file=stderr)
         return 2
-    except Exception:  # a crash must exit 2, never 1 (which means "findings")
+    # A crash must exit 2, never 1 (which means "findings").
+    except Exception:  # noqa: BLE001 - any crash, reported with its traceback
         traceback.print_exc(file=stderr)
         print("leastpriv audit: internal error (a bug: please report it with the traceback)",
               file=stderr)
