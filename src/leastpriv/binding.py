@@ -311,7 +311,7 @@ def _type_hints(func: Callable[..., Any], function: str, strict: bool) -> dict[s
         return typing.get_type_hints(func, include_extras=True)
     # Any failure to evaluate the annotations (NameError, a bad forward reference) means the
     # contract cannot be known: a policy problem, reported as such.
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - see above: any failure is a policy problem
         message = f"{function}: its annotations cannot be evaluated ({type(exc).__name__}: {exc})"
         if strict:
             raise PolicyError(message) from None
