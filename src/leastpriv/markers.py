@@ -68,7 +68,8 @@ def short(value: Any, at: int | None = None) -> str:
                 f"({size} long, offending part at offset {at})")
     try:
         return _short_repr.repr(value)
-    except Exception:  # an int past sys.get_int_max_str_digits(), a __repr__ that raises
+    # An int past sys.get_int_max_str_digits(), a __repr__ that raises: a value is still shown.
+    except Exception:  # noqa: BLE001 - whatever repr raises
         return f"<{type_name(value)} value>"
 
 
