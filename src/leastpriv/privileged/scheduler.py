@@ -136,7 +136,8 @@ class Scheduler:
                 holding, ticket = tickets.pop(ticket, False), 0
                 # With the next request already here, its reply goes out with this one.
                 channel.send(reply, hold=holding and channel.buffered())
-        except BaseException as exc:  # whatever ends a worker closes the channel (fail closed)
+        # Whatever ends a worker closes the channel (fail closed).
+        except BaseException as exc:  # noqa: BLE001 - handed to _stop, which closes
             self._stop(exc)
         finally:
             if holding and (not ticket or tickets.pop(ticket, False)):
