@@ -57,7 +57,8 @@ def call(function: Callable[..., Any], arguments: dict[str, Any]) -> int:
         context.set_client_mode(False)
     try:
         function(**arguments)
-    except Exception:  # the trial's outcome is the exit status; the trace is evidence
+    # The trial's outcome is the exit status; the trace is evidence.
+    except Exception:  # noqa: BLE001 - any failure of the trial is its outcome
         traceback.print_exc()
         return 1
     return 0
