@@ -146,7 +146,8 @@ class Daemon:
             # The authoritative contract check: the caller's own check is only a convenience.
             args, kwargs = entry.contract.unbind(payload)
             result = entry.function(*args, **kwargs)
-        except BaseException as exc:
+        # Whatever the function raises goes back to its caller; the daemon serves on.
+        except BaseException as exc:  # noqa: BLE001 - sent back, not swallowed
             return _error_reply(request_id, exc)
         return [_RET, request_id, result]
 
@@ -192,7 +193,8 @@ class ForwardingHandler(logging.Handler):
                 "funcName": record.funcName, "created": record.created,
                 "exc_text": record.exc_text, "threadName": record.threadName,
             }])
-        except Exception:
+        # A log record that cannot be forwarded is dropped: logging must never end a call.
+        except Exception:  # noqa: BLE001, S110 - dropped on purpose
             pass
 
 
@@ -245,7 +247,8 @@ def report_setup_failure(sock: socket.socket, exc: BaseException) -> None:
         reason = f"{type(exc).__name__}: {exc}"
         sock.sendall(wire.frame(wire.new_packer(), [wire.Kind.SETUP_FAILED, 0, reason],
                                 wire.DEFAULT_MAX_FRAME_SIZE))
-    except Exception:
+    # Best effort: the launcher may be gone; the daemon exits either way.
+    except Exception:  # noqa: BLE001, S110 - nothing left to tell it with
         pass
 
 
@@ -315,7 +318,8 @@ def run_daemon(sock: socket.socket, *, name: str, registry: Mapping[str, Entry],
         become_daemon_of(name)  # its own entrypoints called in here run here; others refused
         daemon = set_up(sock, name=name, registry=registry, config=config,
                         allowed_uids=allowed_uids)
-    except BaseException as exc:
+    # Any failure, SystemExit included, ends the process here: never unwind into the caller.
+    except BaseException as exc:  # noqa: BLE001 - reported, then os._exit
         report_setup_failure(sock, exc)
         if keep_stderr:
             print(f"leastpriv daemon set-up failed: {type(exc).__name__}: {exc}",
