@@ -122,7 +122,8 @@ def unpackb(body: bytes | memoryview) -> Any:
                                use_list=True, unicode_errors=SURROGATES)
     except ProtocolError:
         raise
-    except Exception as exc:  # msgpack raises several unrelated classes for bad input
+    # msgpack raises several unrelated classes for bad input.
+    except Exception as exc:  # noqa: BLE001 - all of them a ProtocolError
         raise ProtocolError(f"malformed frame body: {type(exc).__name__}") from None
 
 
@@ -593,7 +594,8 @@ def _constructor_args(exc: BaseException) -> list[Any] | None:
         args = reduced[1] if isinstance(reduced, tuple) and reduced[0] is type(exc) else exc.args
         packb(list(args))
         return list(args)
-    except Exception:  # an arg that cannot travel: the caller gets RemoteError instead
+    # An arg that cannot travel: the caller gets RemoteError instead.
+    except Exception:  # noqa: BLE001 - whatever packing it raises
         return None
 
 
@@ -643,5 +645,6 @@ def _rebuild(cls: type[Exception], encoded: dict[str, Any]) -> Exception | None:
         return None
     try:
         return cls(*args)
-    except Exception:  # the class's constructor does not take its own args back: RemoteError
+    # The class's constructor does not take its own args back: RemoteError.
+    except Exception:  # noqa: BLE001 - whatever the constructor raises
         return None
