@@ -350,7 +350,7 @@ def _result(
 def _entrypoint_info(index: TreeIndex, entrypoint_id: str) -> EntrypointInfo:
     located = index.entrypoints[entrypoint_id]
     entrypoint = located.entrypoint
-    assert entrypoint is not None
+    assert entrypoint is not None  # noqa: S101 - narrows the type: the index's are all found
     callers = tuple(
         sorted(
             (
