@@ -83,7 +83,7 @@ class HubWait:
         # before it looks at descriptors, so a zero timeout would never see data already there).
         self._select = patcher.original("select").select
 
-    def wait(self, timeout: float | None, *, spin: bool = True) -> bool:
+    def wait(self, timeout: float | None, *, spin: bool = True) -> bool:  # noqa: ARG002 - below
         """Wait up to `timeout` seconds (None: until data or EOF) for data; False when none came.
 
         `spin` is accepted for `wire.SpinWait`'s sake: nothing spins here.
