@@ -63,7 +63,7 @@ NAMESPACES = ("net", "mnt", "pid", "ipc", "uts")
 EXIT_REFUSED = 125  # the sandbox could not be built or verified: nothing was run
 EXIT_NOT_FOUND = 127
 PID_PLACEHOLDER = "{pid}"  # in argv: the pid of a root-owned process started by setup
-SCRATCH = "/tmp"
+SCRATCH = "/tmp"  # noqa: S108 - a fresh tmpfs over it, in the sandbox's own mount namespace
 _DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
 _PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -131,13 +131,13 @@ def build_sandbox() -> None:
             if exc.errno not in (2, 22) or (os.path.ismount(point) and _writable(point)):
                 raise
     # 3. Private scratch space, over whatever the host has there.
-    for point in (SCRATCH, "/run", "/var/tmp"):
+    for point in (SCRATCH, "/run", "/var/tmp"):  # noqa: S108 - each a fresh tmpfs, as above
         if os.path.isdir(point) and not os.path.islink(point):
             _mount("tmpfs", point, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777")
     _mount("tmpfs", "/dev", "tmpfs", _MS_NOSUID | _MS_NOEXEC, "mode=755")
     for name, (major, minor) in _DEVICES.items():
         os.mknod(f"/dev/{name}", 0o666 | 0o020000, os.makedev(major, minor))
-        os.chmod(f"/dev/{name}", 0o666)
+        os.chmod(f"/dev/{name}", 0o666)  # noqa: S103 - these nodes' usual mode, in a private /dev
     # 4. This PID namespace's /proc, read-only but for the new network namespace's sysctls.
     _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
     _mount(None, "/proc", None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
@@ -184,10 +184,11 @@ def _run_command(trial: Trial, argv: Sequence[str]) -> int:
                 code = call.call(function, json.loads(trial.arguments))
                 raise SystemExit(code)
             code = EXIT_NOT_FOUND
-            os.execvpe(argv[0], list(argv), env)
+            os.execvpe(argv[0], list(argv), env)  # noqa: S606 - the trial's argv, the probe's job
         except SystemExit:
             pass
-        except BaseException as exc:  # a fork child reports and exits, always
+        # A fork child reports and exits, always.
+        except BaseException as exc:  # noqa: BLE001 - printed, then it exits
             print(f"leastpriv probe: {type(exc).__name__}: {exc}", file=sys.stderr)
         finally:
             os._exit(code)
@@ -206,9 +207,11 @@ def _pid_one(trial: Trial) -> int:
         argv = list(trial.argv)
         if trial.sleeper:
             # A root-owned process to signal; it dies with this namespace's pid 1.
-            sleeper = subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL)
+            # By name: the sandbox's PATH, whatever directory its sleep lives in.
+            sleeper = subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL)  # noqa: S607
             argv = [arg.replace(PID_PLACEHOLDER, str(sleeper.pid)) for arg in argv]
-    except Exception as exc:  # any failure to build the sandbox refuses the trial
+    # Any failure to build the sandbox refuses the trial.
+    except Exception as exc:  # noqa: BLE001 - printed, the trial refused
         print(f"leastpriv probe: sandbox refused: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     return _run_command(trial, argv)
