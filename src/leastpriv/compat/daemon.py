@@ -68,7 +68,8 @@ class ContextRegistry(Mapping[str, Entrypoint]):
                     if self._check is not None:
                         self._check(module)
                     importlib.import_module(module)
-                except Exception as exc:
+                # Whatever the import raises is logged, and the lookup below refuses the name.
+                except Exception as exc:  # noqa: BLE001 - see above
                     LOG.warning("cannot import %s for a call: %s: %s", module,
                                 type(exc).__name__, exc)
                 entry = self._entries.get(name)
@@ -103,7 +104,8 @@ class RaisedInDaemon(Exception):
         if cls is not None:
             try:
                 return cls(*args)
-            except Exception:
+            # A class that cannot be rebuilt from its own args arrives as RemoteError.
+            except Exception:  # noqa: BLE001, S110 - see above
                 pass
         return RemoteError(f"{module}.{qualname}", message, remote_traceback)
 
@@ -155,7 +157,7 @@ def served_function(func: Callable[..., Any]) -> Callable[..., Any]:
 def _sendable(args: tuple[Any, ...]) -> bool:
     try:
         wire.packb(list(args))
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever packing raises: it cannot travel
         return False
     return True
 
@@ -259,7 +261,7 @@ def helper_main() -> NoReturn:
             config_file = helper.check_config_location(config_file)
         config = helper.with_default_identity(context.daemon_config(config_file), invoker)
         sock = helper._connect(options.privsep_sock_path, invoker)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - printed, then the helper exits
         print(f"privsep-helper: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         os._exit(daemon.EXIT_SETUP_FAILED)
     logging.getLogger().setLevel(logging.DEBUG if options.debug else logging.INFO)
