@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         registry, cfg = _daemon_spec(context, config_file, invoker)
         cfg = with_default_identity(cfg, invoker)
         sock = _connect(args["--socket"], invoker)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - printed, then the helper exits
         print(f"leastpriv-helper: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(daemon.EXIT_SETUP_FAILED)
     # ignore: Entrypoint's fields are read-only (a NamedTuple), daemon.Entry declares them plain.
