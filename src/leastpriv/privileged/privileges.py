@@ -219,8 +219,7 @@ def drop_privileges(
     #    only the group it was configured with; name that group with `group=` to have its access.
     #    PR_SET_KEEPCAPS keeps the permitted set across the switch away from uid 0 (the kernel
     #    clears effective and ambient regardless; steps 5 and 6 set them again).
-    if change_gid:
-        assert gid is not None
+    if change_gid and gid is not None:  # change_gid implies a gid; said again for the type
         os.setgroups([gid])
         os.setresgid(gid, gid, gid)
     if uid is not None:
