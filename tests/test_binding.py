@@ -120,7 +120,7 @@ def test_string_annotations_from_future_import_are_resolved() -> None:
         "def set_mtu_privileged(mtu: Annotated[int, Range(68, 9000)]) -> None: ...\n"
     )
     namespace: dict[str, Any] = {"__name__": "stringified"}
-    exec(compile(source, "<stringified>", "exec",
+    exec(compile(source, "<stringified>", "exec",  # noqa: S102 - the test's own source
                  flags=__future__.annotations.compiler_flag, dont_inherit=True), namespace)
     func = namespace["set_mtu_privileged"]
     assert isinstance(func.__annotations__["mtu"], str)

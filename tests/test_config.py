@@ -366,7 +366,7 @@ def test_config_is_an_immutable_value(defaults: ContextConfig) -> None:
     assert changed != defaults and defaults.user is None and changed.umask == 0o022
     assert repr(changed).startswith("ContextConfig(capabilities=frozenset(")
     assert "user='svc'" in repr(changed)
-    assert copy.copy(changed) == changed == pickle.loads(pickle.dumps(changed))
+    assert copy.copy(changed) == changed == pickle.loads(pickle.dumps(changed))  # noqa: S301 - ours
     with pytest.raises(AttributeError):
         changed.user = "root"  # type: ignore[misc]
     with pytest.raises(AttributeError):

@@ -163,7 +163,7 @@ def test_real_filter_files_are_found_in_a_tree() -> None:
     found = [p.relative_to(REAL).as_posix() for p in find_filter_files(REAL)]
     assert "cinder/volume.filters" in found
     assert "ironic/ironic-utils.filters" in found
-    assert not any(p.endswith("rootwrap.conf") or p.endswith("README") for p in found)
+    assert not any(p.endswith(("rootwrap.conf", "README")) for p in found)
 
 
 def test_files_in_a_rootwrap_d_directory_need_no_suffix(tmp_path: Path) -> None:
