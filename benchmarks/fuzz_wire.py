@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 PER_MESSAGE = 50
 HANG_SECONDS = 1.0
 DEFAULT_FRAMES = 1_000_000
+CHUNK = 1000  # examples (messages) per hypothesis run
+TRACE_EVERY = 10
 
 
 def fuzz(frames: int) -> dict[str, Any]:
@@ -54,9 +57,13 @@ def fuzz(frames: int) -> dict[str, Any]:
     counts: dict[str, int] = {}
     crashes: list[str] = []
     slowest = [0.0]
+    largest = [0, 0]  # the most memory one frame's decoding and dispatch took, and its size
     clock = time.perf_counter
 
-    def check(body: bytes) -> None:
+    def check(body: bytes, traced: bool) -> None:
+        if traced:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
         started = clock()
         try:
             outcome = wire_frames.check_frame(body, run, packer)
@@ -64,6 +71,8 @@ def fuzz(frames: int) -> dict[str, Any]:
             outcome = "crash"
             crashes.append(f"{type(exc).__name__}: {exc} on {body[:64].hex()}")
         slowest[0] = max(slowest[0], clock() - started)
+        if traced and tracemalloc.get_traced_memory()[1] - base > largest[0]:
+            largest[:] = [tracemalloc.get_traced_memory()[1] - base, len(body)]
         counts[outcome] = counts.get(outcome, 0) + 1
 
     def stream(bodies: list[bytes], mutations: list[tuple[int, int, int]]) -> None:
@@ -80,7 +89,9 @@ def fuzz(frames: int) -> dict[str, Any]:
         slowest[0] = max(slowest[0], clock() - started)
         counts[outcome] = counts.get(outcome, 0) + 1
 
-    @settings(max_examples=max(1, frames // PER_MESSAGE), deadline=None, database=None,
+    # Hypothesis keeps what it learns of every example of a run: runs of CHUNK examples keep the
+    # process's memory to the frames' own, not hypothesis's.
+    @settings(max_examples=CHUNK, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(message=wire_frames.messages, rng=st.randoms(use_true_random=False))
     def one_message(message: list[Any], rng: random.Random) -> None:
@@ -90,12 +101,20 @@ def fuzz(frames: int) -> dict[str, Any]:
             body = b"\x90"
         bodies = [body] + [wire_frames.mutated(body, wire_frames.random_mutations(rng))
                            for _ in range(PER_MESSAGE - 1)]
+        messages[0] += 1
+        traced = messages[0] % TRACE_EVERY == 0  # tracing every frame would triple the time
+        if traced:
+            tracemalloc.start()
         for each in bodies:
-            check(each)
+            check(each, traced)
+        if traced:
+            tracemalloc.stop()
         stream(bodies, wire_frames.random_mutations(rng))
 
+    messages = [0]
     started = clock()
-    one_message()
+    while messages[0] * PER_MESSAGE < frames:
+        one_message()
     elapsed = clock() - started
     frames_checked = sum(n for k, n in counts.items() if not k.startswith("stream"))
     return {
@@ -107,6 +126,9 @@ def fuzz(frames: int) -> dict[str, Any]:
         "slowest": slowest[0],
         "seconds": elapsed,
         "max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "largest": largest[0],
+        "largest_size": largest[1],
+        "largest_bound": wire.decoded_size_bound(largest[1]),
     }
 
 
@@ -149,7 +171,11 @@ def table(result: dict[str, Any]) -> str:
          else "1 or more"),
         ("slowest frame or stream (ms)", f"{result['slowest'] * 1e3:.1f}"),
         ("wall time (s)", f"{result['seconds']:.0f}"),
-        ("peak RSS of the fuzzing process (MB)", f"{result['max_rss'] / 1e6:.1f}"),
+        (f"most memory one frame took, 1 message in {TRACE_EVERY} traced (KB)",
+         f"{result['largest'] / 1e3:,.0f} (a {result['largest_size']}-byte body; its bound "
+         f"decoded_size_bound: {result['largest_bound'] / 1e3:,.0f})"),
+        ("peak RSS of the fuzzing process, hypothesis included (MB)",
+         f"{result['max_rss'] / 1e6:.1f}"),
     ]
     lines = ["| measure | value |", "|---|---|"]
     lines += [f"| {label} | {value} |" for label, value in rows]

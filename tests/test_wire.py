@@ -417,3 +417,27 @@ def test_every_value_within_the_bounds_passes_the_walk_and_comes_back_equal(valu
 
 DISPATCH = wire_frames.dispatcher()
 PACKER = wire.new_packer()
+
+
+@pytest.mark.parametrize("value", [
+    (b"x" * 8_000_000,),                                 # one tuple: its payload copied twice
+    ((b"w" * 4_000_000,),),                              # two: the most bulk data may nest
+    tuple((b"y" * 100_000,) for _ in range(50)),         # many tuples side by side
+    ((((b"z" * 60_000,),),),),                            # nested, in a body that is not walked
+])
+def test_tuples_around_large_data_decode_within_the_memory_bound(value: tuple[Any, ...]) -> None:
+    body = wire.packb([3, 1, value])
+    tracemalloc.start()
+    try:
+        decoded = wire.unpackb(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decoded == [3, 1, value]
+    assert peak <= wire.decoded_size_bound(len(body))
+
+
+def test_tuples_nested_around_large_data_are_refused_before_they_copy_it() -> None:
+    # Each level copied the payload again: 4 MB of bytes two tuples deep took 20 MB.
+    with pytest.raises(ProtocolError):
+        wire.unpackb(wire.packb([3, 1, (((b"z" * 4_000_000,),),)]))

@@ -235,6 +235,11 @@ MAX_VALUES = 65_536  # values of every kind, containers included
 # body, is 3 values and 232 bytes here), and what the nested tuple Unpackers may hold at once.
 _BYTES_PER_VALUE = 96
 _DECODE_OVERHEAD = MAX_DEPTH * 64 * 1024
+# Each tuple's payload is copied twice while it decodes (msgpack hands the hook a copy, the
+# Unpacker takes another), and the copies of nested tuples are alive at once: those may hold at
+# most this many times the body's size, plus _TUPLE_SLACK.
+_TUPLE_COPIES = 4
+_TUPLE_SLACK = 64 * 1024
 
 # 1 for each first byte that may open a container (fixmap, fixarray, ext8/16/32, fixext,
 # array16/32, map16/32), else 0: a body with at most MAX_DEPTH of them cannot nest deeper.
@@ -256,15 +261,18 @@ _UINT = {1: struct.Struct(">B"), 2: struct.Struct(">H"), 4: struct.Struct(">I")}
 
 def decoded_size_bound(body_size: int) -> int:
     """The most memory, in bytes, that `unpackb` of a body of `body_size` bytes may take."""
-    return 2 * body_size + _BYTES_PER_VALUE * min(body_size, MAX_VALUES) + _DECODE_OVERHEAD
+    return ((2 + _TUPLE_COPIES) * body_size + _BYTES_PER_VALUE * min(body_size, MAX_VALUES)
+            + _DECODE_OVERHEAD + _TUPLE_SLACK)
 
 
 def check_bounds(body: bytes | memoryview) -> None:
-    """`ProtocolError` unless `body` nests at most MAX_DEPTH deep and holds at most MAX_VALUES.
+    """`ProtocolError` unless `body` nests at most MAX_DEPTH deep, holds at most MAX_VALUES, and
+    its nested tuples' copies stay within `_TUPLE_COPIES` times its size (+ `_TUPLE_SLACK`).
 
     Every value takes at least one byte, and every container starts with a byte `_OPENS` marks:
     a body short enough, with few enough such bytes, is within bounds as it stands (nearly every
-    message: this costs about 0.2 µs). Any other body is walked, without building anything.
+    message: this costs about 0.2 µs; its at most 16 nested tuples copy at most 2 MiB). Any other
+    body is walked, without building anything.
     """
     size = len(body)
     if size > MAX_VALUES or (size > MAX_DEPTH
@@ -274,18 +282,21 @@ def check_bounds(body: bytes | memoryview) -> None:
 
 def _walk(body: bytes | memoryview) -> None:
     """Walk the msgpack structure of `body`: `ProtocolError` if out of bounds or malformed."""
-    pos = values = 0
-    # The innermost open container: values still to come, where its bytes end (the body's or
-    # its tuple's), and whether it must end exactly there; the enclosing ones' the same, in order.
-    todo, end, exact = 1, len(body), True
-    outer: list[tuple[int, int, bool]] = []
+    pos = values = copying = 0  # copying: what the tuples open at `pos` copy while they decode
+    limit = _TUPLE_COPIES * len(body) + _TUPLE_SLACK
+    # The innermost open container: values still to come, where its bytes end (the body's or its
+    # tuple's), whether it must end exactly there, and what it copies (a tuple; else 0). The
+    # enclosing ones' the same, in order.
+    todo, end, exact, copies = 1, len(body), True, 0
+    outer: list[tuple[int, int, bool, int]] = []
     while True:
         if not todo:
             if exact and pos != end:
                 raise ProtocolError("malformed frame body: a value does not fill its bytes")
             if not outer:
                 return
-            todo, end, exact = outer.pop()
+            copying -= copies
+            todo, end, exact, copies = outer.pop()
             continue
         if pos >= end:
             raise ProtocolError("malformed frame body: it ends inside a value")
@@ -295,6 +306,7 @@ def _walk(body: bytes | memoryview) -> None:
         if size:
             pos += size
             continue
+        start = pos
         pos, count, payload_end = _header(body, pos, end)
         if count < 0:  # a str or bin, skipped whole
             continue
@@ -302,9 +314,13 @@ def _walk(body: bytes | memoryview) -> None:
             raise ProtocolError(f"frame body nests deeper than {MAX_DEPTH}")
         if count > MAX_VALUES - values or count > end - pos:
             raise ProtocolError(f"frame body holds more than {MAX_VALUES} values")
-        outer.append((todo, end, exact))
+        outer.append((todo, end, exact, copies))
         todo, exact = count, bool(payload_end)
         end = payload_end or end
+        copies = 2 * (payload_end - start) if payload_end else 0
+        copying += copies
+        if copying > limit:
+            raise ProtocolError("frame body nests tuples around too much data")
 
 
 def _header(body: bytes | memoryview, pos: int, end: int) -> tuple[int, int, int]:
