@@ -65,7 +65,8 @@ def waits() -> dict[str, Any]:
     channel, _daemon_end = make_channel()  # kept open: the call must time out, not see EOF
     ticks, raised = count_ticks(lambda: channel.call("f", {"n": 1}, timeout=0.3))
     return {"hub in use": green.hub_in_use(), "select.poll": hasattr(select, "poll"),
-            "raised": raised, "ticks": ticks}
+            "raised": raised, "ticks": ticks, "socket": type(channel._sock).__name__,
+            "state lock": type(channel._state).__module__}
 
 
 def many() -> dict[str, Any]:

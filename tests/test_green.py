@@ -36,6 +36,7 @@ def test_a_patched_channel_times_out_with_call_timeout_while_other_green_threads
     assert result["hub in use"] is True and result["select.poll"] is False
     assert result["raised"] == "CallTimeout"
     assert result["ticks"] > 1  # the waiting call switched to the hub: the ticker ran
+    assert result["socket"] == "GreenSocket" and result["state lock"] == "eventlet.lock"
 
 
 def test_sixteen_green_threads_times_two_hundred_calls_all_get_their_own_reply() -> None:
