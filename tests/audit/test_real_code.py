@@ -1,7 +1,8 @@
 """The audit on real OpenStack releases: the facts issue 3 promises, checked on the unpacked wheels.
 
 Set LEASTPRIV_REAL_CODE to a directory holding the unpacked releases, one per project
-(``$LEASTPRIV_REAL_CODE/nova/nova/...``, ``.../neutron``, ``.../os_brick``, ``.../os_vif``).
+(``$LEASTPRIV_REAL_CODE/nova/nova/...``, ``.../neutron``, ``.../os_brick``, ``.../os_vif``,
+``.../cinder``, ``.../manila``), as scripts/dev fetches them.
 Without it these tests skip: CI does not download OpenStack.
 """
 
@@ -120,3 +121,33 @@ def test_neutron_write_to_tempfile_reaches_its_sink_only_through_the_directory()
     )
     (entrypoint,) = [e for e in facts.entrypoints if e.name == "write_to_tempfile"]
     assert [flow.params for flow in entrypoint.flows] == [("_path",)]
+
+
+def test_cinder_nvmet_dispatch_by_name_is_arbitrary_execution() -> None:
+    # Shape G: getattr(instance, method_name)(...) and getattr(nvmet, cls_name).setup(...).
+    flagged = _flagged(_audit("cinder"), "LPS204")
+    assert {
+        "cinder.privsep.targets.nvmet.do_privsep_call",
+        "cinder.privsep.targets.nvmet._privsep_setup",
+    } <= flagged
+
+
+def test_cinder_cgroup_names_inside_fixed_settings_are_not_findings() -> None:
+    result = _audit("cinder")
+    wide = _flagged(result, "LPS203") | _flagged(result, "LPS204") | _flagged(result, "LPS208")
+    assert not {"cinder.privsep.cgroup.cgroup_create", "cinder.privsep.cgroup.cgroup_limit"} & wide
+
+
+def test_manila_lvm_names_are_unconfined_operands_not_paths() -> None:
+    # Shape I: volume names and sizes get LPS208, not LPS203's "confine the path".
+    result = _audit("manila")
+    names = {f"manila.privsep.lvm.{n}" for n in ("lvremove", "lvcreate", "lvrename", "lvextend")}
+    assert names <= _flagged(result, "LPS208")
+    assert not names & _flagged(result, "LPS203")
+
+
+def test_manila_dd_paths_given_as_option_values_are_wide_file_contracts() -> None:
+    # Shape D: dd if=SRC of=DST.
+    flagged = _flagged(_audit("manila"), "LPS203")
+    assert {"manila.privsep.os.data_definition", "manila.privsep.os.rmdir"} <= flagged
+    assert "manila.privsep.lustre.lfs_quota" not in flagged
