@@ -28,6 +28,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import msgpack
@@ -76,7 +77,8 @@ def _default(obj: object) -> object:
         return msgpack.ExtType(_TUPLE_EXT, packb(list(obj)))
     for base in (bool, int, float, str, bytes, list, dict):
         if isinstance(obj, base):
-            return base(obj)  # type: ignore[call-overload]
+            convert: Callable[[Any], object] = base
+            return convert(obj)
     raise TypeError(f"cannot send a value of type {type(obj).__qualname__} over the channel")
 
 
@@ -107,11 +109,13 @@ def new_packer() -> msgpack.Packer:
 
 def packb(value: object) -> bytes:
     """`value` as a msgpack body (tuples as the tuple extension, surrogates kept)."""
+    packed: bytes
     try:
-        return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True)
+        packed = msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True)
     except UnicodeEncodeError:
-        return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True,
-                             unicode_errors=SURROGATES)
+        packed = msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True,
+                               unicode_errors=SURROGATES)
+    return packed
 
 
 def unpackb(body: bytes | memoryview) -> Any:
@@ -185,8 +189,7 @@ def frame_parts(packer: msgpack.Packer, message: list[Any],
         release_frame(packer, parts)
 
 
-def send_frames(sock: socket.socket,
-                frames: list[bytes] | tuple[bytes, ...] | tuple[bytes, memoryview]) -> None:
+def send_frames(sock: socket.socket, frames: Sequence[bytes | memoryview]) -> None:
     """Send `frames` in order; several small ones go in one system call."""
     if len(frames) > 1 and sum(map(len, frames)) <= JOIN_LIMIT:
         frames = [b"".join(frames)]
@@ -530,7 +533,7 @@ class FrameReader:
             if self._end == self._start:
                 return None
             raise ProtocolError("connection closed inside a frame header")
-        (length,) = HEADER.unpack_from(self._buf, self._start)
+        length: int = HEADER.unpack_from(self._buf, self._start)[0]
         if length > self._max:
             raise FrameTooLarge(length, self._max)
         if length == 0:
