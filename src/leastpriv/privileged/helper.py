@@ -208,8 +208,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except Exception as exc:  # noqa: BLE001 - printed, then the helper exits
         print(f"leastpriv-helper: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(daemon.EXIT_SETUP_FAILED)
-    # ignore: Entrypoint's fields are read-only (a NamedTuple), daemon.Entry declares them plain.
-    daemon.run_daemon(sock, name=context.name, registry=registry,  # type: ignore[arg-type]
+    daemon.run_daemon(sock, name=context.name, registry=registry,
                       config=cfg, allowed_uids=frozenset({invoker.uid}), keep_stderr=True)
 
 
