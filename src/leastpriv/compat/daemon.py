@@ -265,11 +265,8 @@ def helper_main() -> NoReturn:
         print(f"privsep-helper: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         os._exit(daemon.EXIT_SETUP_FAILED)
     logging.getLogger().setLevel(logging.DEBUG if options.debug else logging.INFO)
-    # Entry is a Protocol with plain attributes, Entrypoint a NamedTuple with read-only ones:
-    # mypy will not match them, though the daemon only reads them.
-    registry: Any = ContextRegistry(context, check)
-    daemon.run_daemon(sock, name=context.name, registry=registry, config=config,
-                      allowed_uids=frozenset({invoker.uid}), keep_stderr=True)
+    daemon.run_daemon(sock, name=context.name, registry=ContextRegistry(context, check),
+                      config=config, allowed_uids=frozenset({invoker.uid}), keep_stderr=True)
 
 
 def _parse_options(argv: list[str], *, check_files: bool) -> Any:
