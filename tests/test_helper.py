@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import grp
 import pwd
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,10 @@ from tests.conftest import requires_root
 
 from leastpriv import PolicyError
 from leastpriv.config import ContextConfig
+from leastpriv.context import PrivContext
 from leastpriv.privileged.helper import (
     Invoker,
+    _daemon_spec,
     _parse,
     check_config_location,
     with_default_identity,
@@ -129,3 +133,35 @@ def test_an_invoking_uid_without_a_name_is_refused() -> None:
     unnamed = next(uid for uid in range(40000, 60000) if uid not in taken)
     with pytest.raises(PolicyError):
         with_default_identity(config(), Invoker({"SUDO_UID": str(unnamed), "SUDO_GID": "0"}))
+
+
+# -- errors about a configuration file the invoking user may not read ---------------------------
+
+quoted = PrivContext("leastpriv_tests.helper_quoted", capabilities=[])
+SUDO = Invoker({"SUDO_UID": str(NOBODY), "SUDO_GID": str(NOBODY)})
+
+
+def bad_config(directory: Path, mode: int) -> Path:
+    path = directory / "bad.toml"
+    path.write_text("root:$6$SECRETHASH:19000\n")  # not TOML: the parser quotes line and column
+    path.chmod(mode)
+    return path
+
+
+def test_under_sudo_an_error_about_an_unreadable_file_quotes_nothing_of_it(tmp_path: Path) -> None:
+    path = bad_config(tmp_path, 0o600)
+    with pytest.raises(PolicyError) as refused:
+        _daemon_spec(quoted, str(path), SUDO)
+    assert "line" not in str(refused.value) and "SECRETHASH" not in str(refused.value)
+
+
+def test_an_error_about_a_file_anyone_may_read_keeps_its_position() -> None:
+    # Not under tmp_path: pytest's base directory is root's 0700, so nobody else could read it.
+    directory = Path(tempfile.mkdtemp(prefix="lp-helper-"))
+    try:
+        directory.chmod(0o755)
+        with pytest.raises(PolicyError) as refused:
+            _daemon_spec(quoted, str(bad_config(directory, 0o644)), SUDO)
+    finally:
+        shutil.rmtree(directory)
+    assert "line 1" in str(refused.value)
