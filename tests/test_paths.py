@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import requires_root
 from contract_helpers import resolution  # noqa: F401 - a fixture, used by its name
 from leastpriv import paths
 from leastpriv.paths import CheckedPath, PathRefused, UnsafeRoot
@@ -268,3 +269,34 @@ def test_a_magic_link_under_a_slash_root_is_refused(path: str) -> None:
     # PathUnder("/") is allowed; /proc's magic links must not lead a path anywhere from there.
     with pytest.raises(PathRefused):
         paths.resolve(path, "/", False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Roots someone else could have renamed into place
+
+
+@requires_root
+def test_a_directory_of_another_user_inside_a_users_directory_is_refused(tmp_path: Path) -> None:
+    # The service user (4242) owns the parent: it could rename any directory of that parent, one
+    # of root's too, to the root's name. No symlink is needed for that.
+    service = tmp_path / "service"
+    (service / "instances").mkdir(parents=True)
+    os.chown(service, 4242, 4242)
+    with pytest.raises(UnsafeRoot):
+        paths.root_fd(str(service / "instances"))
+    os.chown(service / "instances", 4242, 4242)  # the usual layout: the service's own directory
+    assert paths.root_fd(str(service / "instances")) is not None
+
+
+@pytest.mark.parametrize(("mode", "safe"), [(0o775, False), (0o757, False), (0o1777, True)])
+def test_a_parent_others_may_write_is_refused_unless_sticky(tmp_path: Path, mode: int,
+                                                            safe: bool) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    (shared / "instances").mkdir()
+    if safe:  # the sticky bit keeps each entry to its owner, as in /tmp
+        assert paths.root_fd(str(shared / "instances")) is not None
+    else:
+        with pytest.raises(UnsafeRoot):
+            paths.root_fd(str(shared / "instances"))

@@ -1,7 +1,8 @@
 """Paths beneath pinned roots: the path resolution the privileged daemon trusts.
 
 A `PathUnder` root is opened once per process as a directory descriptor (``O_PATH``), walked from
-``/`` without following any symlink: a root that is, or passes through, a symlink is refused.
+``/`` without following any symlink: a root that is, or passes through, a symlink is refused, and
+so is one that a user other than root could have renamed into place (`_refuse_renamed_in`).
 The daemon pins every root of its entrypoints when it starts (`pin_at_start`), before it drops
 privileges; a root that does not exist yet is pinned the same way when a check first needs it.
 
@@ -145,20 +146,52 @@ _rebound: dict[str, str] = {}
 
 
 def _pin(root: str) -> int | None:
-    """Open `root` from ``/`` following no symlink; None while it does not exist."""
+    """Open `root` from ``/`` one directory at a time, following no symlink and refusing a step
+    that someone other than root could have renamed into place; None while it does not exist."""
     actual = _rebound.get(root, root)
-    slash = os.open("/", _DIRECTORY)
+    current = os.open("/", _DIRECTORY)
     try:
-        return slash if actual == "/" else open_beneath(slash, actual[1:], _DIRECTORY)
+        for name in filter(None, actual.split("/")):
+            step = open_beneath(current, name, _DIRECTORY)
+            try:
+                _refuse_renamed_in(current, step, actual)
+            except UnsafeRoot:
+                os.close(step)
+                raise
+            os.close(current)
+            current = step
     except FileNotFoundError:
+        os.close(current)
         return None
     except OSError as exc:
+        os.close(current)
         reason = "is or passes through a symlink" if exc.errno == errno.ELOOP else exc.strerror
         raise UnsafeRoot(f"PathUnder root {actual} {reason}: a root must be a directory "
                          "reached from / without any symlink") from None
-    finally:
-        if actual != "/":
-            os.close(slash)
+    except BaseException:
+        os.close(current)
+        raise
+    return current
+
+
+def _refuse_renamed_in(parent_fd: int, child_fd: int, root: str) -> None:
+    """Refuse a directory on the way to `root` that whoever may write its parent could have put
+    there. Renaming within one directory needs no right on what is renamed: a service user who
+    owns the root's parent (the usual layout) can rename any directory of that parent, one of
+    root's too, to the root's name. So a directory owned by another user than root may hold only
+    that user's directories on the way, and one that a group or everyone may write (without the
+    sticky bit, which keeps each entry to its owner) none at all.
+    """
+    parent, child = os.fstat(parent_fd), os.fstat(child_fd)
+    if parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not parent.st_mode & stat.S_ISVTX:
+        raise UnsafeRoot(f"PathUnder root {root} passes through a directory that others than its "
+                         "owner may write: any of them could rename a directory into the root's "
+                         "path")
+    if parent.st_uid not in (0, child.st_uid):
+        raise UnsafeRoot(f"PathUnder root {root} passes through a directory of uid "
+                         f"{child.st_uid} inside one of uid {parent.st_uid}, who could have "
+                         "renamed it there: a root and the directories on its way belong to the "
+                         "owner of the directory that holds them")
 
 
 def root_fd(root: str) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,32 @@ def test_a_root_swapped_for_a_symlink_before_a_restart_is_refused(tmp_path: Path
     assert result["outcome"] == "refused"
     assert result["error"] == "DaemonStartError"
     assert secret.read_bytes() == b"root only\n"
+
+
+def test_a_directory_of_roots_renamed_into_the_root_before_a_restart_is_refused(
+        tmp_path: Path, daemon_config: Path, system_user: str) -> None:  # noqa: F811 - fixture
+    # No symlink this time: the service user owns the root's parent, which also holds a directory
+    # of root's. Renaming within a directory one may write needs no other right, so it can put
+    # that directory in the root's place; the restarted daemon must not take it for the root.
+    service_dir = tmp_path / "service"
+    root = service_dir / "instances"
+    (root / "vm1").mkdir(parents=True)
+    sibling = service_dir / "secrets"
+    (sibling / "vm1").mkdir(parents=True)
+    secret = sibling / "vm1" / "console.log"
+    secret.write_bytes(b"root only\n")
+    secret.chmod(0o400)
+    sibling.chmod(0o700)
+    account = pwd.getpwnam(system_user)
+    for directory in (service_dir, root, root / "vm1"):
+        os.chown(directory, account.pw_uid, account.pw_gid)
+
+    result = run_attack("root-rename", str(root), str(sibling), system_user,
+                        config=daemon_config, timeout=60)
+
+    assert result["outcome"] == "refused"
+    assert result["error"] == "DaemonStartError"
+    assert (root / "vm1" / "console.log").read_bytes() == b"root only\n"  # the sibling's file
 
 
 def race_outcome(tmp_path: Path, config: Path, seconds: float) -> dict[str, object]:
