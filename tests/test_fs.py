@@ -247,3 +247,13 @@ def test_chown_and_chmod_work_as_a_daemon_runs_them(root: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     info = target.stat()
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (4242, 4343, 0o640)
+
+
+def test_unlink_of_a_directory_swapped_for_a_symlink_removes_the_symlink_only(
+        root: Path, outside: Path) -> None:
+    path = checked(root, "vm1")
+    (root / "vm1").rename(root / "vm1.away")
+    (root / "vm1").symlink_to(outside)
+    fs.unlink(path)
+    assert not (root / "vm1").exists() and not (root / "vm1").is_symlink()
+    assert (outside / "secret").read_bytes() == b"secret\n"
