@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("oslo_config.cfg", reason="leastpriv.compat needs oslo.config")
 from leastpriv.compat import daemon, priv_context
-from leastpriv.errors import RemoteError
+from leastpriv.errors import PolicyError, RemoteError
 
 
 def _context(prefix: str) -> priv_context.PrivContext:
@@ -88,3 +89,23 @@ def test_a_class_that_cannot_be_found_becomes_remote_error() -> None:
     assert isinstance(carried.rebuilt(), RemoteError)
     carried = daemon.RaisedInDaemon("os", "path", [1], "not a class", "tb")
     assert isinstance(carried.rebuilt(), RemoteError)
+
+
+def test_privsep_helper_sees_every_config_file_oslo_config_would_read(tmp_path: Path) -> None:
+    (tmp_path / "b.conf").write_text("")
+    (tmp_path / "ignored.txt").write_text("")
+    argv = ["--config-file", "/etc/a.conf", f"--config-dir={tmp_path}", "--privsep_context",
+            "p.c", "--privsep_sock_path=/s", "--debug"]
+    assert daemon._config_paths(argv) == ["/etc/a.conf", str(tmp_path), str(tmp_path / "b.conf")]
+
+
+@pytest.mark.parametrize("argv", [
+    ["--config-fi", "/home/someone/evil.conf"],  # argparse would take the abbreviation
+    ["--config", "/home/someone/evil.conf"],
+    ["--log-file", "/x"],
+    ["--debug=1"],
+    ["stray"],
+])
+def test_privsep_helper_refuses_any_other_or_abbreviated_argument(argv: list[str]) -> None:
+    with pytest.raises(PolicyError):
+        daemon._config_paths(argv)

@@ -13,6 +13,7 @@ importing a module below the context's prefix (oslo.privsep imports whatever a r
 from __future__ import annotations
 
 import functools
+import glob
 import importlib
 import logging
 import os
@@ -24,7 +25,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from leastpriv import wire
 from leastpriv.config import CONFIG_ENV
 from leastpriv.context import DEFAULT_CALL_TIMEOUT, Entrypoint
-from leastpriv.errors import CallTimeout, DaemonStartError, Error, ProtocolError, RemoteError
+from leastpriv.errors import (
+    CallTimeout,
+    DaemonStartError,
+    Error,
+    PolicyError,
+    ProtocolError,
+    RemoteError,
+)
 
 if TYPE_CHECKING:
     from leastpriv.compat.priv_context import PrivContext
@@ -276,8 +284,8 @@ def _parse_options(argv: list[str], *, check_files: bool) -> Any:
 
     from leastpriv.privileged import isolation
 
-    if check_files:
-        for path in _named_config_paths(argv):
+    for path in _config_paths(argv):
+        if check_files:
             isolation.check_root_only(path)
     cfg.CONF.register_cli_opts([cfg.StrOpt("privsep_context", required=True),
                                 cfg.StrOpt("privsep_sock_path", required=True),
@@ -286,14 +294,28 @@ def _parse_options(argv: list[str], *, check_files: bool) -> Any:
     return cfg.CONF
 
 
-def _named_config_paths(argv: list[str]) -> list[str]:
-    """The values of every --config-file and --config-dir in `argv` (``--opt v`` or ``--opt=v``)."""
+# privsep-helper's options, and whether each takes a value. Only these, spelt out in full:
+# oslo.config's argparse would also take "--config-fi FILE", which no check here would see.
+_OPTIONS = {"--config-file": True, "--config-dir": True, "--privsep_context": True,
+            "--privsep_sock_path": True, "--debug": False, "-d": False}
+
+
+def _config_paths(argv: list[str]) -> list[str]:
+    """Every configuration file oslo.config will read for `argv`: each --config-file, and each
+    --config-dir with the ``*.conf`` files in it. `PolicyError` for any other option or an
+    abbreviated one (``--opt value`` and ``--opt=value`` both count)."""
     paths = []
-    for number, word in enumerate(argv):
+    words = iter(argv)
+    for word in words:
         name, given, value = word.partition("=")
-        if name in ("--config-file", "--config-dir"):
-            paths.append(value if given else (argv[number + 1] if number + 1 < len(argv)
-                                               else ""))
+        if name not in _OPTIONS or (given and not _OPTIONS[name]):
+            raise PolicyError(f"privsep-helper: unknown argument {word!r}")
+        if _OPTIONS[name] and not given:
+            value = next(words, "")
+        if name == "--config-file":
+            paths.append(value)
+        elif name == "--config-dir":
+            paths += [value, *sorted(glob.glob(os.path.join(glob.escape(value), "*.conf")))]
     return paths
 
 
