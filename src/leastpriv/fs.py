@@ -56,7 +56,7 @@ def open(path: str, flags: int, mode: int = 0o600) -> int:
     try:
         special = _refuse_unsafe(fd, checked)
         if flags & os.O_TRUNC and not special:
-            os.ftruncate(fd, 0)  # a directory cannot get here: opening one to write is EISDIR
+            os.ftruncate(fd, 0)  # a directory refuses it (EINVAL), as the open would have
         if special and not flags & os.O_NONBLOCK:
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     except BaseException:
