@@ -116,7 +116,10 @@ def death() -> dict[str, Any]:
 
 
 def child(marker: str) -> dict[str, Any]:
-    """What the daemon's own modules are, and whether an application thread ever ran in it."""
+    """What the daemon's own modules are, and whether an application thread ever ran in it: one
+    that was running when the daemon was forked, so a forked daemon inherited it."""
+    method = green_calls.green._method
+    green_calls.green.stop()
     parent = os.getpid()
     running = [True]
 
@@ -129,6 +132,8 @@ def child(marker: str) -> dict[str, Any]:
 
     thread = threading.Thread(target=application_thread, daemon=True)
     thread.start()
+    time.sleep(0.01)  # it runs, and waits in the hub
+    green_calls.green.start(method=method)
     state = green_calls.state_privileged()
     state.update(green_calls.state_privileged())
     running[0] = False

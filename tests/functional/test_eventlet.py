@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +64,17 @@ def test_a_killed_daemon_fails_the_call_with_daemon_died_and_a_fresh_one_serves(
     assert result == {"raised": ["DaemonDied"], "next call": 9, "new daemon": True}
 
 
-def test_a_forked_daemon_leaves_the_hub_and_never_runs_an_application_green_thread(
-        tmp_path: Path) -> None:
-    marker = tmp_path / "ran-in"
-    marker.touch()
-    state = scenario("eventlet", "fork", "child", str(marker))
+def test_a_forked_daemon_leaves_the_hub_and_never_runs_an_application_green_thread() -> None:
+    # Where the daemon's user could write, had an application thread run in it.
+    directory = Path(tempfile.mkdtemp(prefix="leastpriv-green-"))
+    try:
+        directory.chmod(0o755)
+        marker = directory / "ran-in"
+        marker.touch(mode=0o666)
+        marker.chmod(0o666)
+        state = scenario("eventlet", "fork", "child", str(marker))
+    finally:
+        shutil.rmtree(directory)
     assert state["application ran in"] == []
     assert state["select.poll"] is True
     assert state["lock"] == "_thread"
