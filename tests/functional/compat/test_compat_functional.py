@@ -166,8 +166,9 @@ def test_a_function_below_the_prefix_that_is_no_entrypoint_is_not_served(
     assert _imported(caplog, "compatpkg.unlisted")  # imported (below the prefix), not run
 
 
+@pytest.mark.parametrize("flag", ["--config-file", "--config-fi"])  # argparse takes the second
 def test_privsep_helper_under_sudo_refuses_a_config_file_others_could_write(
-        tmp_path: Path, marks: Path) -> None:
+        tmp_path: Path, marks: Path, flag: str) -> None:
     # The unprivileged caller names --config-file and root reads it: a file others can write
     # would let them set the daemon's user and group. (sudo sets SUDO_UID; here it is faked.)
     config = marks / "privsep.conf"
@@ -178,7 +179,7 @@ def test_privsep_helper_under_sudo_refuses_a_config_file_others_could_write(
         listener.bind(str(socket_path))
         listener.listen(1)
         done = subprocess.run(
-            [sys.executable, "-m", "leastpriv.compat.daemon", "--config-file", str(config),
+            [sys.executable, "-m", "leastpriv.compat.daemon", flag, str(config),
              "--privsep_context", "compatpkg.netadmin", "--privsep_sock_path", str(socket_path)],
             env={**os.environ, "SUDO_UID": "0",
                  "PYTHONPATH": os.pathsep.join([str(HERE), str(SRC)])},
