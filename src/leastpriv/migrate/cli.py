@@ -3,6 +3,7 @@
 ``leastpriv migrate PATH`` writes the plan (``--format md``, the default, or ``json``);
 ``--stubs DIR`` also writes the suggested functions as modules that use leastpriv (a module
 edited since it was generated is never overwritten: refused, named, unless ``--force``);
+``--apply`` writes a patch instead (`leastpriv.migrate.apply`);
 ``--status DIR...`` prints one row per project instead: what rootwrap use is left, what privsep is
 in use, and a verdict. Exit status: 0 when the plan or table was written, 2 on a usage error (a
 missing path, a bad option, an unwritable output).
@@ -15,7 +16,9 @@ import json
 import sys
 from pathlib import Path
 
+from leastpriv.migrate import filters as filter_files
 from leastpriv.migrate import render, status, stubs
+from leastpriv.migrate.callsites import find_call_sites
 from leastpriv.migrate.plan import Plan, build_plan
 
 EXIT_OK = 0
@@ -33,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--force", action="store_true", help="replace stubs even when they were edited"
+    )
+    parser.add_argument(
+        "--apply", action="store_true",
+        help="write a patch (git apply) that adds the stubs and rewrites the call sites",
     )
     parser.add_argument(
         "--status", action="store_true", help="one row per PATH: rootwrap left, privsep in use"
@@ -54,11 +61,27 @@ def run(args: argparse.Namespace) -> int:
         text = status.status_json(rows) if args.format == "json" else status.status_markdown(rows)
         return _emit(text, args.output)
     plans = [build_plan(path, include_tests=args.include_tests, jobs=args.jobs) for path in paths]
+    if args.apply:
+        return _emit("".join(_patch(plan, args) for plan in plans), args.output)
     if args.stubs:
         code = _write_stubs(plans, Path(args.stubs), force=args.force)
         if code != EXIT_OK:
             return code
     return _emit(_render(plans, args.format), args.output)
+
+
+def _patch(plan: Plan, args: argparse.Namespace) -> str:
+    from leastpriv.migrate.apply import apply_plan  # libcst: only needed here (extra `migrate`)
+
+    root = Path(plan.root)
+    found, _ = filter_files.read_filters(filter_files.find_filter_files(root), root=root)
+    calls = find_call_sites(root, found, include_tests=args.include_tests, jobs=args.jobs).calls
+    applied = apply_plan(plan, calls)
+    converted = sum(c.converted for c in applied.conversions)
+    print(f"{plan.project}: {converted} of {len(applied.conversions)} run-as-root call sites "
+          f"converted ({applied.share_converted:.0%}); TODO(leastpriv) at the others",
+          file=sys.stderr)
+    return applied.patch
 
 
 def _render(plans: list[Plan], fmt: str) -> str:

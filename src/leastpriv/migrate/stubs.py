@@ -81,7 +81,7 @@ def render_module(plan: Plan, context: SuggestedContext) -> str:
         _header(plan, context, params),
         _constants(params),
         "\n".join(f"{alias} = {_wrapped_annotation(annotation, len(alias) + 3)}"
-                  for annotation, alias in aliases.items()),
+                  for (_, annotation), alias in aliases.items()),
         _context(plan.project, context),
     ]
     parts += [_function(context, function, aliases) for function in context.functions]
@@ -129,19 +129,19 @@ def _header(plan: Plan, context: SuggestedContext, params: list[Param]) -> str:
     return f'{_LICENSE}"""{doc}\n"""\n\n' + "\n".join(imports) + "\n"
 
 
-def _aliases(params: Iterable[Param]) -> dict[str, str]:
-    """One type alias per distinct contract, named after the first parameter that uses it."""
-    out: dict[str, str] = {}
+def _aliases(params: Iterable[Param]) -> dict[tuple[str, str], str]:
+    """One type alias per (parameter name, contract), named after the parameter."""
+    out: dict[tuple[str, str], str] = {}
     taken: set[str] = set()
     for param in params:
-        if param.annotation in out:
-            continue  # the first parameter with this contract names it
+        if (param.name, param.annotation) in out:
+            continue
         base = "".join(word.capitalize() for word in param.name.split("_")) or "Value"
         alias, number = base, 2
         while alias in taken:
             alias, number = f"{base}{number}", number + 1
         taken.add(alias)
-        out[param.annotation] = alias
+        out[(param.name, param.annotation)] = alias
     return out
 
 
@@ -223,9 +223,9 @@ def _spans_families(context: SuggestedContext) -> str:
 
 
 def _function(
-    context: SuggestedContext, function: SuggestedFunction, aliases: dict[str, str]
+    context: SuggestedContext, function: SuggestedFunction, aliases: dict[tuple[str, str], str]
 ) -> str:
-    signature = "".join(f"\n    {param.name}: {aliases[param.annotation]},"
+    signature = "".join(f"\n    {param.name}: {aliases[(param.name, param.annotation)]},"
                         for param in function.params)
     signature += "\n" if signature else ""
     items = [repr(function.program)] + [_argv_item(item) for item in function.argv]
@@ -235,7 +235,7 @@ def _function(
     environment = _environment(function)
     return (
         f"@{context.name}.entrypoint\n"
-        f"def {function.name}({signature}) -> str:\n"
+        f"def {function.name}({signature}) -> tuple[str, str]:\n"
         f"{_docstring(function)}"
         f"    result = subprocess.run(\n"
         f"{argv}\n"
@@ -244,7 +244,7 @@ def _function(
         f"        text=True,\n"
         f"{environment}"
         f"    )\n"
-        f"    return result.stdout\n"
+        f"    return result.stdout, result.stderr\n"
     )
 
 
@@ -282,10 +282,10 @@ def _environment(function: SuggestedFunction) -> str:
 def _docstring(function: SuggestedFunction) -> str:
     command = " ".join([function.command] + [shown(item) for item in function.argv])
     command = command.replace("\\", "\\\\")  # literals may hold backslashes; not a raw docstring
-    summary = f"Run ``{command}`` and return its output."
+    summary = f"Run ``{command}``; return (stdout, stderr)."
     lines = [summary]
     if len(summary) + 7 > WIDTH:  # the summary is one line (H405): the command goes below it
-        lines = [f"Run {function.command} and return its output.", ""]
+        lines = [f"Run {function.command}; return (stdout, stderr).", ""]
         lines += textwrap.wrap(f"Command line: ``{command}``", WIDTH - 4,
                                break_on_hyphens=False, break_long_words=False)
     lines += ["", "Replaces the call sites:"]
