@@ -16,6 +16,7 @@ import pytest
 
 from leastpriv import PolicyError, caps, config
 from leastpriv.config import CONFIG_ENV, ContextConfig, resolve
+from leastpriv.privileged.privileges import declares_uid0
 
 SECTION = "myservice_console"
 DECLARED = frozenset({caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE})
@@ -379,3 +380,12 @@ def test_config_is_an_immutable_value(defaults: ContextConfig) -> None:
 
 def test_every_setting_has_exactly_one_parser() -> None:
     assert set(config._PARSERS) == set(ContextConfig._fields)
+
+
+def test_an_operator_declares_uid0_for_a_context_with_user_root(
+        tmp_path: Path, defaults: ContextConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The one spelling that keeps a daemon uid 0, read alike from code and configuration.
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    assert not declares_uid0(resolve(SECTION, defaults).user)
+    path = write_config(tmp_path, section('user = "root"\n'))
+    assert declares_uid0(resolve(SECTION, defaults, config_file=path).user)
