@@ -17,8 +17,10 @@ from leastpriv.contract import Match, MaxLen, PathUnder, Range
 
 # Where instances live. A real service takes this from its configuration when the module is loaded
 # (nova's ``instances_path``); the contracts below are fixed at that moment, so a daemon forked
-# from this process, or a helper that imports this module with the same environment, checks
-# against the same root. The demo points it at a temporary directory before importing this module.
+# from this process checks against the same root. An exec'd helper imports this module with its
+# environment cleared (it takes nothing from its caller's), so it would read the default here: a
+# real service reads a root-owned configuration file instead, which the helper reads alike. The
+# demo points this at a temporary directory before importing this module, and forks.
 INSTANCES_ROOT = os.environ.get(
     "LEASTPRIV_EXAMPLE_INSTANCES_ROOT", "/var/lib/leastpriv-example/instances"
 )
