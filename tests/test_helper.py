@@ -165,3 +165,8 @@ def test_an_error_about_a_file_anyone_may_read_keeps_its_position() -> None:
     finally:
         shutil.rmtree(directory)
     assert "line 1" in str(refused.value)
+
+
+def test_without_sudo_gid_the_daemon_takes_its_users_group_not_roots() -> None:
+    chosen = with_default_identity(config(), Invoker({"SUDO_UID": str(NOBODY)}))
+    assert (chosen.user, chosen.group) == (pwd.getpwuid(NOBODY).pw_name, None)

@@ -79,7 +79,8 @@ class Invoker:
         uid, gid = environ.get("SUDO_UID", ""), environ.get("SUDO_GID", "")
         self.sudo = uid.isdigit()
         self.uid = int(uid) if self.sudo else 0
-        self.gid = int(gid) if self.sudo and gid.isdigit() else 0
+        # None, not 0, when missing: the daemon then takes its user's own group, never root's.
+        self.gid = int(gid) if self.sudo and gid.isdigit() else None
 
 
 def _load_context(reference: str, *, checked: bool) -> PrivContext:
@@ -123,7 +124,7 @@ def with_default_identity(cfg: ContextConfig, invoker: Invoker) -> ContextConfig
         return cfg
     try:
         user = pwd.getpwuid(invoker.uid).pw_name
-        group = cfg.group or grp.getgrgid(invoker.gid).gr_name
+        group = cfg.group or (None if invoker.gid is None else grp.getgrgid(invoker.gid).gr_name)
     except KeyError as exc:
         raise PolicyError(f"the invoking user or group has no name to run the daemon as: {exc}; "
                           "name one with the context's `user`") from None
