@@ -180,3 +180,13 @@ def test_reset_limits_sets_the_helpers_own_whatever_the_caller_left() -> None:
     unlimited = [resource.RLIM_INFINITY] * 2
     assert json.loads(done.stdout) == {"RLIMIT_FSIZE": unlimited, "RLIMIT_CPU": unlimited,
                                        "RLIMIT_CORE": [0, 0]}
+
+
+def test_check_code_refuses_a_bytecode_prefix_others_can_write(
+        root_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = root_dir / "pycache"
+    prefix.mkdir(mode=0o777)
+    prefix.chmod(0o777)  # PYTHONPYCACHEPREFIX there: anyone could plant the bytecode root loads
+    monkeypatch.setattr(sys, "pycache_prefix", str(prefix))
+    with pytest.raises(PolicyError):
+        isolation.check_code(str(root_dir))

@@ -117,14 +117,16 @@ def check_root_only(path: str, *, strict: int = 1) -> str:
 
 def check_code(package_dir: str) -> None:
     """Refuse (`PolicyError`) unless root alone can change the code this process runs or may yet
-    import: the interpreter, every sys.path directory, every module loaded so far and everything
-    in leastpriv's package directory `package_dir`.
+    import: the interpreter, its bytecode cache prefix if any, every sys.path directory, every
+    module loaded so far and everything in leastpriv's package directory `package_dir`.
 
     It finds a writable layout before the helper imports the context's module and before it
     serves; code that an attacker already planted in what was loaded has run by then, so the
     check names the misconfiguration at the first start instead of leaving it in place.
     """
     check_root_only(sys.executable)
+    if sys.pycache_prefix:  # bytecode read from there instead of beside each module
+        check_root_only(sys.pycache_prefix)
     for entry in sys.path:
         if os.path.isabs(entry):
             check_root_only(entry)
