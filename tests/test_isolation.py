@@ -190,3 +190,8 @@ def test_check_code_refuses_a_bytecode_prefix_others_can_write(
     monkeypatch.setattr(sys, "pycache_prefix", str(prefix))
     with pytest.raises(PolicyError):
         isolation.check_code(str(root_dir))
+
+
+def test_a_socket_directory_that_does_not_exist_is_refused_like_any_other(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError):
+        check_socket_dir(str(tmp_path / "missing" / "channel"), NOBODY)

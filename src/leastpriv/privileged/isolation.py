@@ -145,8 +145,13 @@ def check_socket_dir(path: str, uid: int) -> None:
     of `uid`'s that nobody else can write: the caller's own private directory, never a place
     where another user (or root) keeps a socket."""
     directory = os.path.dirname(os.path.abspath(path))
-    info = os.lstat(directory)
-    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != uid
+    try:
+        info = os.lstat(directory)
+    except OSError:
+        info = None
+    # One answer whatever the reason, with nothing of the inode in it: the caller learns no more
+    # about a place it may not look into (not even whether it exists) than it could see itself.
+    if (info is None or not stat.S_ISDIR(info.st_mode) or info.st_uid != uid
             or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
-        raise PolicyError(f"--socket {path}: its directory is not the invoking user's alone "
-                          f"(owner uid {info.st_uid}, mode {stat.S_IMODE(info.st_mode):04o})")
+        raise PolicyError(f"--socket {path}: its directory is not a directory of the invoking "
+                          "user's alone")
