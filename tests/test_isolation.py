@@ -195,3 +195,20 @@ def test_check_code_refuses_a_bytecode_prefix_others_can_write(
 def test_a_socket_directory_that_does_not_exist_is_refused_like_any_other(tmp_path: Path) -> None:
     with pytest.raises(PolicyError):
         check_socket_dir(str(tmp_path / "missing" / "channel"), NOBODY)
+
+
+ISOLATE = """
+import ctypes, json, os
+from leastpriv.privileged import isolation
+isolation.isolate_process()
+dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
+print(json.dumps({"dumpable": dumpable, "cwd": os.getcwd(), "environ": dict(os.environ)}))
+"""
+
+
+def test_isolate_process_leaves_a_root_process_undumpable_in_root_with_path_only(
+        tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", ISOLATE], cwd=tmp_path, capture_output=True,
+                          text=True, check=True, env={**os.environ, "FROM_CALLER": "1"})
+    assert json.loads(done.stdout) == {"dumpable": 0, "cwd": "/",
+                                       "environ": {"PATH": isolation.SAFE_PATH}}
