@@ -16,8 +16,8 @@ The sandbox, so that the command never touches the host's interfaces or files: a
 namespace (no interface but its own ``lo``); every mount of the host re-mounted read-only in the
 new mount namespace (a per-mount flag: the host's own mounts stay as they were); fresh tmpfs on
 ``/tmp`` (the command's working directory, where setup makes its files), ``/run`` and
-``/var/tmp``; a tmpfs ``/dev`` with only null, zero, full, random and urandom (a read-only mount
-does not stop writes to a device node); a fresh, read-only ``/proc`` of the new PID namespace
+``/var/tmp``; a tmpfs ``/dev`` with only null, zero, full, random, urandom and net/tun (a
+read-only mount does not stop writes to a device node; a tap lives in the sandbox's namespace); a fresh, read-only ``/proc`` of the new PID namespace
 with only ``/proc/sys/net`` writable (it belongs to the new network namespace); a PID namespace,
 so ``kill`` reaches only the sandbox's own processes, all of which die with its pid 1.
 
@@ -64,7 +64,9 @@ EXIT_REFUSED = 125  # the sandbox could not be built or verified: nothing was ru
 EXIT_NOT_FOUND = 127
 PID_PLACEHOLDER = "{pid}"  # in argv: the pid of a root-owned process started by setup
 SCRATCH = "/tmp"  # noqa: S108 - a fresh tmpfs over it, in the sandbox's own mount namespace
-_DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
+# /dev/net/tun: a tap made through it lives in the sandbox's network namespace.
+_DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9),
+            "net/tun": (10, 200)}
 _PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -135,6 +137,7 @@ def build_sandbox() -> None:
         if os.path.isdir(point) and not os.path.islink(point):
             _mount("tmpfs", point, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777")
     _mount("tmpfs", "/dev", "tmpfs", _MS_NOSUID | _MS_NOEXEC, "mode=755")
+    os.mkdir("/dev/net")
     for name, (major, minor) in _DEVICES.items():
         os.mknod(f"/dev/{name}", 0o666 | 0o020000, os.makedev(major, minor))
         os.chmod(f"/dev/{name}", 0o666)  # noqa: S103 - these nodes' usual mode, in a private /dev
