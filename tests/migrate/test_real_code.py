@@ -27,7 +27,14 @@ from leastpriv.contract import Match, OneOf, PathUnder
 from leastpriv.migrate import templates
 from leastpriv.migrate.callsites import FoundCall
 from leastpriv.migrate.model import RootCallSite
-from leastpriv.migrate.plan import Param, Plan, Template, build_plan, program_index
+from leastpriv.migrate.plan import (
+    Param,
+    Plan,
+    Template,
+    build_plan,
+    is_boolean,
+    program_index,
+)
 from leastpriv.migrate.stubs import write_stubs
 
 _ROOT = os.environ.get("LEASTPRIV_REAL_CODE")
@@ -49,6 +56,8 @@ def _reconstructed(param: Param, root: str | None, source: str) -> str:
     name = f"{param.name} {source}".lower()
     if param.marker == "PathUnder":
         return posixpath.join(root or "/", "volume-0001")
+    if is_boolean(source):
+        return str(source.count("=") % 2 == 0)  # execute() passes str(True) or str(False)
     if 'Match(r"/dev/' in param.annotation:
         return "/dev/sdb"  # the caller's expression names a device
     if ":/" in param.annotation:

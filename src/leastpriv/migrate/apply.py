@@ -36,7 +36,14 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from leastpriv.migrate import templates
 from leastpriv.migrate.callsites import FoundCall
 from leastpriv.migrate.model import RootCallSite
-from leastpriv.migrate.plan import Param, Plan, SuggestedFunction, Template, program_index
+from leastpriv.migrate.plan import (
+    Param,
+    Plan,
+    SuggestedFunction,
+    Template,
+    is_boolean,
+    program_index,
+)
 from leastpriv.migrate.stubs import render_module, seal
 
 PACKAGE = "privileged_calls"
@@ -260,6 +267,8 @@ def _arguments(item: str | Param | Template, literal: str | None,
     if isinstance(item, str):
         return []
     if isinstance(item, Param):
+        if literal is None and is_boolean(source):
+            return [(item, f"str({source})")]  # as execute() passed it: "True" or "False"
         return [(item, source if literal is None else repr(literal))]
     params = [part for part in item.parts if isinstance(part, Param)]
     if literal is None:

@@ -8,6 +8,7 @@ from the literal arguments the call sites pass. What cannot be inferred is liste
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import keyword
 import posixpath
@@ -514,6 +515,9 @@ def infer_contract(
     Its name decides first (``uid``, ``mode``, ``size`` are never paths, whatever the command),
     then whether it looks like a path, then what kind of identifier it is.
     """
+    if is_boolean(source):
+        # execute() turns each argument into a string: a comparison arrives as "True"/"False".
+        return Param(name, "Annotated[str, OneOf('False', 'True')]", "OneOf")
     if command in _NETWORK_COMMANDS and _INTERFACE_HINT.search(name):
         return Param(name, f'Annotated[str, Match(r"{_INTERFACE}")]', "Match")
     for hint, regex in _IDENTIFIER_RULES[:_NAMED_FIRST]:
@@ -529,6 +533,16 @@ def infer_contract(
         if hint.search(lowered):
             return Param(name, f'Annotated[str, Match(r"{regex}")]', "Match")
     return Param(name, f'Annotated[str, Match(r"{_NAME_REGEX}")]', "Match")
+
+
+def is_boolean(source: str) -> bool:
+    """Whether the caller's expression is a comparison or a boolean operation."""
+    try:
+        node = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(node, (ast.Compare, ast.BoolOp)) or (
+        isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not))
 
 
 _JOIN_HEAD = re.compile(r"(?:os\.path\.join|posixpath\.join)\(\s*([^,()]+)")
