@@ -17,9 +17,10 @@ namespace (no interface but its own ``lo``); every mount of the host re-mounted 
 new mount namespace (a per-mount flag: the host's own mounts stay as they were); fresh tmpfs on
 ``/tmp`` (the command's working directory, where setup makes its files), ``/run`` and
 ``/var/tmp``; a tmpfs ``/dev`` with only null, zero, full, random, urandom and net/tun (a
-read-only mount does not stop writes to a device node; a tap lives in the sandbox's namespace); a fresh, read-only ``/proc`` of the new PID namespace
-with only ``/proc/sys/net`` writable (it belongs to the new network namespace); a PID namespace,
-so ``kill`` reaches only the sandbox's own processes, all of which die with its pid 1.
+read-only mount does not stop writes to a device node; a tap lives in the sandbox's namespace);
+a fresh, read-only ``/proc`` of the new PID namespace with only ``/proc/sys/net`` writable (it
+belongs to the new network namespace); a PID namespace, so ``kill`` reaches only the sandbox's
+own processes, all of which die with its pid 1.
 
 What it does not stop: a trial that holds ``CAP_SYS_ADMIN`` could re-mount a host mount
 read-write. The sandbox stops mistakes and stray operands, not a hostile command; probe only
