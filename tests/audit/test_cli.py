@@ -313,3 +313,10 @@ def test_an_unreadable_directory_is_a_warning_and_the_rest_is_audited(real_tree:
     assert "demo/locked" in {s["path"] for s in doc["skipped"]}
     assert [c["id"] for c in doc["contexts"]] == ["demo.privsep.pctxt"]
     assert any("demo/locked" in line for line in proc.stderr.splitlines())
+
+
+def test_a_path_that_is_a_symlink_loop_is_an_error_naming_it_not_a_traceback(tmp_path) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    proc = leastpriv(str(tmp_path / "loop"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert str(tmp_path / "loop") in proc.stderr

@@ -166,9 +166,11 @@ def _options(args: argparse.Namespace, found: settings.Settings,
 
 def _roots(paths: Sequence[Path]) -> tuple[Path, list[Path]]:
     """The common root every report path is relative to, and the existing paths."""
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise UsageError(f"no such file or directory: {', '.join(missing)}")
+    for path in paths:
+        try:
+            path.stat()
+        except OSError as exc:  # missing, a symbolic link loop, a parent it cannot search
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
     bases = [Path(os.path.abspath(p if p.is_dir() else p.parent)) for p in paths]
     return Path(os.path.commonpath(bases)), list(paths)
 
@@ -243,12 +245,12 @@ def _colour(args: argparse.Namespace, stdout: TextIO) -> bool:
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     rules = _rules()
+    common, paths = _roots(args.paths)  # first: settings are searched from the first path
     found = _settings(args)
     options = _options(args, found, rules)
     fail_on = settings.parse_severity(args.fail_on) if args.fail_on else found.fail_on
     fail_on = fail_on or Severity.LOW
     accepted = baseline.load(args.baseline) if args.baseline else None
-    common, paths = _roots(args.paths)
     progress = None if args.no_progress else ProgressBar.for_stream(stderr)
     result = _audit(paths, common, options, progress)
     if args.write_baseline is not None:
