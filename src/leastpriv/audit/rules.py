@@ -658,7 +658,7 @@ def hidden_privileged_call(tree: TreeIndex, options: AuditOptions) -> Iterator[H
     for entrypoint_id, calls in sorted(tree.callers.items()):
         for located in calls:
             call = located.call
-            if call is None or _inside_entrypoint(tree, located.module, call.caller):
+            if call is None or _in_daemon(tree, located.module, call.caller, entrypoint_id):
                 continue  # already in the daemon: nothing crosses the boundary here
             if not _shows_privilege(call.name_used):
                 yield Hit(
@@ -671,10 +671,20 @@ def hidden_privileged_call(tree: TreeIndex, options: AuditOptions) -> Iterator[H
                 )
 
 
-def _inside_entrypoint(tree: TreeIndex, module: ModuleFacts, caller: str) -> bool:
-    """True when `caller` (a function id) is, or is nested in, an entrypoint of its module."""
+def _in_daemon(tree: TreeIndex, module: ModuleFacts, caller: str, target: str) -> bool:
+    """True when `caller` (a function id) is, or is nested in, an entrypoint that runs in the
+    daemon `target` runs in: of the same context, or of the same module when a context is not
+    resolved. A call from one context's daemon to another context still crosses a boundary."""
     parts = caller[len(module.module) + 1 :].split(".") if caller != module.module else []
-    return bool(parts) and f"{module.module}.{parts[0]}" in tree.entrypoints
+    enclosing = tree.entrypoints.get(f"{module.module}.{parts[0]}") if parts else None
+    if enclosing is None or enclosing.entrypoint is None:
+        return False
+    callee = tree.entrypoints[target].entrypoint
+    mine = tree.context_of(enclosing.entrypoint)
+    theirs = tree.context_of(callee) if callee is not None else None
+    if mine is not None and theirs is not None:
+        return mine == theirs
+    return enclosing.module.module == tree.entrypoints[target].module.module
 
 
 def _shows_privilege(name_used: str) -> bool:
