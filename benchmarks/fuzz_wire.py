@@ -21,6 +21,7 @@ docs/fuzzing.md with `--update-docs`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import resource
@@ -56,9 +57,13 @@ def fuzz(frames: int) -> dict[str, Any]:
     run, packer = wire_frames.dispatcher(), wire.new_packer()
     counts: dict[str, int] = {}
     crashes: list[str] = []
-    slowest = [0.0]
+    slowest: list[tuple[float, str, bytes]] = []  # the few slowest inputs: time, kind, bytes
     largest = [0, 0]  # the most memory one frame's decoding and dispatch took, and its size
     clock = time.perf_counter
+
+    def note(elapsed: float, kind: str, data: bytes) -> None:
+        if len(slowest) < 3 or elapsed > slowest[-1][0]:
+            slowest[:] = sorted([*slowest, (elapsed, kind, data)], reverse=True)[:3]
 
     def check(body: bytes, traced: bool) -> None:
         if traced:
@@ -70,7 +75,7 @@ def fuzz(frames: int) -> dict[str, Any]:
         except Exception as exc:  # the defects this script is looking for
             outcome = "crash"
             crashes.append(f"{type(exc).__name__}: {exc} on {body[:64].hex()}")
-        slowest[0] = max(slowest[0], clock() - started)
+        note(clock() - started, "frame", body)
         if traced and tracemalloc.get_traced_memory()[1] - base > largest[0]:
             largest[:] = [tracemalloc.get_traced_memory()[1] - base, len(body)]
         counts[outcome] = counts.get(outcome, 0) + 1
@@ -86,7 +91,7 @@ def fuzz(frames: int) -> dict[str, Any]:
         except Exception as exc:
             outcome = "crash"
             crashes.append(f"stream: {type(exc).__name__}: {exc}")
-        slowest[0] = max(slowest[0], clock() - started)
+        note(clock() - started, "stream", data)
         counts[outcome] = counts.get(outcome, 0) + 1
 
     # Hypothesis keeps what it learns of every example of a run: runs of CHUNK examples keep the
@@ -116,6 +121,21 @@ def fuzz(frames: int) -> dict[str, Any]:
     while messages[0] * PER_MESSAGE < frames:
         one_message()
     elapsed = clock() - started
+    # On a busy machine one input may wait for the CPU: a hang is one that, run again alone (best
+    # of three), still takes over HANG_SECONDS.
+    def alone(kind: str, data: bytes) -> float:
+        times = []
+        for _ in range(3):
+            started = clock()
+            with contextlib.suppress(ProtocolError, OSError):
+                if kind == "frame":
+                    wire_frames.check_frame(data, run, packer)
+                else:
+                    read_stream(wire, data)
+            times.append(clock() - started)
+        return min(times)
+
+    rerun = max((alone(kind, data) for _, kind, data in slowest), default=0.0)
     frames_checked = sum(n for k, n in counts.items() if not k.startswith("stream"))
     return {
         "frames": frames_checked,
@@ -123,7 +143,9 @@ def fuzz(frames: int) -> dict[str, Any]:
         "outcomes": counts,
         "crashes": crashes[:5],
         "crash_count": len(crashes),
-        "slowest": slowest[0],
+        "slowest": slowest[0][0],
+        "slowest_kind": slowest[0][1],
+        "slowest_rerun": rerun,
         "seconds": elapsed,
         "max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "largest": largest[0],
@@ -167,9 +189,12 @@ def table(result: dict[str, Any]) -> str:
          f"{outcomes.get('reply replaced by an error', 0):,}"),
         ("byte streams through a FrameReader", f"{result['streams']:,}"),
         ("crashes (exceptions, or the process killed)", f"{result['crash_count']:,}"),
-        (f"hangs (a frame over {HANG_SECONDS:g} s)", "0" if result["slowest"] <= HANG_SECONDS
-         else "1 or more"),
-        ("slowest frame or stream (ms)", f"{result['slowest'] * 1e3:.1f}"),
+        (f"hangs (an input over {HANG_SECONDS:g} s when run again alone)",
+         "0" if result["slowest_rerun"] <= HANG_SECONDS else "1 or more"),
+        (f"slowest input in the run, a {result['slowest_kind']} (ms)",
+         f"{result['slowest'] * 1e3:.1f}"),
+        ("the three slowest run again alone, slowest (ms)",
+         f"{result['slowest_rerun'] * 1e3:.1f}"),
         ("wall time (s)", f"{result['seconds']:.0f}"),
         (f"most memory one frame took, 1 message in {TRACE_EVERY} traced (KB)",
          f"{result['largest'] / 1e3:,.0f} (a {result['largest_size']}-byte body; its bound "
@@ -206,7 +231,7 @@ def main() -> int:
         print(f"crash: {crash}", file=sys.stderr)
     if args.update_docs:
         write_section(REPO / "docs" / "fuzzing.md", "fuzz", report)
-    return 1 if result["crash_count"] or result["slowest"] > HANG_SECONDS else 0
+    return 1 if result["crash_count"] or result["slowest_rerun"] > HANG_SECONDS else 0
 
 
 if __name__ == "__main__":
