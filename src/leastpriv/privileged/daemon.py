@@ -61,6 +61,10 @@ class Daemon:
         self._registry = registry
         self._max = config.max_frame_size
         self._reader = wire.FrameReader(sock, self._max)
+        # The reader's own methods, called by the read role's holder only. An OSError from a
+        # read (the channel is gone) stops serving like EOF does.
+        self.read: Callable[[], list[Any] | None] = self._reader.read_message
+        self.buffered: Callable[[], bool] = self._reader.has_frame
         self._send_lock = threading.Lock()  # guards _packer and _outbox
         self._packer = wire.new_packer()
         # Frames held back to go out with the next one (never a view of the packer's buffer).
@@ -72,15 +76,6 @@ class Daemon:
         self._scheduler.serve()
 
     # --- the Channel the scheduler drives -------------------------------------------------------
-
-    def read(self) -> list[Any] | None:
-        try:
-            return self._reader.read_message()
-        except OSError:  # the channel is gone: the same as EOF
-            return None
-
-    def buffered(self) -> bool:
-        return self._reader.has_frame()
 
     def slow_key(self, request: list[Any]) -> str | None:
         return _registered_name(request, self._registry)

@@ -2,7 +2,8 @@
 
 The model, whole:
 
-- Threads: `pool_size` workers, and the watchdog (the thread that calls `Scheduler.serve`).
+- Threads: `pool_size` workers, and the watchdog (the thread that calls `Scheduler.serve`),
+  which reads only `_running`: the holder's latest ticket and request, one tuple.
 - The read role is the `_role` lock. Only the worker holding it calls `read` and `buffered`.
   It reads a request, runs it and replies itself, then reads the next: a call costs no thread
   wake-up in the daemon.
@@ -76,7 +77,7 @@ class Scheduler:
         self._role = threading.Lock()
         self._tickets: dict[int, bool] = {}
         self._issued = 0  # tickets issued so far; written by the role's holder only
-        self._running: tuple[int, str | None] = (0, None)  # the holder's last ticket, its key
+        self._running: tuple[int, Any] = (0, None)  # the holder's last ticket, and its request
         self._slow: set[str] = set()
         self._stopping = threading.Lock()
         self._closed = threading.Event()
@@ -88,14 +89,19 @@ class Scheduler:
         seen = last = 0
         tick = HANDOFF_AFTER
         while not self._closed.wait(tick):
-            ticket, key = self._running
-            if ticket == seen and self._hand_off(ticket) and key is not None:
-                self._slow.add(key)
-                LOG.debug("%s still ran after %g s: another worker reads on, and its later calls "
-                          "hand the channel on before they run", key, HANDOFF_AFTER)
+            ticket, request = self._running
+            if ticket == seen and self._hand_off(ticket):
+                self._learn_slow(request)
             seen = ticket if ticket in self._tickets else 0
             tick = HANDOFF_AFTER if seen or ticket != last else min(2 * tick, IDLE_TICK)
             last = ticket
+
+    def _learn_slow(self, request: Any) -> None:
+        key = self._channel.slow_key(request)
+        if key is not None:
+            self._slow.add(key)
+            LOG.debug("%s still ran after %g s: another worker reads on, and its later calls "
+                      "hand the channel on before they run", key, HANDOFF_AFTER)
 
     def _hand_off(self, ticket: int) -> bool:
         """Give the read role to an idle worker while request `ticket` runs; False if it ended."""
@@ -106,7 +112,8 @@ class Scheduler:
         return True
 
     def _work(self) -> None:
-        channel, tickets = self._channel, self._tickets
+        channel, tickets, slow = self._channel, self._tickets, self._slow
+        read, run, send, buffered = channel.read, channel.run, channel.send, channel.buffered
         holding = False  # this thread holds the read role (while `ticket` is out: if it gets it)
         ticket = 0
         try:
@@ -116,26 +123,27 @@ class Scheduler:
                     holding = True
                     if self._closed.is_set():
                         return  # releasing the role below wakes the next idle worker: it ends too
-                request = channel.read()
+                request = read()
                 if request is None:
                     self._stop(None)
                     return
                 self._issued += 1
                 ticket = self._issued
                 tickets[ticket] = True
-                key = channel.slow_key(request)
-                self._running = (ticket, key)
-                if key is not None and key in self._slow:
+                self._running = (ticket, request)
+                # The key only while some entrypoint is known to be slow: the usual call skips it.
+                key = channel.slow_key(request) if slow else None
+                if key is not None and key in slow:
                     self._hand_off(ticket)  # known to be slow: the next request is read at once
                     started = time.perf_counter()
-                    reply = channel.run(request)
+                    reply = run(request)
                     if time.perf_counter() - started < HANDOFF_AFTER:
-                        self._slow.discard(key)  # fast again: its calls run in the reader again
+                        slow.discard(key)  # fast again: its calls run in the reader again
                 else:
-                    reply = channel.run(request)
+                    reply = run(request)
                 holding, ticket = tickets.pop(ticket, False), 0
                 # With the next request already here, its reply goes out with this one.
-                channel.send(reply, hold=holding and channel.buffered())
+                send(reply, hold=holding and buffered())
         # Whatever ends a worker closes the channel (fail closed).
         except BaseException as exc:  # noqa: BLE001 - handed to _stop, which closes
             self._stop(exc)
