@@ -126,3 +126,18 @@ def test_parallel_and_serial_scans_agree(tmp_path):
     serial = find_call_sites(tmp_path, jobs=1).sites
     parallel = find_call_sites(tmp_path, jobs=2).sites
     assert serial == parallel and len(serial) == 70
+
+
+def test_a_list_appended_to_after_it_is_bound_is_an_argv_of_unknown_length(tmp_path):
+    # cinder's LIO target: optional_args = [] then optional_args.append(...) before the call.
+    (tmp_path / "lio.py").write_text(
+        "def create(execute, path, port):\n"
+        "    optional_args = []\n"
+        "    if port:\n"
+        "        optional_args.append('-p%s' % port)\n"
+        "    args = ['cinder-rtstool', 'create', path] + optional_args\n"
+        "    execute(*args, run_as_root=True)\n"
+    )
+    (call,) = find_call_sites(tmp_path).calls
+    assert call.site.argv[:3] == ("cinder-rtstool", "create", None)
+    assert call.sources[-1] == "*"

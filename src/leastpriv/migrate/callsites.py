@@ -34,6 +34,8 @@ _SUDO_STRING = re.compile(r"\s*sudo(\s+\S|\s*$)")
 # sudo options that take a value; the program comes after them.
 _SUDO_VALUE_OPTIONS = frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"})
 _UNKNOWN_TAIL = "*"  # source text of an operand list whose length is not known
+# List methods that change a bound list after it was written down.
+_MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse"})
 # Callee names whose positional arguments are the command line (execute, _execute, ssh_execute,
 # trycmd, run_command, call, …).
 _RUNS_ARGV = re.compile(r"exec|run|cmd|call|command", re.IGNORECASE)
@@ -249,7 +251,30 @@ class _Visitor(ast.NodeVisitor):
             self._record(node, via, argv, callee=callee)
         elif self._updates_root_kwargs(node):
             self.scopes[-1].root_kwargs.add(node.func.value.id)  # type: ignore[attr-defined]
+        elif (isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS
+              and isinstance(node.func.value, ast.Name)):
+            self._grown(node.func.value.id, tail_only=node.func.attr in ("append", "extend"))
         self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name):
+            self._grown(node.target.id, tail_only=isinstance(node.op, ast.Add))
+        self.generic_visit(node)
+
+    def _grown(self, name: str, *, tail_only: bool) -> None:
+        """A bound list changed after it was written down (``optional_args.append(...)``).
+
+        Appended to, it is its literal followed by a tail of unknown length; changed any other
+        way, nothing about it is known any more.
+        """
+        scope = self.scopes[-1]
+        if name not in scope.lists:
+            return
+        if not tail_only:
+            del scope.lists[name]
+            return
+        unknown = ast.Name(id=f"<{name} grown at run time>", ctx=ast.Load())
+        scope.lists[name] = ast.BinOp(left=scope.lists[name], op=ast.Add(), right=unknown)
 
     def _call_via(self, node: ast.Call) -> str | None:
         keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg is not None}
@@ -311,7 +336,7 @@ class _Visitor(ast.NodeVisitor):
         return None
 
     def _expand(self, node: ast.expr, depth: int = 0) -> list[ast.expr | None]:
-        bound = self._bound_list(node) if depth < 4 else None
+        bound = self._bound_list(node) if depth < 8 else None
         if bound is not None:
             return self._expand(bound, depth + 1)
         if isinstance(node, (ast.List, ast.Tuple)):
