@@ -68,6 +68,9 @@ def _reconstructed(param: Param, root: str | None, source: str) -> str:
         ("iqn", "iqn.2010-10.org.openstack:volume-" + str(uuid.UUID(int=1))),
         ("export", "192.0.2.1:/shares/share-0001"),
         ("initiator", "iqn.1993-08.org.debian:01:abcdef"),
+        # CHAP credentials as cinder's volume_utils.generate_username/password make them.
+        ("auth_user", "Tx4Kq7mZ2aB9cD3eF5gH"), ("auth_pass", "Tx4Kq7mZ2aB9cD3eF5gH"),
+        ("chap_auth", "Tx4Kq7mZ2aB9cD3eF5gH"),
         ("group", "1000"), ("uid", "1000"), ("gid", "1000"),
         ("uuid", str(uuid.UUID(int=7))), ("_id", str(uuid.UUID(int=7))),
         ("size", "10"), ("count", "10"), ("seek", "10"), ("skip", "10"), ("block", "4096"),

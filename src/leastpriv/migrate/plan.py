@@ -341,7 +341,8 @@ _IDENTIFIER_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # An NFS (host:/path) or CIFS (//host/share) export.
         (r"export", r"[A-Za-z0-9_.:\[\]-]+:/[A-Za-z0-9_./-]*|//[A-Za-z0-9_.-]+/[A-Za-z0-9_.$/-]+"),
         (r"\bip\b|addr|cidr|address", r"[0-9a-fA-F.:]+(/[0-9]{1,3})?"),
-        (r"uid|gid|owner|group|user", r"[0-9]+|[a-z_][a-z0-9_-]{0,31}"),
+        # A system user or group; not a CHAP or API user name (cinder generates those mixed-case).
+        (r"uid|gid|owner|group|(?<!auth_)(?<!chap_)user", r"[0-9]+|[a-z_][a-z0-9_-]{0,31}"),
         (r"mode|perm", r"[0-7]{3,4}|[ugoa]*[-+=][rwxXst]+"),
         (r"size|count|bytes|length|\bbs\b|seek|skip|offset", r"[0-9]+[bkKmMgGtT]?"),
         (r"dev|device", r"/dev/[A-Za-z0-9_./:-]+"),
