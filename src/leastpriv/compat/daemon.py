@@ -284,14 +284,33 @@ def _parse_options(argv: list[str], *, check_files: bool) -> Any:
 
     from leastpriv.privileged import isolation
 
-    for path in _config_paths(argv):
+    paths = _config_paths(argv)
+    for path in paths:
         if check_files:
             isolation.check_root_only(path)
     cfg.CONF.register_cli_opts([cfg.StrOpt("privsep_context", required=True),
                                 cfg.StrOpt("privsep_sock_path", required=True),
                                 cfg.BoolOpt("debug", short="d", default=False)])
-    cfg.CONF(args=argv, project="privsep")
+    try:
+        cfg.CONF(args=argv, project="privsep")
+    except Exception:
+        # oslo.config's parse errors quote the offending line (and name files that exist or
+        # not): under sudo, only for files every user may read anyway (issue 8, finding 6).
+        if check_files and not all(_readable_by_anyone(path) for path in paths):
+            raise PolicyError("privsep-helper: a --config-file or --config-dir is not a usable "
+                              "configuration (details withheld: the invoking user may not read "
+                              "it)") from None
+        raise
     return cfg.CONF
+
+
+def _readable_by_anyone(path: str) -> bool:
+    from leastpriv.privileged.helper import _readable_by_anyone as readable
+
+    try:
+        return readable(path)
+    except OSError:  # missing or unsearchable: whether it exists is not the caller's to learn
+        return False
 
 
 # privsep-helper's options, and whether each takes a value. Only these, spelt out in full:
