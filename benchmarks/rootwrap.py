@@ -1,4 +1,4 @@
-"""One command through oslo.rootwrap vs the equivalent leastpriv entrypoint (DESIGN §7).
+"""One command through oslo.rootwrap vs the equivalent leastpriv entrypoint (docs/performance.md).
 
     .venv/bin/python benchmarks/rootwrap.py [--update-docs]
 

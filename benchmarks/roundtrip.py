@@ -1,5 +1,5 @@
 """Round trip of a no-op echo, side by side: a raw Unix-socket echo (the floor), leastpriv, and
-oslo.privsep. One run, one table (issue 2, item 8; DESIGN §7).
+oslo.privsep. One run, one table (issue 2, item 8; docs/performance.md).
 
     .venv/bin/python benchmarks/roundtrip.py [--update-docs]
 
