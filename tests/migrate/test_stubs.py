@@ -7,6 +7,7 @@ import importlib.util
 import sys
 
 import pytest
+from tests.conftest import requires_root
 
 import leastpriv
 from leastpriv.audit.analyzer import audit
@@ -88,7 +89,7 @@ def test_an_edited_stub_is_refused_by_name_and_nothing_is_written(tmp_path):
 
     first = write_stubs(make_plan(), tmp_path)
     edited = tmp_path / "file_owner.py"
-    edited.write_text(edited.read_text().replace("import subprocess", "import subprocess  # ok"))
+    edited.write_text(edited.read_text().replace("import leastpriv\n", "import leastpriv  # ok\n"))
     other = tmp_path / "net_admin.py"
     other.write_text("# unrelated\n" + other.read_text())
     before = {path: path.read_text() for path in first}
@@ -105,3 +106,36 @@ def test_an_unedited_stub_is_regenerated_and_force_replaces_an_edited_one(tmp_pa
     edited.write_text(edited.read_text() + "# a reviewer's note\n")
     write_stubs(make_plan(), tmp_path, force=True)
     assert "# a reviewer's note" not in edited.read_text()
+
+
+@pytest.mark.functional
+@requires_root
+def test_a_chown_stub_changes_the_owner_beneath_its_root_and_refuses_a_planted_symlink(tmp_path):
+    # The generated file_owner module, its root set to a directory of this test, called in
+    # this process (client mode off) as root: leastpriv.fs does the chown, not the program.
+    from leastpriv.errors import ContractViolation
+    from leastpriv.migrate.stubs import render_module
+
+    plan = make_plan()
+    (context,) = [c for c in plan.contexts if c.name == "file_owner"]
+    root = tmp_path / "instances"
+    root.mkdir()
+    source = render_module(plan, context).replace("'/var/lib/demo'", repr(str(root)))
+    assert "subprocess" not in source  # nothing is executed
+    path = tmp_path / "file_owner.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("_stub_file_owner_fs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.file_owner.set_client_mode(False)
+    chown = module.chown_console_log_privileged
+    log = root / "console.log"
+    log.write_text("")
+    assert chown(owner="4321", console_log=str(log)) == ("", "")
+    assert log.stat().st_uid == 4321
+    outside = tmp_path / "outside"
+    outside.write_text("")
+    (root / "planted").symlink_to(outside)
+    with pytest.raises(ContractViolation):
+        chown(owner="4321", console_log=str(root / "planted"))
+    assert outside.stat().st_uid == 0

@@ -116,16 +116,22 @@ def _header(plan: Plan, context: SuggestedContext, params: list[Param]) -> str:
             "values.")
     doc = "\n".join(textwrap.wrap(text, WIDTH - 3)) + "\n\n" + "\n".join(
         textwrap.wrap(note, WIDTH))
-    imports = ["import subprocess"]
+    on_fs = [function for function in context.functions if fs_owner_change(function)]
+    imports = sorted({"import pwd" if f.command == "chown" else "import grp" for f in on_fs})
+    if len(on_fs) < len(context.functions):
+        imports.append("import subprocess")
     if params:
         imports.append("from typing import Annotated")
     # One name per line (hacking's H301), in an order both hacking's H306 and ruff's isort
-    # (with force-single-line, which is H301) accept: ``import leastpriv`` first.
+    # (with force-single-line, which is H301) accept: ``import leastpriv`` first, and
+    # ``leastpriv.fs`` by name after ``leastpriv.contract``.
     imports += ["", "import leastpriv"]
     if context.capabilities:
         imports.append("from leastpriv import caps")
     imports += [f"from leastpriv.contract import {marker}"
                 for marker in sorted({param.marker for param in params})]
+    if on_fs:
+        imports.append("from leastpriv.fs import chown")
     return f'{_LICENSE}"""{doc}\n"""\n\n' + "\n".join(imports) + "\n"
 
 
@@ -233,6 +239,13 @@ def _function(
     if len(argv) > WIDTH:
         argv = "        [\n" + "".join(f"            {item},\n" for item in items) + "        ],"
     environment = _environment(function)
+    if fs_owner_change(function):
+        return (
+            f"@{context.name}.entrypoint\n"
+            f"def {function.name}({signature}) -> tuple[str, str]:\n"
+            f"{_docstring(function, on_fs=True)}"
+            f"{_fs_owner_change(function)}"
+        )
     return (
         f"@{context.name}.entrypoint\n"
         f"def {function.name}({signature}) -> tuple[str, str]:\n"
@@ -245,6 +258,34 @@ def _function(
         f"{environment}"
         f"    )\n"
         f"    return result.stdout, result.stderr\n"
+    )
+
+
+def fs_owner_change(function: SuggestedFunction) -> bool:
+    """Whether `function` is ``chown OWNER PATH`` or ``chgrp GROUP PATH``, both parameters.
+
+    Those are written with `leastpriv.fs.chown` instead of running the program: the path is
+    resolved again beneath the root's pinned descriptor and acted on through what was opened, so
+    no name swapped after the check can redirect it (the program would resolve it from ``/``).
+    """
+    if function.command not in ("chown", "chgrp") or len(function.argv) != 2:
+        return False
+    owner, path = function.argv
+    return (isinstance(path, Param) and path.marker == "PathUnder"
+            and isinstance(owner, Param) and owner.marker == "Match")
+
+
+def _fs_owner_change(function: SuggestedFunction) -> str:
+    owner, path = (item.name if isinstance(item, Param) else "" for item in function.argv)
+    if function.command == "chown":
+        lookup, call = f"pwd.getpwnam({owner}).pw_uid", f"chown({path}, ident)"
+    else:
+        lookup, call = f"grp.getgrnam({owner}).gr_gid", f"chown({path}, -1, ident)"
+    return (
+        f"    # The name looked up here, in the daemon; a number used as it is.\n"
+        f"    ident = int({owner}) if {owner}.isdigit() else {lookup}\n"
+        f"    {call}\n"
+        f"    return '', ''\n"
     )
 
 
@@ -279,10 +320,12 @@ def _environment(function: SuggestedFunction) -> str:
     return f"        env={{\n{pairs}        }},\n"
 
 
-def _docstring(function: SuggestedFunction) -> str:
+def _docstring(function: SuggestedFunction, *, on_fs: bool = False) -> str:
     command = " ".join([function.command] + [shown(item) for item in function.argv])
     command = command.replace("\\", "\\\\")  # literals may hold backslashes; not a raw docstring
     summary = f"Run ``{command}``; return (stdout, stderr)."
+    if on_fs:
+        summary = f"Do ``{command}`` with leastpriv.fs, beneath the root."
     lines = [summary]
     if len(summary) + 7 > WIDTH:  # the summary is one line (H405): the command goes below it
         lines = [f"Run {function.command}; return (stdout, stderr).", ""]
