@@ -331,6 +331,9 @@ def _config_paths(argv: list[str]) -> list[str]:
             raise PolicyError(f"privsep-helper: unknown argument {word!r}")
         if _OPTIONS[name] and not given:
             value = next(words, "")
+        # oslo.config opens "~user/f" as user's home's f: check the file it opens, not the
+        # literal "/~user/f" (missing, so judged by "/", root's alone).
+        value = os.path.expanduser(value)
         if name == "--config-file":
             paths.append(value)
         elif name == "--config-dir":

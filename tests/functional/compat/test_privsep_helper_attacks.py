@@ -4,8 +4,13 @@ the compat helper): what it prints must tell the caller nothing of a file only r
 from __future__ import annotations
 
 import os
+import secrets
+import select
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,3 +63,53 @@ def test_a_config_dir_only_root_reads_is_never_echoed(root_only_dir: Path) -> No
     done = run_helper_under_sudo("--config-dir", str(root_only_dir))
     assert done.returncode == 70
     assert MARK not in done.stdout + done.stderr
+
+
+@pytest.fixture
+def user_with_home() -> Iterator[tuple[str, Path]]:
+    """A system user made for this test, with a home directory of its own; both removed after."""
+    name = f"lp-test-{secrets.token_hex(4)}"
+    home = Path(tempfile.mkdtemp(prefix="lp-home-")) / name
+    subprocess.run(["useradd", "--system", "--home-dir", str(home), "--no-create-home",
+                    "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
+    home.mkdir()
+    shutil.chown(home, name, name)
+    yield name, home
+    subprocess.run(["userdel", name], check=False, capture_output=True)
+    shutil.rmtree(home.parent)
+
+
+def test_a_config_file_named_through_a_tilde_is_checked_where_it_is_read(
+        user_with_home: tuple[str, Path], tmp_path: Path) -> None:
+    # oslo.config expands "~user/..." before it opens a --config-file; the check must judge that
+    # file, not the literal "/~user/..." (missing, so judged by "/", root's). The file is the
+    # service user's own, and may say `user = root` for its daemon.
+    name, home = user_with_home
+    planted = home / "evil.conf"
+    planted.write_text("[compat_netadmin]\nuser = root\n")
+    shutil.chown(planted, name, name)
+    # Root listens in a directory of root's (SUDO_UID 0 here): the helper connects to it only
+    # when every check before the connection passed, the configuration's included.
+    listening = tmp_path / "channel"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(listening))
+        listener.listen(1)
+        assert not helper_connects(listener, "--config-file", f"~{name}/evil.conf")
+
+
+def helper_connects(listener: socket.socket, *argv: str) -> bool:
+    """Whether privsep-helper (SUDO_UID 0) connects to `listener` before it exits."""
+    helper = subprocess.Popen(
+        [sys.executable, "-m", "leastpriv.compat.daemon", *argv, "--privsep_context",
+         "compatpkg.netadmin", "--privsep_sock_path", listener.getsockname()],
+        env={**os.environ, "SUDO_UID": "0", "SUDO_GID": "0",
+             "PYTHONPATH": os.pathsep.join([str(HERE), str(SRC)])},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+    exited = os.pidfd_open(helper.pid)
+    try:
+        ready, _, _ = select.select([listener, exited], [], [])  # whichever comes first
+        return listener in ready
+    finally:
+        helper.kill()
+        helper.wait()
+        os.close(exited)
