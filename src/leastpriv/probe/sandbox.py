@@ -133,10 +133,21 @@ def build_sandbox() -> None:
         except OSError as exc:
             if exc.errno not in (2, 22) or (os.path.ismount(point) and _writable(point)):
                 raise
-    # 3. Private scratch space, over whatever the host has there.
-    for point in (SCRATCH, "/run", "/var/tmp"):  # noqa: S108 - each a fresh tmpfs, as above
-        if os.path.isdir(point) and not os.path.islink(point):
-            _mount("tmpfs", point, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777")
+    # 3. Private scratch space, over whatever the host has there. The interpreter's own code may
+    #    live below one of those points (a virtualenv or a checkout under /tmp, as a CI clone may
+    #    be): it is pinned by descriptor first and bound back read-only over the tmpfs, or an
+    #    entrypoint's module could no longer be imported in the sandbox.
+    scratch = [point for point in (SCRATCH, "/run", "/var/tmp")  # noqa: S108 - each a fresh tmpfs
+               if os.path.isdir(point) and not os.path.islink(point)]
+    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            for path in code_below(scratch)}
+    for point in scratch:
+        _mount("tmpfs", point, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777")
+    for path, fd in kept.items():
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
+        _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+        os.close(fd)
     _mount("tmpfs", "/dev", "tmpfs", _MS_NOSUID | _MS_NOEXEC, "mode=755")
     os.mkdir("/dev/net")
     for name, (major, minor) in _DEVICES.items():
@@ -149,6 +160,19 @@ def build_sandbox() -> None:
     _mount("/proc/sys/net", "/proc/sys/net", None, _MS_BIND)
     _mount(None, "/proc/sys/net", None, _MS_REMOUNT | _MS_BIND | _MS_NOSUID | _MS_NODEV
            | _MS_NOEXEC)
+
+
+def code_below(points: Sequence[str]) -> list[str]:
+    """The directories Python loads code from (its prefixes and `sys.path`) that lie below one of
+    `points`, outermost only: a directory below another one listed comes with it."""
+    roots = [os.path.realpath(point) for point in points]
+    found = sorted({os.path.realpath(path)
+                    for path in (sys.prefix, sys.exec_prefix, sys.base_prefix, *sys.path)
+                    if path and os.path.isdir(path)})
+    below = [path for path in found
+             if any(path.startswith(root + os.sep) for root in roots)]
+    return [path for path in below
+            if not any(path.startswith(outer + os.sep) for outer in below if outer != path)]
 
 
 def _writable(point: str) -> bool:
