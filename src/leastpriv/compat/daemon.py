@@ -73,9 +73,7 @@ class ContextRegistry(Mapping[str, Entrypoint]):
             if self._may_import(module):
                 self._tried.add(module)
                 try:
-                    if self._check is not None:
-                        self._check(module)
-                    importlib.import_module(module)
+                    _import_checked(module, self._check)
                 # Whatever the import raises is logged, and the lookup below refuses the name.
                 except Exception as exc:  # noqa: BLE001 - see above
                     LOG.warning("cannot import %s for a call: %s: %s", module,
@@ -341,20 +339,29 @@ def _config_paths(argv: list[str]) -> list[str]:
     return paths
 
 
+def _import_checked(module_name: str, check: Callable[[str], None] | None) -> Any:
+    """Import `module_name` one package level at a time, each checked by `check` before its code
+    runs. One level at a time because ``find_spec("pkg.sub.mod")`` (which `check` asks) imports
+    ``pkg.sub`` itself: checking only the last level ran the parent's ``__init__`` unchecked."""
+    if check is None:
+        return importlib.import_module(module_name)
+    parts = module_name.split(".")
+    module = None
+    for depth in range(1, len(parts) + 1):
+        name = ".".join(parts[:depth])
+        if name not in sys.modules:
+            check(name)
+        module = importlib.import_module(name)
+    return module
+
+
 def _load_context(pypath: str, check: Callable[[str], None] | None) -> PrivContext:
     """The compat context at `pypath` (``pkg.module.attr``), each package level checked by
     `check` before its code runs."""
     from leastpriv.compat.priv_context import PrivContext
 
     module_name, _, attr = pypath.rpartition(".")
-    parts = module_name.split(".")
-    module = None
-    for depth in range(1, len(parts) + 1):
-        name = ".".join(parts[:depth])
-        if check is not None and name not in sys.modules:
-            check(name)
-        module = importlib.import_module(name)
-    context = getattr(module, attr, None)
+    context = getattr(_import_checked(module_name, check), attr, None)
     if not isinstance(context, PrivContext):
         raise TypeError(f"{pypath} is not a privsep PrivContext")
     return context
