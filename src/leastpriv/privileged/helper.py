@@ -170,7 +170,10 @@ def _connect(path: str, invoker: Invoker) -> socket.socket:
         isolation.check_socket_dir(path, invoker.uid)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(path)
+        if invoker.sudo:
+            _connect_unfollowed(sock, path)
+        else:
+            sock.connect(path)
         _, uid, _ = wire.peer_credentials(sock)
         if invoker.sudo and uid != invoker.uid:
             raise PolicyError(f"--socket {path}: its listener is uid {uid}, not the invoking "
@@ -179,6 +182,24 @@ def _connect(path: str, invoker: Invoker) -> socket.socket:
         sock.close()  # nothing was written to it
         raise
     return sock
+
+
+def _connect_unfollowed(sock: socket.socket, path: str) -> None:
+    """Connect `sock` to the socket at `path` itself, never through a symlink there.
+
+    The caller owns the directory, so it can put a link to a socket only root may reach where
+    its socket was; connect() as root alone has effects (a socket-activated service starts, a
+    server sees uid 0) before SO_PEERCRED is read. The last component is opened O_PATH |
+    O_NOFOLLOW, and the connection made through that very inode (/proc/self/fd), so a link
+    swapped in after any check is never followed.
+    """
+    fd = os.open(path, os.O_PATH | os.O_NOFOLLOW)
+    try:
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            raise PolicyError(f"--socket {path}: not a socket")
+        sock.connect(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
 
 
 def _import_path(invoker: Invoker, environ: dict[str, str]) -> None:

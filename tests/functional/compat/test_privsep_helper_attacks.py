@@ -4,6 +4,7 @@ the compat helper): what it prints must tell the caller nothing of a file only r
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import select
 import shutil
@@ -97,12 +98,14 @@ def test_a_config_file_named_through_a_tilde_is_checked_where_it_is_read(
         assert not helper_connects(listener, "--config-file", f"~{name}/evil.conf")
 
 
-def helper_connects(listener: socket.socket, *argv: str) -> bool:
-    """Whether privsep-helper (SUDO_UID 0) connects to `listener` before it exits."""
+def helper_connects(listener: socket.socket, *argv: str, socket_path: str | None = None,
+                    sudo_uid: int = 0) -> bool:
+    """Whether privsep-helper (under sudo by `sudo_uid`, sent to `socket_path`, else to the
+    listener's own path) connects to `listener` before it exits."""
     helper = subprocess.Popen(
         [sys.executable, "-m", "leastpriv.compat.daemon", *argv, "--privsep_context",
-         "compatpkg.netadmin", "--privsep_sock_path", listener.getsockname()],
-        env={**os.environ, "SUDO_UID": "0", "SUDO_GID": "0",
+         "compatpkg.netadmin", "--privsep_sock_path", socket_path or listener.getsockname()],
+        env={**os.environ, "SUDO_UID": str(sudo_uid), "SUDO_GID": str(sudo_uid),
              "PYTHONPATH": os.pathsep.join([str(HERE), str(SRC)])},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
     exited = os.pidfd_open(helper.pid)
@@ -113,3 +116,22 @@ def helper_connects(listener: socket.socket, *argv: str) -> bool:
         helper.kill()
         helper.wait()
         os.close(exited)
+
+
+def test_a_link_in_the_callers_own_directory_never_gets_root_to_connect_elsewhere(
+        user_with_home: tuple[str, Path], tmp_path: Path) -> None:
+    # Root's connect() alone reaches a socket the caller cannot (in a directory of root's, 0700):
+    # a socket-activated service starts, a server sees uid 0 at the other end. The helper must
+    # connect to the socket in the caller's directory itself, never through a link there.
+    name, home = user_with_home
+    private = tmp_path / "root-only"
+    private.mkdir(mode=0o700)
+    own = home / "run"
+    own.mkdir(mode=0o700)
+    (own / "channel").symlink_to(private / "sock")
+    shutil.chown(own, name, name)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(private / "sock"))
+        listener.listen(1)
+        assert not helper_connects(listener, socket_path=str(own / "channel"),
+                                   sudo_uid=pwd.getpwnam(name).pw_uid)
