@@ -309,6 +309,10 @@ def run_daemon(sock: socket.socket, *, name: str, registry: Mapping[str, Entry],
     """
     try:
         reset_signal_handlers()
+        # No bytecode written from here on: the daemon may run as the service user with
+        # CAP_DAC_OVERRIDE, and a __pycache__ it made in root's code would be that user's to fill
+        # with bytecode every root process importing the module then runs.
+        sys.dont_write_bytecode = True
         isolate_process(sock.fileno(), keep_stderr=keep_stderr)
         become_daemon_of(name)  # its own entrypoints called in here run here; others refused
         daemon = set_up(sock, name=name, registry=registry, config=config,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -84,3 +86,62 @@ def test_a_package_others_could_write_is_refused_before_its_init_runs(
     with caplog.at_level(logging.WARNING), pytest.raises(DaemonDied):
         context.channel._launched.channel.call(f"{PACKAGE}.sub.mod.anything", {}, 5.0)
     assert not any(r.getMessage() == f"module {PACKAGE}.sub imported" for r in caplog.records)
+
+
+BYTECODE_INIT = """
+from leastpriv.compat import capabilities, priv_context
+
+ctx = priv_context.PrivContext("lppyc", cfg_section="lppyc", pypath="lppyc.ctx",
+                               capabilities=[capabilities.CAP_DAC_OVERRIDE])
+"""
+BYTECODE_LAZY = """
+import lppyc
+
+
+@lppyc.ctx.entrypoint
+def answer():
+    return 42
+"""
+
+
+@pytest.fixture
+def bytecode_tree() -> Iterator[Path]:
+    """A root-owned package (0755: only root may write it) whose daemon overrides file modes."""
+    root = Path(tempfile.mkdtemp(prefix="lp-pyc-"))
+    root.chmod(0o755)
+    (root / "lppyc").mkdir(mode=0o755)
+    (root / "lppyc" / "__init__.py").write_text(BYTECODE_INIT)
+    (root / "lppyc" / "lazy.py").write_text(BYTECODE_LAZY)
+    sys.path.insert(0, str(root))
+    yield root
+    sys.path.remove(str(root))
+    for name in [name for name in sys.modules if name.split(".")[0] == "lppyc"]:
+        del sys.modules[name]
+    shutil.rmtree(root)
+
+
+def test_a_daemon_that_overrides_file_modes_writes_no_bytecode_into_roots_code(
+        bytecode_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A daemon running as the service user with CAP_DAC_OVERRIDE that imports a module (lazily,
+    # or stdlib inside a call) would write __pycache__ owned by that user into root's tree: the
+    # user could then rewrite the bytecode every root process importing the module loads.
+    import lppyc  # type: ignore[import-not-found]
+
+    user = f"lp-test-{secrets.token_hex(4)}"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    user], check=True, capture_output=True)
+    fixture = cfg_fixture.Config(cfg.CONF)
+    fixture.setUp()
+    monkeypatch.delenv("LEASTPRIV_CONFIG", raising=False)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as in production (tests set -B)
+    try:
+        fixture.config(group="lppyc", user=user)
+        lppyc.ctx.start(priv_context.Method.FORK)
+        assert lppyc.ctx.channel._launched.channel.call("lppyc.lazy.answer", {}, 10.0) == 42
+    finally:
+        lppyc.ctx.stop()
+        fixture.cleanUp()
+        subprocess.run(["userdel", user], check=False, capture_output=True)
+    owners = {path.relative_to(bytecode_tree): path.lstat().st_uid
+              for path in bytecode_tree.rglob("*")}
+    assert set(owners.values()) == {0}, owners
