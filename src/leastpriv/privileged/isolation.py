@@ -16,11 +16,14 @@ be the invoking user's alone.
 
 from __future__ import annotations
 
+import importlib.abc
 import os
 import resource
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
 from leastpriv.errors import PolicyError
 from leastpriv.privileged.privileges import set_not_dumpable
@@ -138,6 +141,29 @@ def check_code(package_dir: str) -> None:
         check_root_only(directory)
         for name in files:
             check_root_only(os.path.join(directory, name))
+    # And every module imported from here on, before its code runs: the context's module's own
+    # imports ran unchecked (a writable package beside it ran as root before the drop).
+    if not any(isinstance(finder, _RootOnlyImports) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _RootOnlyImports())
+
+
+class _RootOnlyImports(importlib.abc.MetaPathFinder):
+    """Finds a module with the finders after it, and refuses (`PolicyError`) one whose files
+    (source, bytecode, package directories) anyone but root can change."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec: ModuleSpec | None = find(name, path, target)
+            if spec is not None:
+                for file in (spec.origin, spec.cached, *(spec.submodule_search_locations or ())):
+                    if file and os.path.isabs(file):
+                        check_root_only(file, strict=2)  # the file and the directory holding it
+                return spec
+        return None
 
 
 def check_socket_dir(path: str, uid: int) -> None:
