@@ -286,6 +286,7 @@ def _parse_options(argv: list[str], *, check_files: bool) -> Any:
     for path in paths:
         if check_files:
             isolation.check_root_only(path)
+            _check_resolves_to_itself(path)
     cfg.CONF.register_cli_opts([cfg.StrOpt("privsep_context", required=True),
                                 cfg.StrOpt("privsep_sock_path", required=True),
                                 cfg.BoolOpt("debug", short="d", default=False)])
@@ -300,6 +301,22 @@ def _parse_options(argv: list[str], *, check_files: bool) -> Any:
                               "it)") from None
         raise
     return cfg.CONF
+
+
+def _check_resolves_to_itself(path: str) -> None:
+    """`PolicyError` unless what `path` opens is the file its resolved path names: the caller's
+    stdin (``/dev/stdin``, ``/proc/self/fd/0``: a pipe or memfd resolves to no existing path)
+    passed `check_root_only`, which judged it by /proc's or /dev's directories, root's."""
+    try:
+        opened = os.stat(path)
+    except OSError:
+        return  # nothing there: oslo.config finds nothing to read either
+    try:
+        same = os.path.samestat(opened, os.stat(os.path.realpath(path)))
+    except OSError:
+        same = False
+    if not same:
+        raise PolicyError(f"privsep-helper: {path} is not a file of root's on a path")
 
 
 def _readable_by_anyone(path: str) -> bool:

@@ -135,3 +135,53 @@ def test_a_link_in_the_callers_own_directory_never_gets_root_to_connect_elsewher
         listener.listen(1)
         assert not helper_connects(listener, socket_path=str(own / "channel"),
                                    sudo_uid=pwd.getpwnam(name).pw_uid)
+
+
+@pytest.mark.parametrize(("name", "memfd"), [("/dev/stdin", False), ("/proc/self/fd/0", False),
+                                           ("/proc/self/fd/0", True)],
+                         ids=["dev-stdin-pipe", "proc-fd-pipe", "proc-fd-memfd"])
+def test_the_callers_stdin_is_never_read_as_a_config_file(
+        user_with_home: tuple[str, Path], tmp_path: Path, name: str, memfd: bool) -> None:
+    # sudo hands the caller's stdin to the helper. A pipe resolves to no existing path, so a
+    # check of where a path leads judged it by /proc's or /dev's directories, root's alone; its
+    # content, the caller's, then chose the daemon's user.
+    user, _ = user_with_home
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(tmp_path / "channel"))
+        listener.listen(1)
+        content = f"[compat_netadmin]\nuser = {user}\n".encode()
+        if memfd:  # a regular file, whose resolved path "/memfd:... (deleted)" does not exist
+            read = os.memfd_create("config")
+            os.write(read, content)
+            os.lseek(read, 0, os.SEEK_SET)
+        else:
+            read, write = os.pipe()
+            os.write(write, content)
+            os.close(write)
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "leastpriv.compat.daemon", "--config-file", name,
+             "--privsep_context", "compatpkg.netadmin", "--privsep_sock_path",
+             str(tmp_path / "channel")],
+            env={**os.environ, "SUDO_UID": "0", "SUDO_GID": "0",
+                 "PYTHONPATH": os.pathsep.join([str(HERE), str(SRC)])},
+            stdin=read, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+        os.close(read)
+        exited = os.pidfd_open(helper.pid)
+        try:
+            ready, _, _ = select.select([listener, exited], [], [])
+            daemon_uid = None
+            if listener in ready:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.recv(1)  # the daemon's first frame: sent once it has dropped
+                    daemon_uid = _fields(Path(f"/proc/{helper.pid}/status").read_text(), "Uid")
+        finally:
+            helper.kill()
+            helper.wait()
+            os.close(exited)
+    assert daemon_uid != [pwd.getpwnam(user).pw_uid] * 4  # refused, or root's own choice
+
+
+def _fields(status: str, key: str) -> list[int]:
+    line = next(line for line in status.splitlines() if line.startswith(f"{key}:"))
+    return [int(field) for field in line.split()[1:]]
