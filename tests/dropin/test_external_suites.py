@@ -22,8 +22,16 @@ HERE = Path(__file__).parent
 pytestmark = pytest.mark.functional
 
 
+# oslo.privsep's own timeout tests leave 10 ms between a 0.03 s timeout and a 0.04 s sleep: a
+# caller that the machine schedules late wakes to find the reply already there, and takes it (as
+# oslo.privsep's own client does). Such a test that fails is run again alone, at most twice; a
+# failure that is not about timing fails at once.
+TIMING_MARGIN_TESTS = {"test_entrypoint_with_timeout", "test_context_with_timeout"}
+
+
 def _run_suite(modules: list[str], tmp_path: Path, config: Path | None,
-               prefix: tuple[str, ...] = (), plugins: tuple[str, ...] = ()) -> dict[str, str]:
+               prefix: tuple[str, ...] = (), plugins: tuple[str, ...] = (),
+               only: str | None = None) -> dict[str, str]:
     """Run the released test modules in a fresh interpreter; {test id: outcome}."""
     report = tmp_path / "report.xml"
     env = dict(os.environ, VIRTUAL_ENV=sys.prefix, OS_LOG_CAPTURE="1",
@@ -33,6 +41,8 @@ def _run_suite(modules: list[str], tmp_path: Path, config: Path | None,
                f"--junitxml={report}", "--rootdir", str(tmp_path)]
     for plugin in plugins:
         command += ["-p", plugin]
+    if only is not None:
+        command += ["-k", only]
     subprocess.run([*command, "--pyargs", *modules], cwd=tmp_path, env=env, timeout=600,
                    check=False)
     outcomes = {}
@@ -52,6 +62,14 @@ def test_oslo_privsep_own_daemon_and_priv_context_tests_pass(tmp_path: Path) -> 
     # as the invoking user (root, here) and reads a leastpriv file only from /etc/leastpriv, so
     # it is given none.
     daemon = _run_suite(["oslo_privsep.tests.functional.test_daemon"], tmp_path, None)
+    for test, outcome in daemon.items():
+        name = test.rsplit(".", 1)[-1]
+        for _ in range(2):
+            if outcome == "passed" or name not in TIMING_MARGIN_TESTS:
+                break
+            outcome = _run_suite(["oslo_privsep.tests.functional.test_daemon"], tmp_path,
+                                 None, only=name).get(test, "missing from the run again")
+        daemon[test] = outcome
     with daemon_user() as user:
         # Forked by the fixture, and exec'd without sudo (RootwrapTest), whose entrypoints are
         # imported after the drop.
