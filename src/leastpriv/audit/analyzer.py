@@ -165,11 +165,7 @@ def _scan_filters(root: Path, path: Path) -> ModuleFacts:
     """A rootwrap filter file: an LPS302 fact, and an LPS303 fact per ``privsep-helper`` filter."""
     relative = _relative(root, path)
     facts = ModuleFacts(relative, relative, kind="filters", parsed=True)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        facts.error = (1, f"cannot read: {exc}")
-        return facts
+    lines = _read_lines(path, facts)
     entries = [
         (n, line)
         for n, line in enumerate(lines, start=1)
@@ -192,6 +188,15 @@ def _scan_filters(root: Path, path: Path) -> ModuleFacts:
     return facts
 
 
+def _read_lines(path: Path, facts: ModuleFacts) -> list[str]:
+    """The file's lines; none, with the reason recorded on `facts`, when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        facts.error = (1, f"cannot read: {exc}")
+        return []
+
+
 def _unreadable(relative: str, why: str) -> ModuleFacts:
     """A directory the walk could not list: reported as skipped, never fatal."""
     return ModuleFacts(relative, relative, error=(0, f"cannot read directory: {why}"))
@@ -201,11 +206,7 @@ def _scan_config(root: Path, path: Path) -> ModuleFacts:
     """A configuration file: each ``user =`` line with the section it is in."""
     relative = _relative(root, path)
     facts = ModuleFacts(relative, relative, kind="config", parsed=True)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        facts.error = (1, f"cannot read: {exc}")
-        return facts
+    lines = _read_lines(path, facts)
     section = ""
     for number, line in enumerate(lines, start=1):
         header = _SECTION.match(line)
