@@ -24,7 +24,6 @@ What each row measures:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -37,7 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from support.common import anchor_version, prepare, publish, run_workers
+from support.common import anchor_version, prepare, publish, rounds_arguments, run_workers
 
 SMALL = b"x" * 32
 LARGE = os.urandom(1 << 20)
@@ -452,15 +451,7 @@ def combine(best: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
-    parser.add_argument("--update-docs", action="store_true",
-                        help="write the table into docs/performance.md")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="measure every system this many times, alternating (default 2)")
-    args = parser.parse_args()
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
+    args = rounds_arguments(__doc__, SYSTEMS)
     if args.worker:
         print(json.dumps(worker(args.worker)))
         return 0

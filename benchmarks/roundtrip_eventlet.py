@@ -18,7 +18,6 @@ if __name__ == "__main__" and "--worker" in sys.argv:
     eventlet.monkey_patch()  # first, as a service under eventlet does
 
 # After the patching: the adapters' threads and sockets must be eventlet's.
-import argparse
 import json
 import statistics
 from typing import Any
@@ -28,6 +27,7 @@ from support.common import (
     anchor_version,
     prepare,
     publish,
+    rounds_arguments,
     run_worker,
     run_workers,
 )
@@ -88,13 +88,7 @@ def combine(best: Measurements | None, new: Measurements) -> Measurements:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
-    parser.add_argument("--update-docs", action="store_true",
-                        help="write the table into docs/performance.md")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="measure every system this many times, alternating (default 2)")
-    args = parser.parse_args()
+    args = rounds_arguments(__doc__, SYSTEMS)
     if args.worker:
         print(json.dumps(worker(args.worker)))
         return 0

@@ -8,6 +8,7 @@ this package, and must not pay for these imports (subprocess, platform, pathlib:
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -26,6 +27,20 @@ CACHE_SITE = BENCH_DIR / ".cache" / "site"
 ANCHORS = ("oslo.privsep", "oslo.rootwrap")
 WORKER_TIMEOUT = 300  # seconds; a hung library is reported, not waited for forever
 Measurements = dict[str, Any]  # what a worker prints: one JSON object
+
+
+def rounds_arguments(doc: str, systems: Sequence[str]) -> argparse.Namespace:
+    """The options of a script that measures `systems` in alternating rounds of workers."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--worker", choices=systems, help=argparse.SUPPRESS)
+    parser.add_argument("--update-docs", action="store_true",
+                        help="write the table into docs/performance.md")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="measure every system this many times, alternating (default 2)")
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
 
 
 def ensure_anchors() -> None:
