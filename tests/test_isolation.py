@@ -130,6 +130,24 @@ def test_check_code_names_a_package_file_others_can_write(root_dir: Path) -> Non
     assert str(package / "__init__.py") in str(refused.value)
 
 
+def test_later_imports_are_refused_from_a_package_others_can_write(root_dir: Path) -> None:
+    # The finder check_later_imports installs, asked directly (installing it would outlive this
+    # test): it finds a module as the import system would, and refuses one others can change.
+    for name, mode in (("lp_root_only_pkg", 0o755), ("lp_writable_pkg", 0o777)):
+        (root_dir / name).mkdir()
+        (root_dir / name).chmod(mode)
+        (root_dir / name / "__init__.py").write_text("")
+    sys.path.insert(0, str(root_dir))
+    try:
+        finder = isolation._RootOnlyImports()
+        spec = finder.find_spec("lp_root_only_pkg", None)
+        assert spec is not None and spec.origin == str(root_dir / "lp_root_only_pkg/__init__.py")
+        with pytest.raises(PolicyError):
+            finder.find_spec("lp_writable_pkg", None)
+    finally:
+        sys.path.remove(str(root_dir))
+
+
 # -- the socket's directory ---------------------------------------------------------------------
 
 def test_a_socket_in_the_invoking_users_private_directory_is_accepted(tmp_path: Path) -> None:

@@ -258,6 +258,7 @@ def helper_main() -> NoReturn:
         isolation.isolate_process()
         if invoker.sudo:
             isolation.check_code(os.path.dirname(os.path.dirname(__file__)))
+            isolation.check_later_imports()
         helper._import_path(invoker, environ)
         options = _parse_options(sys.argv[1:], check_files=invoker.sudo)
         check = helper._check_module_files if invoker.sudo else None

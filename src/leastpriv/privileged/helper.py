@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         isolation.isolate_process()
         if invoker.sudo:
             isolation.check_code(os.path.dirname(leastpriv.__file__))
+            isolation.check_later_imports()
         _import_path(invoker, environ)
         context = _load_context(args["--context"], checked=invoker.sudo)
         config_file = args.get("--config") or environ.get(CONFIG_ENV) or None

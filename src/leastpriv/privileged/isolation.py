@@ -141,8 +141,12 @@ def check_code(package_dir: str) -> None:
         check_root_only(directory)
         for name in files:
             check_root_only(os.path.join(directory, name))
-    # And every module imported from here on, before its code runs: the context's module's own
-    # imports ran unchecked (a writable package beside it ran as root before the drop).
+
+
+def check_later_imports() -> None:
+    """From here on, refuse (`PolicyError`) to import a module unless root alone can change its
+    files, before its code runs: the context's module's own imports ran unchecked (a writable
+    package beside it ran as root before the drop)."""
     if not any(isinstance(finder, _RootOnlyImports) for finder in sys.meta_path):
         sys.meta_path.insert(0, _RootOnlyImports())
 
