@@ -8,6 +8,7 @@ import os
 import resource
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,22 @@ def test_later_imports_are_refused_from_a_package_others_can_write(root_dir: Pat
             finder.find_spec("lp_writable_pkg", None)
     finally:
         sys.path.remove(str(root_dir))
+
+
+def test_a_module_in_a_root_owned_zip_archive_is_judged_by_the_archive(root_dir: Path) -> None:
+    archive = root_dir / "lp_modules.zip"
+    with zipfile.ZipFile(archive, "w") as written:
+        written.writestr("lp_zipped.py", "")
+    sys.path.insert(0, str(archive))
+    try:
+        spec = isolation._RootOnlyImports().find_spec("lp_zipped", None)
+        assert spec is not None
+        archive.chmod(0o666)
+        with pytest.raises(PolicyError):
+            isolation._RootOnlyImports().find_spec("lp_zipped", None)
+    finally:
+        sys.path.remove(str(archive))
+        sys.path_importer_cache.pop(str(archive), None)
 
 
 # -- the socket's directory ---------------------------------------------------------------------

@@ -106,7 +106,9 @@ def check_root_only(path: str, *, strict: int = 1) -> str:
         for level, node in enumerate(path_and_parents(spelling)):
             try:
                 info = os.lstat(node)
-            except FileNotFoundError:
+            # ENOTDIR: a level is a file, such as a module in a zip archive on sys.path (the
+            # archive, further up, is then judged as the file).
+            except (FileNotFoundError, NotADirectoryError):
                 continue
             if stat.S_ISLNK(info.st_mode):
                 continue  # judged by the directory holding it (next) and by its target
