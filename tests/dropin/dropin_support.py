@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from system_users import made_user
+
 
 def require_dropin() -> None:
     """Skip unless ``oslo_privsep`` here is the drop-in, and we are root."""
@@ -46,13 +48,8 @@ def network_namespace() -> Iterator[str]:
 @contextlib.contextmanager
 def daemon_user() -> Iterator[str]:
     """A system user made for the test, removed afterwards: whom the daemons run as."""
-    name = f"lpdi{secrets.token_hex(3)}"
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    name], check=True)
-    try:
+    with made_user(f"lpdi{secrets.token_hex(3)}") as name:
         yield name
-    finally:
-        subprocess.run(["userdel", name], check=False)
 
 
 def identity_config(directory: Path, users: dict[str, str]) -> Path:

@@ -21,6 +21,7 @@ import contexts
 import pytest
 
 from leastpriv import caps
+from system_users import made_user
 
 
 def status_sets(pid: int) -> caps.ProcessCapabilities:
@@ -77,11 +78,8 @@ def stop_test_contexts() -> Iterator[None]:
 @pytest.fixture
 def system_user() -> Iterator[str]:
     """A system user made for this test only (no home, no login), removed afterwards."""
-    name = f"lp-test-{secrets.token_hex(4)}"
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    name], check=True, capture_output=True)
-    yield name
-    subprocess.run(["userdel", name], check=False, capture_output=True)
+    with made_user(f"lp-test-{secrets.token_hex(4)}") as name:
+        yield name
 
 
 @pytest.fixture

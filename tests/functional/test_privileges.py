@@ -26,6 +26,7 @@ from leastpriv.caps import Capability, ProcessCapabilities
 from leastpriv.errors import DaemonStartError
 from leastpriv.privileged import privileges
 from leastpriv.privileged.privileges import describe, drop_privileges
+from system_users import made_user
 
 FILES = [caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE]
 CLONE_NEWNET = 0x40000000
@@ -104,13 +105,8 @@ def setns(path: str) -> None:
 
 @pytest.fixture
 def system_user() -> Iterator[pwd.struct_passwd]:
-    name = f"lp-test-{secrets.token_hex(4)}"
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    name], check=True)
-    try:
+    with made_user(f"lp-test-{secrets.token_hex(4)}") as name:
         yield pwd.getpwnam(name)
-    finally:
-        subprocess.run(["userdel", name], check=True)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from system_users import made_user
+
 cfg = pytest.importorskip("oslo_config.cfg", reason="leastpriv.compat needs oslo.config")
 import compatpkg  # noqa: E402
 from compatpkg import netops  # noqa: E402
@@ -35,11 +37,8 @@ SRC = Path(__file__).parents[3] / "src"
 @pytest.fixture(scope="module")
 def daemon_user() -> Iterator[str]:
     """A user made for these tests (removed afterwards), whom the forked daemons run as."""
-    name = f"lpcompat{os.getpid() % 100000}"
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    name], check=True)
-    yield name
-    subprocess.run(["userdel", name], check=False)
+    with made_user(f"lpcompat{os.getpid() % 100000}") as name:
+        yield name
 
 
 @pytest.fixture

@@ -11,13 +11,14 @@ import logging
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from system_users import made_user
 
 cfg = pytest.importorskip("oslo_config.cfg", reason="leastpriv.compat needs oslo.config")
 from oslo_config import fixture as cfg_fixture  # noqa: E402
@@ -127,21 +128,18 @@ def test_a_daemon_that_overrides_file_modes_writes_no_bytecode_into_roots_code(
     # user could then rewrite the bytecode every root process importing the module loads.
     import lppyc  # type: ignore[import-not-found]
 
-    user = f"lp-test-{secrets.token_hex(4)}"
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    user], check=True, capture_output=True)
     fixture = cfg_fixture.Config(cfg.CONF)
     fixture.setUp()
     monkeypatch.delenv("LEASTPRIV_CONFIG", raising=False)
     monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as in production (tests set -B)
-    try:
-        fixture.config(group="lppyc", user=user)
-        lppyc.ctx.start(priv_context.Method.FORK)
-        assert lppyc.ctx.channel._launched.channel.call("lppyc.lazy.answer", {}, 10.0) == 42
-    finally:
-        lppyc.ctx.stop()
-        fixture.cleanUp()
-        subprocess.run(["userdel", user], check=False, capture_output=True)
+    with made_user(f"lp-test-{secrets.token_hex(4)}") as user:
+        try:
+            fixture.config(group="lppyc", user=user)
+            lppyc.ctx.start(priv_context.Method.FORK)
+            assert lppyc.ctx.channel._launched.channel.call("lppyc.lazy.answer", {}, 10.0) == 42
+        finally:
+            lppyc.ctx.stop()
+            fixture.cleanUp()
     owners = {path.relative_to(bytecode_tree): path.lstat().st_uid
               for path in bytecode_tree.rglob("*")}
     assert set(owners.values()) == {0}, owners

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from system_users import made_user
+
 pytest.importorskip("oslo_config.cfg", reason="leastpriv.compat needs oslo.config")
 
 pytestmark = [pytest.mark.functional,
@@ -71,12 +73,10 @@ def user_with_home() -> Iterator[tuple[str, Path]]:
     """A system user made for this test, with a home directory of its own; both removed after."""
     name = f"lp-test-{secrets.token_hex(4)}"
     home = Path(tempfile.mkdtemp(prefix="lp-home-")) / name
-    subprocess.run(["useradd", "--system", "--home-dir", str(home), "--no-create-home",
-                    "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
-    home.mkdir()
-    shutil.chown(home, name, name)
-    yield name, home
-    subprocess.run(["userdel", name], check=False, capture_output=True)
+    with made_user(name, home=home):
+        home.mkdir()
+        shutil.chown(home, name, name)
+        yield name, home
     shutil.rmtree(home.parent)
 
 
