@@ -315,6 +315,15 @@ def test_a_frame_of_many_empty_arrays_is_refused_before_they_are_built() -> None
     assert peak < 1 << 20
 
 
+def unpack_traced(body: bytes) -> tuple[Any, int]:
+    """What `body` decodes to, and the peak memory the decoding took (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        decoded = wire.unpackb(body)
+        return decoded, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
 @pytest.mark.parametrize("element", [
     b"\x90",                        # empty array
     b"\x80",                        # empty map
@@ -328,12 +337,7 @@ def test_the_largest_frame_allowed_decodes_within_its_documented_memory_bound(
     values_each = 3 if element.startswith(b"\x81") else 1
     count = (wire.MAX_VALUES - 1) // values_each
     body = array_of(count, element)
-    tracemalloc.start()
-    try:
-        decoded = wire.unpackb(body)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    decoded, peak = unpack_traced(body)
     assert len(decoded) == count
     assert peak <= wire.decoded_size_bound(len(body))
 
@@ -427,12 +431,7 @@ PACKER = wire.new_packer()
 ])
 def test_tuples_around_large_data_decode_within_the_memory_bound(value: tuple[Any, ...]) -> None:
     body = wire.packb([3, 1, value])
-    tracemalloc.start()
-    try:
-        decoded = wire.unpackb(body)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    decoded, peak = unpack_traced(body)
     assert decoded == [3, 1, value]
     assert peak <= wire.decoded_size_bound(len(body))
 
