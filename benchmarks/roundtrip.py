@@ -2,6 +2,11 @@
 oslo.privsep. One run, one table (issue 2, item 8; docs/performance.md).
 
     .venv/bin/python benchmarks/roundtrip.py [--update-docs]
+    .venv/bin/python benchmarks/roundtrip.py --compare ace914f=/tmp/old/src --compare new=src
+
+The second form measures only leastpriv, once from each source tree (a `git worktree` of another
+revision), alternating, and prints them side by side with the change from the first to the last
+(with --update-docs, into docs/performance.md's "Before and after" table).
 
 Needs root (fork mode: the caller must hold the capability the daemons keep). oslo.privsep is
 installed on first use into benchmarks/.cache/site, for the benchmark only. Each library is
@@ -400,42 +405,68 @@ def absolute_target(results: dict[str, dict[str, Any] | None], key: str, limit: 
     return f"{'met' if mine <= limit else 'MISSED'} ({mine * scale:.1f} {unit})"
 
 
+US, MS, MB = 1e6, 1e3, 1e-6
+# label, key, scale, digits: every row of both tables, in order.
+ROWS: tuple[tuple[str, str, float, int], ...] = (
+    ("p50 small call (µs)", "p50_small", US, 1),
+    ("p99 small call (µs)", "p99_small", US, 1),
+    ("CPU per small call, caller + daemon (µs)", "cpu_small", US, 1),
+    ("p50 1 MiB echo (ms)", "p50_large", MS, 2),
+    ("p99 1 MiB echo (ms)", "p99_large", MS, 2),
+    ("calls/s, 8 threads", "tput_8", 1, 0),
+    ("calls/s, 64 threads", "tput_64", 1, 0),
+    ("first call, fork start (ms)", "start_fork", MS, 1),
+    ("first call, exec start (ms)", "start_exec", MS, 1),
+    ("daemon RSS, fork (MB)", "rss_fork", MB, 1),
+    ("daemon RSS, exec (MB)", "rss_exec", MB, 1),
+    ("daemon private memory (USS), fork (MB)", "uss_fork", MB, 1),
+    ("daemon private memory (USS), exec (MB)", "uss_exec", MB, 1),
+)
+
+
+def comparison(results: dict[str, dict[str, Any] | None], labels: list[str]) -> str:
+    """leastpriv from each source tree side by side, and the change from the first to the last
+    (for calls/s, more is better; for every other row, less)."""
+    head = ["measure", *labels, f"change, {labels[0]} to {labels[-1]}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, key, scale, digits in ROWS:
+        values = [(results.get(system) or {}).get(key) for system in labels]
+        first, last = values[0], values[-1]
+        change = ""
+        if first and last is not None:
+            worse = (last < first) if key.startswith("tput_") else (last > first)
+            change = f"{(last - first) / first:+.0%}" + (" (worse)" if worse and
+                                                         abs(last - first) > 0.1 * first else "")
+        cells = [fmt(value, scale, digits) for value in values]
+        lines.append("| " + " | ".join([label, *cells, change]) + " |")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, dict[str, Any] | None], oslo_version: str) -> str:
-    us, ms, mb = 1e6, 1e3, 1e-6
-    rows: list[tuple[str, str, float, int, str, str]] = [
-        # label, key, scale, digits, target, verdict
-        ("p50 small call (µs)", "p50_small", us, 1, "≤ 1.3x floor",
-         ratio_target(results, "p50_small", "floor", 1.3, at_most=True)),
-        ("p99 small call (µs)", "p99_small", us, 1, "", ""),
-        ("CPU per small call, caller + daemon (µs)", "cpu_small", us, 1, "", ""),
-        ("p50 1 MiB echo (ms)", "p50_large", ms, 2, "≤ 0.5x oslo.privsep",
-         ratio_target(results, "p50_large", "oslo.privsep", 0.5, at_most=True)),
-        ("p99 1 MiB echo (ms)", "p99_large", ms, 2, "", ""),
-        ("calls/s, 8 threads", "tput_8", 1, 0, "≥ 2x oslo.privsep",
-         ratio_target(results, "tput_8", "oslo.privsep", 2.0, at_most=False)),
-        ("calls/s, 64 threads", "tput_64", 1, 0, "", ""),
-        ("first call, fork start (ms)", "start_fork", ms, 1, "≤ 15 ms",
-         absolute_target(results, "start_fork", 0.015, ms, "ms")),
-        ("first call, exec start (ms)", "start_exec", ms, 1, "≤ 120 ms",
-         absolute_target(results, "start_exec", 0.120, ms, "ms")),
-        ("daemon RSS, fork (MB)", "rss_fork", mb, 1, "≤ 15 MB",
-         absolute_target(results, "rss_fork", 15e6, mb, "MB")),
-        ("daemon RSS, exec (MB)", "rss_exec", mb, 1, "≤ 15 MB",
-         absolute_target(results, "rss_exec", 15e6, mb, "MB")),
-        ("daemon private memory (USS), fork (MB)", "uss_fork", mb, 1, "", ""),
-        ("daemon private memory (USS), exec (MB)", "uss_exec", mb, 1, "", ""),
-    ]
+    targets = {  # key: (target, verdict)
+        "p50_small": ("≤ 1.3x floor", ratio_target(results, "p50_small", "floor", 1.3,
+                                                   at_most=True)),
+        "p50_large": ("≤ 0.5x oslo.privsep", ratio_target(results, "p50_large", "oslo.privsep",
+                                                          0.5, at_most=True)),
+        "tput_8": ("≥ 2x oslo.privsep", ratio_target(results, "tput_8", "oslo.privsep", 2.0,
+                                                     at_most=False)),
+        "start_fork": ("≤ 15 ms", absolute_target(results, "start_fork", 0.015, MS, "ms")),
+        "start_exec": ("≤ 120 ms", absolute_target(results, "start_exec", 0.120, MS, "ms")),
+        "rss_fork": ("≤ 15 MB", absolute_target(results, "rss_fork", 15e6, MB, "MB")),
+        "rss_exec": ("≤ 15 MB", absolute_target(results, "rss_exec", 15e6, MB, "MB")),
+    }
     head = ["measure", "raw socket (floor)", "leastpriv", f"oslo.privsep {oslo_version}",
             "target", "leastpriv vs target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for label, key, scale, digits, target, verdict in rows:
+    for label, key, scale, digits in ROWS:
         cells = [fmt((results.get(system) or {}).get(key), scale, digits) for system in SYSTEMS]
-        lines.append("| " + " | ".join([label, *cells, target, verdict]) + " |")
+        lines.append("| " + " | ".join([label, *cells, *targets.get(key, ("", ""))]) + " |")
     return "\n".join(lines)
 
 
 def combine(best: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    """The best of two rounds: least time, most calls/s, but the *largest* RSS (not noise)."""
+    """The best of two rounds: least time and CPU, most calls/s, but the *largest* RSS (not
+    noise: what the daemon may hold)."""
     if best is None:
         return new
     merged = {}
@@ -443,7 +474,7 @@ def combine(best: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
         values = [v for v in (best.get(key), new.get(key)) if v is not None]
         if not values:
             merged[key] = None
-        elif key.startswith(("tput_", "rss_", "uss_", "cpu_")):  # cpu_: the larger cost
+        elif key.startswith(("tput_", "rss_", "uss_")):
             merged[key] = max(values)
         else:
             merged[key] = min(values)
@@ -451,13 +482,23 @@ def combine(best: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    args = rounds_arguments(__doc__, SYSTEMS)
+    args = rounds_arguments(__doc__, SYSTEMS, comparable=True)
     if args.worker:
         print(json.dumps(worker(args.worker)))
         return 0
     before = prepare("benchmarks/roundtrip.py", "fork mode forks daemons that keep a capability")
     if before is None:
         return 1
+    if args.compare:
+        labels = [label for label, _ in args.compare]
+        results, failures = run_workers(
+            __file__, labels, anchored="", rounds=args.rounds, combine=combine,
+            sources={label: ("leastpriv", src) for label, src in args.compare})
+        sources = ", ".join(f"{label}: {src}" for label, src in args.compare)
+        return publish(before, comparison(results, labels), failures,
+                       notes=(f"leastpriv only, from {sources}.",
+                              f"Best of {args.rounds} alternating rounds per source."),
+                       section="roundtrip-compare", update_docs=args.update_docs)
     results, failures = run_workers(__file__, SYSTEMS, anchored="oslo.privsep", rounds=args.rounds,
                                     combine=combine)
     return publish(before, table(results, anchor_version("oslo.privsep")), failures,

@@ -16,7 +16,7 @@ import platform
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +29,40 @@ WORKER_TIMEOUT = 300  # seconds; a hung library is reported, not waited for fore
 Measurements = dict[str, Any]  # what a worker prints: one JSON object
 
 
-def rounds_arguments(doc: str, systems: Sequence[str]) -> argparse.Namespace:
-    """The options of a script that measures `systems` in alternating rounds of workers."""
+def rounds_arguments(doc: str, systems: Sequence[str], *,
+                     comparable: bool = False) -> argparse.Namespace:
+    """The options of a script that measures `systems` in alternating rounds of workers.
+
+    `comparable`: also ``--compare LABEL=SRC`` (twice or more), which measures leastpriv from each
+    source tree instead of the systems, side by side (`args.compare`: ``[(label, src), ...]``).
+    """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--worker", choices=systems, help=argparse.SUPPRESS)
     parser.add_argument("--update-docs", action="store_true",
                         help="write the table into docs/performance.md")
     parser.add_argument("--rounds", type=int, default=2,
                         help="measure every system this many times, alternating (default 2)")
+    if comparable:
+        parser.add_argument(
+            "--compare", action="append", default=[], metavar="LABEL=SRC",
+            help="measure leastpriv imported from the source directory SRC (a worktree's src/, "
+                 "put first on the path of the worker and of its exec'd helper), as column LABEL; "
+                 "give it at least twice, e.g. ace914f=/tmp/old/src head=src")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if comparable:
+        args.compare = [_source(parser, given) for given in args.compare]
+        if len(args.compare) == 1:
+            parser.error("--compare needs two sources or more, to compare")
     return args
+
+
+def _source(parser: argparse.ArgumentParser, given: str) -> tuple[str, str]:
+    label, sep, src = given.partition("=")
+    if not sep or not label or not os.path.isdir(os.path.join(src, "leastpriv")):
+        parser.error(f"--compare {given!r}: expected LABEL=SRC, SRC a directory holding leastpriv/")
+    return label, os.path.abspath(src)
 
 
 def ensure_anchors() -> None:
@@ -71,24 +93,31 @@ def prepare(script: str, why_root: str) -> str | None:
     return machine()
 
 
-def worker_env(*, anchors: bool) -> dict[str, str]:
-    """The environment of a worker: `support` importable, and the anchors only when asked for.
+#: Set in a worker measuring leastpriv from another source tree (`--compare`): that tree's src/
+#: (read by `leastpriv_echo`, which must not import this module).
+SOURCE_ENV = "LEASTPRIV_BENCH_SRC"
+
+
+def worker_env(*, anchors: bool, src: str | None = None) -> dict[str, str]:
+    """The environment of a worker: `support` importable, and the anchors only when asked for;
+    with `src`, leastpriv imported from there (first on the path, and named in SOURCE_ENV).
 
     A leastpriv worker never sees the cache: it brings its own msgpack, which must not shadow the
     one leastpriv was installed with.
     """
-    paths = [str(BENCH_DIR)] + ([str(CACHE_SITE)] if anchors else [])
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    paths = ([src] if src else []) + [str(BENCH_DIR)] + ([str(CACHE_SITE)] if anchors else [])
+    env = {key: value for key, value in os.environ.items() if key != SOURCE_ENV}
+    return {**env, "PYTHONPATH": os.pathsep.join(paths), **({SOURCE_ENV: src} if src else {})}
 
 
-def run_worker(script: str, system: str, *,
-               anchors: bool) -> tuple[Measurements | None, str | None]:
-    """Run `script --worker system` in a process of its own: its measurements (the JSON object on
-    the last line of its output), or why there are none."""
+def run_worker(script: str, system: str, *, anchors: bool,
+               src: str | None = None) -> tuple[Measurements | None, str | None]:
+    """Run `script --worker system` in a process of its own (leastpriv from `src`, if given): its
+    measurements (the JSON object on the last line of its output), or why there are none."""
     try:
         proc = subprocess.run(
             [sys.executable, script, "--worker", system], capture_output=True, text=True,
-            env=worker_env(anchors=anchors), timeout=WORKER_TIMEOUT, check=False,
+            env=worker_env(anchors=anchors, src=src), timeout=WORKER_TIMEOUT, check=False,
         )
     except subprocess.TimeoutExpired:
         return None, f"{system}: no result within {WORKER_TIMEOUT} s"
@@ -136,13 +165,15 @@ def revision() -> str:
 
 def run_workers(script: str, systems: Sequence[str], anchored: str, *, rounds: int | None = None,
                 combine: Callable[[Measurements | None, Measurements], Measurements] | None = None,
+                sources: Mapping[str, tuple[str, str]] | None = None,
                 ) -> tuple[dict[str, Measurements | None], list[str]]:
     """Run `script`'s worker for each of `systems` (only `anchored` sees the anchors): each
     system's measurements, None for a system whose worker failed, and why each failed.
 
     With `rounds`, the systems alternate round by round, so a burst of load from elsewhere on the
     machine falls on all of them rather than on one; each figure is then what `combine` makes of
-    the rounds. A system that failed once is reported, not retried.
+    the rounds. A system that failed once is reported, not retried. `sources` maps a system that
+    is a source tree (`--compare`) to the worker it runs and that tree's src/.
     """
     results: dict[str, Measurements | None] = {}
     failures = []
@@ -151,8 +182,11 @@ def run_workers(script: str, systems: Sequence[str], anchored: str, *, rounds: i
             if system in results and results[system] is None:
                 continue
             label = f"round {round_number}/{rounds}: " if rounds else ""
-            print(f"{label}measuring {system} …", file=sys.stderr, flush=True)
-            measured, failure = run_worker(script, system, anchors=system == anchored)
+            load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+            print(f"{label}measuring {system} … (load average {load})", file=sys.stderr,
+                  flush=True)
+            worker, src = (sources or {}).get(system, (system, None))
+            measured, failure = run_worker(script, worker, anchors=system == anchored, src=src)
             if failure:
                 results[system] = None
                 failures.append(failure)
