@@ -1,4 +1,4 @@
-"""The channel's wire format: frames, message kinds, the value codec and exceptions.
+"""The channel's wire format: frames, message kinds, the value codec, exceptions as they travel.
 
 A frame is a 4-byte big-endian body length followed by a msgpack body. Every body is an array
 ``[kind, request_id, *fields]``:
@@ -26,14 +26,13 @@ import os
 import select
 import socket
 import struct
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import msgpack
 
-from leastpriv.errors import ProtocolError, RemoteError
+from leastpriv.errors import ProtocolError
 
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
@@ -581,6 +580,7 @@ _UCRED = struct.Struct("3i")
 
 
 # --- exceptions ---------------------------------------------------------------------------------
+# Encoded here, by the daemon; rebuilt in the caller by `leastpriv.unprivileged.rebuild`.
 
 def encode_exception(exc: BaseException) -> dict[str, Any]:
     """What the caller needs to rebuild `exc`: class, args, OSError fields, traceback text."""
@@ -620,50 +620,3 @@ def _constructor_args(exc: BaseException) -> list[Any] | None:
 
 def _plain_or_none(value: object) -> str | bytes | int | None:
     return value if isinstance(value, (str, bytes, int)) else None
-
-
-def decode_exception(encoded: Any) -> BaseException:
-    """Rebuild the exception a privileged function raised, as §4.4 says.
-
-    The class is looked up among modules the caller has already loaded; nothing is imported
-    because the daemon named it.
-    """
-    if not isinstance(encoded, dict):
-        raise ProtocolError("error reply is not a map")
-    message = str(encoded.get("message", ""))
-    remote_tb = str(encoded.get("traceback", ""))
-    cls = _loaded_exception_class(encoded.get("module"), encoded.get("qualname"))
-    if cls is not None:
-        rebuilt = _rebuild(cls, encoded)
-        if rebuilt is not None:
-            return rebuilt
-    name = f"{encoded.get('module')}.{encoded.get('qualname')}"
-    return RemoteError(name, message, remote_tb)
-
-
-def _loaded_exception_class(module: object, qualname: object) -> type[Exception] | None:
-    if not isinstance(module, str) or not isinstance(qualname, str):
-        return None
-    obj: object = sys.modules.get(module)
-    for part in qualname.split("."):
-        if obj is None or part.startswith("<"):
-            return None
-        obj = getattr(obj, part, None)
-    if isinstance(obj, type) and issubclass(obj, Exception):
-        return obj
-    return None
-
-
-def _rebuild(cls: type[Exception], encoded: dict[str, Any]) -> Exception | None:
-    if issubclass(cls, OSError) and isinstance(encoded.get("errno"), int):
-        exc: Exception = cls(encoded["errno"], encoded.get("strerror"),
-                             encoded.get("filename"), None, encoded.get("filename2"))
-        return exc
-    args = encoded.get("args")
-    if not isinstance(args, list):
-        return None
-    try:
-        return cls(*args)
-    # The class's constructor does not take its own args back: RemoteError.
-    except Exception:  # noqa: BLE001 - whatever the constructor raises
-        return None

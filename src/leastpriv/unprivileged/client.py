@@ -28,7 +28,7 @@ from typing import Any
 from leastpriv import wire
 from leastpriv.context import DEFAULT_CALL_TIMEOUT
 from leastpriv.errors import CallTimeout, DaemonDied, DaemonStartError, Error, ProtocolError
-from leastpriv.unprivileged import NotSent, green
+from leastpriv.unprivileged import NotSent, green, rebuild
 
 LOG = logging.getLogger("leastpriv.client")
 
@@ -152,7 +152,7 @@ class Channel:
         if waiter.kind is wire.Kind.RET:
             return waiter.value
         if waiter.kind is wire.Kind.ERR:
-            raise wire.decode_exception(waiter.value)
+            raise rebuild.decode_exception(waiter.value)
         raise waiter.value  # DaemonDied, set by _die
 
     def ping(self, timeout: float) -> None:
