@@ -1,4 +1,5 @@
-"""Unit tests of PrivContext: policy at decoration, client mode in-process, launch-method choice."""
+"""Unit tests of PrivContext: policy at decoration, client mode in-process, and its caller's half
+(`leastpriv.unprivileged.lifecycle`): launch-method choice, call timeouts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from leastpriv import ContractViolation, PolicyError, PrivContext, caps, config
 from leastpriv import context as context_module
 from leastpriv.contract import Range
+from leastpriv.unprivileged import lifecycle
 
 
 def new_context(**options: Any) -> PrivContext:
@@ -115,7 +117,7 @@ def held_capabilities() -> frozenset[caps.Capability]:
                     reason="needs CAP_CHOWN and CAP_SETPCAP in the effective set")
 def test_fork_is_chosen_when_the_caller_holds_the_declared_capabilities() -> None:
     context = new_context()
-    assert context._choose_method(resolved(context, method="exec")) == "fork"
+    assert lifecycle.choose_method(resolved(context, method="exec")) == "fork"
 
 
 def test_without_the_capabilities_the_configured_method_or_exec_is_chosen() -> None:
@@ -123,8 +125,8 @@ def test_without_the_capabilities_the_configured_method_or_exec_is_chosen() -> N
     if missing is None:
         pytest.skip("this process holds every capability")
     context = PrivContext("leastpriv_tests.unheld", capabilities=[missing])
-    assert context._choose_method(resolved(context)) == "exec"
-    assert context._choose_method(resolved(context, method="fork")) == "fork"
+    assert lifecycle.choose_method(resolved(context)) == "exec"
+    assert lifecycle.choose_method(resolved(context, method="fork")) == "fork"
 
 
 def test_default_config_section_is_the_name_with_underscores() -> None:
@@ -147,8 +149,8 @@ def test_public_names_are_sorted_and_exported() -> None:
 def test_importing_leastpriv_loads_no_client_launcher_or_config_file_modules() -> None:
     # The exec helper and every service pay for what `import leastpriv` loads; the client, the
     # launchers' modules and the TOML parser are loaded only when a daemon starts or a file is read.
-    lazy = ("leastpriv.unprivileged.client", "leastpriv.unprivileged.launch", "shutil",
-            "subprocess", "tempfile", "tomllib")
+    lazy = ("leastpriv.unprivileged.client", "leastpriv.unprivileged.launch",
+            "leastpriv.unprivileged.lifecycle", "shutil", "subprocess", "tempfile", "tomllib")
     code = f"import sys, leastpriv; print(*[name for name in {lazy!r} if name in sys.modules])"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
@@ -156,8 +158,8 @@ def test_importing_leastpriv_loads_no_client_launcher_or_config_file_modules() -
 
 
 def test_a_call_without_any_timeout_set_waits_at_most_the_default_call_timeout() -> None:
-    assert new_context()._timeout() == context_module.DEFAULT_CALL_TIMEOUT
-    assert new_context(timeout=2.5)._timeout() == 2.5
+    assert lifecycle.DaemonHandle(new_context()).timeout() == context_module.DEFAULT_CALL_TIMEOUT
+    assert lifecycle.DaemonHandle(new_context(timeout=2.5)).timeout() == 2.5
 
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("inf"), float("nan"), True, "10"])
@@ -198,7 +200,7 @@ try:
     other_privileged()
 except NestedCallRefused:
     outcome["other"] = "refused"
-startable._ensure_daemon = lambda name: (_ for _ in ()).throw(RuntimeError("would start"))
+startable._daemon_handle = lambda: (_ for _ in ()).throw(RuntimeError("would start"))
 try:
     startable_privileged()
 except RuntimeError as exc:

@@ -10,7 +10,9 @@
 Decoration checks the policy and compiles the function's contract once, and records the function
 in this context's registry; the daemon serves exactly the names in that registry. The daemon
 starts on the first call (or `start()`); a dead daemon is replaced on the next call by the same
-launch method that started the first one.
+launch method that started the first one. That half, the caller's, is
+`leastpriv.unprivileged.lifecycle`, loaded at the first call through the channel: a daemon, which
+imports this module to read its context, never loads it.
 
 Inside a daemon, an entrypoint that a privileged function calls runs in that very thread when it
 belongs to the daemon's own context (the process holds what it needs; a call back through the
@@ -21,7 +23,6 @@ context, unless the daemon's context lists that one in `may_start`.
 from __future__ import annotations
 
 import functools
-import os
 import shlex
 import sys
 import threading
@@ -33,11 +34,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from leastpriv import caps, config
 from leastpriv.caps import Capability
 from leastpriv.contract import Contract
-from leastpriv.errors import Error, NestedCallRefused, PolicyError
-from leastpriv.unprivileged import NotSent
+from leastpriv.errors import NestedCallRefused, PolicyError
 
 if TYPE_CHECKING:
-    from leastpriv.unprivileged import launch
+    from leastpriv.unprivileged.lifecycle import DaemonHandle
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,9 +55,9 @@ _contexts: weakref.WeakSet[PrivContext] = weakref.WeakSet()
 # contexts whose daemons it may start.
 _served: str | None = None
 _may_start: frozenset[str] = frozenset()
-# The channels a forked daemon inherited from its parent: kept referenced, never used or closed
-# (their descriptors are closed already, and closing a socket object by then would close
-# whatever descriptor the daemon has reused its number for).
+# The daemon handles (and their channels) a forked daemon inherited from its parent: kept
+# referenced, never used or closed (their descriptors are closed already, and closing a socket
+# object by then would close whatever descriptor the daemon has reused its number for).
 _inherited: list[object] = []
 
 
@@ -117,10 +117,8 @@ class PrivContext:
         # Where the context lives, so the exec helper can import it (trusted, from our argv).
         self._module = sys._getframe(1).f_globals.get("__name__", "__main__")
         self._registry: dict[str, Entrypoint] = {}
-        self._lock = threading.RLock()  # start, stop and restart
-        self._launched: launch.Launched | None = None
-        self._config: config.ContextConfig | None = None
-        self._method: str | None = None  # the method a restart after death must use again
+        self._lock = threading.RLock()  # the registry, and making the daemon handle
+        self._daemon: DaemonHandle | None = None  # the caller's half, made at the first call
         self._client_mode = True
         _contexts.add(self)
 
@@ -174,87 +172,29 @@ class PrivContext:
                 f"{entry.name} belongs to context {self.name}, which the {_served} daemon may "
                 "not start (a daemon starts another only when its context lists it in "
                 "may_start)")
-        launched = self._launched
-        if (launched is None or launched.channel.dead
-                or entry.name not in launched.hello.entrypoints):
-            launched = self._ensure_daemon(entry.name)
-        timeout = entry.timeout if entry.timeout is not None else self._timeout()
-        try:
-            return launched.channel.call(entry.name, payload, timeout)
-        except NotSent:
-            # The daemon was gone before the request left; nothing ran, so a fresh one may.
-            return self._ensure_daemon(entry.name).channel.call(entry.name, payload, timeout)
+        return (self._daemon or self._daemon_handle()).call(entry, payload)
 
-    def _timeout(self) -> float:
-        cfg = self._config
-        configured = cfg.timeout if cfg is not None else self._defaults.timeout
-        return configured if configured is not None else DEFAULT_CALL_TIMEOUT
+    def _daemon_handle(self) -> DaemonHandle:
+        # Imported here: the caller's half (its client, the launchers and what they import) is
+        # never loaded by a daemon, unless it starts a context its own lists in may_start.
+        from leastpriv.unprivileged.lifecycle import DaemonHandle
 
-    def _ensure_daemon(self, entry_name: str) -> launch.Launched:
         with self._lock:
-            launched = self._launched
-            if launched is not None and not launched.channel.dead:
-                if entry_name in launched.hello.entrypoints:
-                    return launched
-                if launched.method != "fork":
-                    raise Error(f"{entry_name} is not served by the {self.name} daemon: define "
-                                "it in the module that defines the context, which the helper "
-                                "imports")
-            # Dead, or forked before this entrypoint was registered: replace it.
-            self._stop_locked()
-            return self._start_locked(self._method)
+            if self._daemon is None:
+                self._daemon = DaemonHandle(self)
+            return self._daemon
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self, method: str | None = None) -> None:
         """Start the daemon now (normally the first call does): "fork" or "exec"."""
-        if method is not None and method not in config.METHODS:
-            raise PolicyError(f"unknown launch method {method!r}")
-        with self._lock:
-            if self._launched is not None and not self._launched.channel.dead:
-                return
-            self._stop_locked()
-            self._start_locked(method)
-
-    def _start_locked(self, method: str | None) -> launch.Launched:
-        # Imported here: the launchers' modules (subprocess, tempfile, shutil) weigh on every
-        # import of leastpriv, and a daemon (the exec helper too) never launches anything.
-        from leastpriv.unprivileged import launch
-
-        # Read lazily, so a service can set LEASTPRIV_CONFIG before its first call.
-        cfg = self._config = config.resolve(self.cfg_section, self._defaults)
-        chosen = method or self._choose_method(cfg)
-        if chosen == "fork":
-            launched = launch.fork_daemon(self.name, dict(self._registry), cfg)
-        else:
-            reference = launch.context_reference(self._module, self)
-            launched = launch.exec_daemon(self.name, reference, cfg,
-                                          os.environ.get(config.CONFIG_ENV) or None)
-        self._launched = launched
-        self._method = chosen
-        return launched
-
-    def _choose_method(self, cfg: config.ContextConfig) -> str:
-        """fork when this process holds what the drop needs, else the configured method or exec."""
-        held = caps.read_process_capabilities().effective
-        needed = set(cfg.capabilities) | {caps.CAP_SETPCAP}  # SETPCAP: shrink the bounding set
-        if cfg.user is not None or cfg.group is not None:
-            needed |= {caps.CAP_SETUID, caps.CAP_SETGID}
-        if needed <= held:
-            return "fork"
-        return cfg.method or "exec"
+        self._daemon_handle().start(method)
 
     def stop(self) -> None:
         """Stop the daemon (it sees its channel close and exits); the next call starts a new one."""
-        with self._lock:
-            self._stop_locked()
-            self._method = None
-
-    def _stop_locked(self) -> None:
-        launched, self._launched = self._launched, None
-        if launched is not None:
-            launched.channel.close()
-            launched.reap()
+        daemon = self._daemon
+        if daemon is not None:
+            daemon.stop()
 
     def set_client_mode(self, enabled: bool) -> None:
         """False runs the entrypoints in this process (contracts still checked), for unit tests."""
@@ -267,13 +207,13 @@ class PrivContext:
 
     @property
     def running(self) -> bool:
-        launched = self._launched
-        return launched is not None and not launched.channel.dead
+        daemon = self._daemon
+        return daemon is not None and daemon.running
 
     @property
     def daemon_pid(self) -> int | None:
-        launched = self._launched
-        return launched.pid if launched is not None and not launched.channel.dead else None
+        daemon = self._daemon
+        return daemon.pid if daemon is not None else None
 
     @property
     def registry(self) -> dict[str, Entrypoint]:
@@ -310,8 +250,7 @@ def become_daemon_of(name: str) -> None:
     for context in list(_contexts):
         if context.name == name:
             allowed |= context.may_start
-        _inherited.append(context._launched)
-        context._launched = None
-        context._method = None
+        _inherited.append(context._daemon)
+        context._daemon = None
         context._lock = threading.RLock()
     _served, _may_start = name, frozenset(allowed)

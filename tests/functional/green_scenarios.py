@@ -118,7 +118,7 @@ def death() -> dict[str, Any]:
 def child(marker: str) -> dict[str, Any]:
     """What the daemon's own modules are, and whether an application thread ever ran in it: one
     that was running when the daemon was forked, so a forked daemon inherited it."""
-    method = green_calls.green._method
+    method = green_calls.green._daemon.method
     green_calls.green.stop()
     parent = os.getpid()
     running = [True]

@@ -156,7 +156,7 @@ def test_daemon_refuses_a_symlink_escape_when_the_client_check_is_bypassed(
     target = root_dir / "swapped"
     target.symlink_to("/etc/shadow")
     contexts.add_privileged(0, 0)
-    channel = contexts.files._launched.channel  # a raw request, as a buggy client would send
+    channel = contexts.files._daemon.launched.channel  # a raw request, as a buggy client would send
     with pytest.raises(ContractViolation):
         channel.call("contexts.chown_privileged", {"path": str(target), "uid": 1, "gid": 1}, 10)
     assert contexts.add_privileged(1, 1) == 2  # a contract failure leaves the channel serving

@@ -27,7 +27,7 @@ def inject_and_expect_close(raw: bytes) -> int:
     """Write `raw` on the files context's channel; the daemon must close it. Returns the old pid."""
     assert contexts.add_privileged(1, 1) == 2
     old_pid = contexts.files.daemon_pid
-    channel = contexts.files._launched.channel
+    channel = contexts.files._daemon.launched.channel
     channel._sock.sendall(raw)
     with pytest.raises(DaemonDied):
         channel.ping(10)
@@ -89,7 +89,7 @@ def test_sigkill_mid_call_raises_daemon_died_and_the_next_call_restarts_by_fork(
     assert raised == [DaemonDied]
     assert contexts.quick_add_privileged(2, 3) == 5
     assert contexts.quick.daemon_pid != old_pid
-    assert contexts.quick._launched.method == "fork"
+    assert contexts.quick._daemon.launched.method == "fork"
 
 
 def test_timeout_raises_call_timeout_and_other_calls_are_still_served() -> None:
@@ -116,7 +116,7 @@ def test_a_call_behind_a_slow_one_is_answered_while_the_slow_one_still_runs(paus
 
 def test_a_send_interrupted_part_way_ends_the_channel_and_the_next_call_works() -> None:
     assert contexts.quick_add_privileged(1, 1) == 2
-    channel = contexts.quick._launched.channel
+    channel = contexts.quick._daemon.launched.channel
     real = channel._sock
 
     class Interrupting:

@@ -1,4 +1,8 @@
-"""The caller's side: the channel client and the daemon launchers."""
+"""The caller's side: a context's daemon lifecycle, the channel client, the launchers.
+
+Neither the exec helper nor a daemon loads it (a daemon does only to start another context's
+daemon, when its context lists that one in `may_start`).
+"""
 
 from leastpriv.errors import DaemonDied
 
@@ -6,6 +10,6 @@ from leastpriv.errors import DaemonDied
 class NotSent(DaemonDied):
     """The channel was already dead before the request left: it is safe to retry elsewhere.
 
-    Defined here, not in the client module, so that `leastpriv.context` can catch it without
-    importing the client: a daemon (the exec helper) imports the context but never a client.
+    Defined here, not in the client module, so that what catches it (`lifecycle`, the oslo.privsep
+    compatibility layer) need not name the client's module to do so.
     """

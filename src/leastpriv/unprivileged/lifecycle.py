@@ -1,0 +1,125 @@
+"""A context's daemon as its caller sees it: started on first use, replaced after a death, stopped.
+
+`DaemonHandle` is the caller's half of a `leastpriv.PrivContext`: which launch method started the
+daemon, its channel, and each call's timeout. A context makes its handle at its first call through
+the channel (or `start()`); a daemon never makes one, unless one of its functions calls a context
+its own lists in `may_start`, so none of this (nor the client and launchers it imports) is loaded
+as root.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from leastpriv import caps, config
+from leastpriv.context import DEFAULT_CALL_TIMEOUT
+from leastpriv.errors import Error, PolicyError
+from leastpriv.unprivileged import NotSent, launch
+
+if TYPE_CHECKING:
+    from leastpriv.context import Entrypoint, PrivContext
+
+
+class DaemonHandle:
+    """The daemon of one context, from the caller's side: launch, calls, restart, stop."""
+
+    def __init__(self, context: PrivContext) -> None:
+        self._context = context
+        self._lock = threading.RLock()  # start, stop and restart
+        self.launched: launch.Launched | None = None
+        self.config: config.ContextConfig | None = None
+        self.method: str | None = None  # the method a restart after death must use again
+
+    def call(self, entry: Entrypoint, payload: dict[str, Any]) -> Any:
+        """`entry`'s reply to the checked `payload`, from the daemon (started or replaced first
+        when needed)."""
+        launched = self.launched
+        if (launched is None or launched.channel.dead
+                or entry.name not in launched.hello.entrypoints):
+            launched = self._ensure_daemon(entry.name)
+        timeout = entry.timeout if entry.timeout is not None else self.timeout()
+        try:
+            return launched.channel.call(entry.name, payload, timeout)
+        except NotSent:
+            # The daemon was gone before the request left; nothing ran, so a fresh one may.
+            return self._ensure_daemon(entry.name).channel.call(entry.name, payload, timeout)
+
+    def timeout(self) -> float:
+        """A call's bound when its entrypoint sets none: the context's, else the default."""
+        cfg = self.config
+        configured = cfg.timeout if cfg is not None else self._context._defaults.timeout
+        return configured if configured is not None else DEFAULT_CALL_TIMEOUT
+
+    def _ensure_daemon(self, entry_name: str) -> launch.Launched:
+        with self._lock:
+            launched = self.launched
+            if launched is not None and not launched.channel.dead:
+                if entry_name in launched.hello.entrypoints:
+                    return launched
+                if launched.method != "fork":
+                    raise Error(f"{entry_name} is not served by the {self._context.name} daemon: "
+                                "define it in the module that defines the context, which the "
+                                "helper imports")
+            # Dead, or forked before this entrypoint was registered: replace it.
+            self._stop_locked()
+            return self._start_locked(self.method)
+
+    def start(self, method: str | None) -> None:
+        """Start the daemon unless it runs: `method` "fork" or "exec", or None to choose."""
+        if method is not None and method not in config.METHODS:
+            raise PolicyError(f"unknown launch method {method!r}")
+        with self._lock:
+            if self.launched is not None and not self.launched.channel.dead:
+                return
+            self._stop_locked()
+            self._start_locked(method)
+
+    def _start_locked(self, method: str | None) -> launch.Launched:
+        context = self._context
+        # Read lazily, so a service can set LEASTPRIV_CONFIG before its first call.
+        cfg = self.config = config.resolve(context.cfg_section, context._defaults)
+        chosen = method or choose_method(cfg)
+        if chosen == "fork":
+            launched = launch.fork_daemon(context.name, context.registry, cfg)
+        else:
+            reference = launch.context_reference(context._module, context)
+            launched = launch.exec_daemon(context.name, reference, cfg,
+                                          os.environ.get(config.CONFIG_ENV) or None)
+        self.launched = launched
+        self.method = chosen
+        return launched
+
+    def stop(self) -> None:
+        """Stop the daemon (it sees its channel close and exits); the next call starts a new one."""
+        with self._lock:
+            self._stop_locked()
+            self.method = None
+
+    def _stop_locked(self) -> None:
+        launched, self.launched = self.launched, None
+        if launched is not None:
+            launched.channel.close()
+            launched.reap()
+
+    @property
+    def running(self) -> bool:
+        launched = self.launched
+        return launched is not None and not launched.channel.dead
+
+    @property
+    def pid(self) -> int | None:
+        launched = self.launched
+        return launched.pid if launched is not None and not launched.channel.dead else None
+
+
+def choose_method(cfg: config.ContextConfig) -> str:
+    """fork when this process holds what the drop needs, else the configured method or exec."""
+    held = caps.read_process_capabilities().effective
+    needed = set(cfg.capabilities) | {caps.CAP_SETPCAP}  # SETPCAP: shrink the bounding set
+    if cfg.user is not None or cfg.group is not None:
+        needed |= {caps.CAP_SETUID, caps.CAP_SETGID}
+    if needed <= held:
+        return "fork"
+    return cfg.method or "exec"
