@@ -5,10 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import pickle
-import subprocess
-import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +24,21 @@ def no_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(CONFIG_ENV, raising=False)
 
 
+# A context's constructor arguments (immutable, so one value serves every test).
+DEFAULTS = ContextConfig(
+    capabilities=DECLARED,
+    helper_command=None,
+    user=None,
+    group=None,
+    thread_pool_size=None,
+    logger_name=None,
+    timeout=None,
+)
+
+
 @pytest.fixture
 def defaults() -> ContextConfig:
-    return ContextConfig(
-        capabilities=DECLARED,
-        helper_command=None,
-        user=None,
-        group=None,
-        thread_pool_size=None,
-        logger_name=None,
-        timeout=None,
-    )
+    return DEFAULTS
 
 
 def write_config(tmp_path: Path, text: str, name: str = "leastpriv.toml") -> Path:
@@ -266,89 +267,6 @@ def test_missing_file_named_by_the_environment_is_a_policy_error(
     monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "nowhere.toml"))
     with pytest.raises(PolicyError):
         resolve(SECTION, defaults)
-
-
-# ---------------------------------------------------------------------------------------------
-# oslo.config (runs where oslo.config is installed; leastpriv does not depend on it)
-
-
-def test_oslo_config_is_never_imported_for_an_application_that_does_not_use_it(
-        tmp_path: Path) -> None:
-    script = textwrap.dedent(f"""
-        import sys
-        from leastpriv import caps
-        from leastpriv.config import ContextConfig, resolve
-        defaults = ContextConfig(frozenset({{caps.CAP_CHOWN}}), None, None, None, None, None,
-                                 None, None, None)
-        resolve({SECTION!r}, defaults)
-        assert not any(name.startswith("oslo_config") for name in sys.modules), "imported"
-    """)
-    env = {**os.environ}
-    env.pop(CONFIG_ENV, None)
-    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=tmp_path)
-
-
-@pytest.fixture
-def oslo_cfg() -> Iterator[Any]:
-    cfg = pytest.importorskip("oslo_config.cfg")
-    yield cfg
-    cfg.CONF.clear()
-
-
-def parse_oslo(cfg: Any, tmp_path: Path, text: str) -> None:
-    path = tmp_path / "service.conf"
-    path.write_text(textwrap.dedent(text))
-    cfg.CONF(["--config-file", str(path)], project="leastpriv-test", default_config_files=[])
-
-
-def test_oslo_config_values_the_operator_set_override_the_toml_file(
-        oslo_cfg: Any, tmp_path: Path, defaults: ContextConfig) -> None:
-    group = "oslo_override"
-    toml = write_config(tmp_path, f'[{group}]\nuser = "from-toml"\ngroup = "from-toml"\n')
-    resolve(group, defaults)  # registers the options, as a context does before CONF is parsed
-    parse_oslo(oslo_cfg, tmp_path, f"""
-        [{group}]
-        user = from-oslo
-        capabilities = CAP_CHOWN
-        helper_command = sudo -n leastpriv-helper
-        umask = 027
-        timeout = 2.5
-    """)
-    resolved = resolve(group, defaults, config_file=toml)
-    assert resolved == defaults._replace(
-        user="from-oslo", group="from-toml", capabilities=frozenset({caps.CAP_CHOWN}),
-        helper_command=("sudo", "-n", "leastpriv-helper"), umask=0o027, timeout=2.5)
-
-
-def test_oslo_config_option_defaults_do_not_override_anything(
-        oslo_cfg: Any, tmp_path: Path, defaults: ContextConfig) -> None:
-    group = "oslo_defaults"
-    # An option registered by someone else with a default, as oslo.privsep registers its own.
-    oslo_cfg.CONF.register_opt(oslo_cfg.IntOpt("thread_pool_size", default=8), group=group)
-    parse_oslo(oslo_cfg, tmp_path, f"[{group}]\n")
-    assert resolve(group, defaults) == defaults
-
-
-def test_oslo_config_reads_options_registered_with_their_own_types(
-        oslo_cfg: Any, tmp_path: Path, defaults: ContextConfig) -> None:
-    group = "oslo_foreign"
-    oslo_cfg.CONF.register_opt(
-        oslo_cfg.ListOpt("capabilities", item_type=oslo_cfg.types.Integer(), default=[]),
-        group=group)
-    parse_oslo(oslo_cfg, tmp_path, f"[{group}]\ncapabilities = 1\nthread_pool_size = 3\n")
-    resolved = resolve(group, defaults)
-    assert resolved.capabilities == frozenset({caps.CAP_DAC_OVERRIDE})
-    assert resolved.thread_pool_size == 3
-
-
-def test_oslo_config_cannot_widen_capabilities(
-        oslo_cfg: Any, tmp_path: Path, defaults: ContextConfig) -> None:
-    group = "oslo_widen"
-    resolve(group, defaults)
-    parse_oslo(oslo_cfg, tmp_path, f"[{group}]\ncapabilities = CAP_CHOWN,CAP_SYS_ADMIN\n")
-    with pytest.raises(PolicyError) as caught:
-        resolve(group, defaults)
-    assert "capabilities" in str(caught.value)
 
 
 @pytest.mark.parametrize("setting", ['socket_path = "/run/x.sock"', 'audit_log = "/var/log/x"',

@@ -14,7 +14,7 @@ an operator tunes one context without touching another's. Layers, lowest to high
        umask = "027"
 
 3. oslo.config, when the application already uses it: the same options, registered in the group
-   named after the section, taking the values the operator set.
+   named after the section, taking the values the operator set (`leastpriv.config_oslo`).
 
 A security configuration fails closed: an unknown key, a value of the wrong type, a file that
 cannot be read or parsed, and a capability the context did not declare are each a `PolicyError`.
@@ -22,7 +22,6 @@ cannot be read or parsed, and a capability the context did not declare are each 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import shlex
@@ -190,7 +189,12 @@ def resolve(section: str, defaults: ContextConfig, *,
     if path is not None:
         table = _toml_section(path, section)
         values.update(_parse_values(table, defaults, f"{path} [{section}]"))
-    values.update(_oslo_config_values(section, defaults))
+    if "oslo_config.cfg" in sys.modules:  # the application uses oslo.config (never imported here)
+        # A module of its own: the helper and a daemon load it only when the context's module
+        # imported oslo.config.
+        from leastpriv import config_oslo
+
+        values.update(config_oslo.oslo_config_values(section, defaults))
     return defaults._replace(**values)
 
 
@@ -224,57 +228,3 @@ def _toml_section(path: str, section: str) -> dict[str, Any]:
         raise PolicyError(f"{path}: [{section}] must be a table of settings, "
                           f"got {type(table).__name__}")
     return table
-
-
-def _oslo_config_values(section: str, defaults: ContextConfig) -> dict[str, Any]:
-    """The settings an operator gave through oslo.config, when the application uses it.
-
-    "Uses it" means the application imported ``oslo_config.cfg`` already: leastpriv never
-    imports oslo.config itself (it is slow to import, and a CONF that nobody parses holds only
-    defaults), and registers its options only in a process where they can be set.
-    """
-    cfg = sys.modules.get("oslo_config.cfg")
-    if cfg is None:
-        return {}
-    conf = cfg.CONF
-    _register_oslo_options(cfg, conf, section)
-    raw = {}
-    for key in _PARSERS:
-        if _set_by_operator(cfg, conf, section, key):
-            value = conf[section][key]
-            if value is not None:
-                raw[key] = value
-    return _parse_values(raw, defaults, f"oslo.config [{section}]")
-
-
-def _register_oslo_options(cfg: Any, conf: Any, section: str) -> None:
-    options = [
-        cfg.ListOpt("capabilities", help="Capabilities kept by this context's daemon; "
-                    "may only remove capabilities the context declares."),
-        cfg.StrOpt("helper_command", help="Command that starts the privileged daemon."),
-        cfg.StrOpt("user", help="User the privileged daemon runs as."),
-        cfg.StrOpt("group", help="Group the privileged daemon runs as."),
-        cfg.IntOpt("thread_pool_size", help="Threads serving calls in the daemon."),
-        cfg.StrOpt("logger_name", help="Logger that receives the daemon's log records."),
-        cfg.FloatOpt("timeout", help="Seconds a privileged call may take."),
-        cfg.StrOpt("umask", help="Octal umask of the daemon, such as 027."),
-        cfg.IntOpt("max_frame_size", help="Largest message on the channel, in bytes."),
-        cfg.StrOpt("method", choices=METHODS, help="How the daemon is started."),
-    ]
-    for option in options:
-        # The application (or oslo.privsep) may have registered a name in this group already,
-        # with its own type; its value is then read through that option and parsed as ours.
-        with contextlib.suppress(cfg.DuplicateOptError):
-            conf.register_opt(option, group=section)
-
-
-def _set_by_operator(cfg: Any, conf: Any, section: str, key: str) -> bool:
-    """Whether `key` holds more than its option's default (a file, the command line, …)."""
-    try:
-        location = conf.get_location(key, group=section)
-    except cfg.Error:
-        return False
-    # A default set in code (set_default) is not the operator's: oslo.privsep contexts that share
-    # a section each set their own capabilities as its default, and the last one would win.
-    return location is not None and location.location not in (cfg.Locations.opt_default,
-                                                               cfg.Locations.set_default)
