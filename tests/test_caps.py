@@ -48,31 +48,6 @@ def test_no_all_capabilities_value_exists() -> None:
     assert not any(hasattr(caps, name) for name in ("ALL", "CAP_ALL", "ALL_CAPABILITIES"))
 
 
-@pytest.mark.parametrize(
-    ("cap", "family"),
-    [
-        (caps.CAP_NET_ADMIN, "network"),
-        (caps.CAP_NET_RAW, "network"),
-        (caps.CAP_CHOWN, "file"),
-        (caps.CAP_DAC_OVERRIDE, "file"),
-        (caps.CAP_SYS_ADMIN, "sys_admin"),
-        (caps.CAP_SYS_PTRACE, "ptrace"),
-        (caps.CAP_KILL, "kill"),
-        (caps.CAP_SETUID, "identity"),
-    ],
-)
-def test_family_of_a_capability(cap: Capability, family: str) -> None:
-    assert caps.family(cap) == family
-    assert caps.family(cap.name) == family
-    assert caps.family(int(cap)) == family
-
-
-def test_families_spanned_by_a_set() -> None:
-    assert caps.families([caps.CAP_CHOWN, caps.CAP_DAC_OVERRIDE]) == {"file"}
-    assert caps.families([caps.CAP_CHOWN, caps.CAP_NET_ADMIN]) == {"file", "network"}
-    assert caps.families([]) == frozenset()
-
-
 @pytest.mark.parametrize("value", ["CAP_NET_ADMIN", "net_admin", "  cap_net_admin ", 12,
                                    caps.CAP_NET_ADMIN])
 def test_parse_accepts_names_numbers_and_members(value: object) -> None:
@@ -165,8 +140,3 @@ def test_read_process_capabilities_of_this_process_matches_its_ids() -> None:
 def test_read_process_capabilities_of_a_missing_process_raises() -> None:
     with pytest.raises(FileNotFoundError):
         caps.read_process_capabilities(2**22 + 1)  # above the kernel's pid_max limit
-
-
-def test_every_capability_belongs_to_exactly_one_family() -> None:
-    members = [cap for family in caps._FAMILIES.values() for cap in family]
-    assert sorted(members) == sorted(Capability)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 
 class Capability(enum.IntEnum):
@@ -108,41 +108,19 @@ CAP_PERFMON = Capability.CAP_PERFMON
 CAP_BPF = Capability.CAP_BPF
 CAP_CHECKPOINT_RESTORE = Capability.CAP_CHECKPOINT_RESTORE
 
-# Families group capabilities that guard one kind of resource. A context whose capabilities span
-# two families can do two unrelated kinds of harm; the audit (LPS101) reports it.
-_FAMILIES: dict[str, tuple[Capability, ...]] = {
-    "file": (
-        CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
-        CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_LEASE,
-    ),
-    "network": (CAP_NET_BIND_SERVICE, CAP_NET_BROADCAST, CAP_NET_ADMIN, CAP_NET_RAW),
-    "sys_admin": (CAP_SYS_ADMIN,),
-    "ptrace": (CAP_SYS_PTRACE,),
-    "kill": (CAP_KILL,),
-    "identity": (CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SETFCAP),
-    "ipc": (CAP_IPC_LOCK, CAP_IPC_OWNER),
-    "kernel": (
-        CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_SYS_TTY_CONFIG,
-        CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND, CAP_BPF, CAP_PERFMON,
-    ),
-    "process": (CAP_SYS_CHROOT, CAP_SYS_PACCT, CAP_SYS_NICE, CAP_SYS_RESOURCE,
-                CAP_CHECKPOINT_RESTORE),
-    "audit": (CAP_AUDIT_WRITE, CAP_AUDIT_CONTROL, CAP_AUDIT_READ, CAP_SYSLOG),
-    "mac": (CAP_MAC_OVERRIDE, CAP_MAC_ADMIN),
-}
-_FAMILY_OF: dict[Capability, str] = {
-    cap: name for name, members in _FAMILIES.items() for cap in members
-}
+# The families (`family`, `families`) are the tools' (audit, migrate) and live in
+# `leastpriv.cap_families`, loaded at their first use: a daemon never reads them.
+if TYPE_CHECKING:
+    from leastpriv.cap_families import families as families
+    from leastpriv.cap_families import family as family
 
 
-def family(cap: Capability | int | str) -> str:
-    """The family name of `cap` (``"file"``, ``"network"``, ``"sys_admin"``, …)."""
-    return _FAMILY_OF[parse(cap)]
+def __getattr__(name: str) -> object:
+    if name in ("family", "families"):
+        from leastpriv import cap_families
 
-
-def families(capabilities: Iterable[Capability | int | str]) -> frozenset[str]:
-    """The set of families `capabilities` span."""
-    return frozenset(family(cap) for cap in capabilities)
+        return getattr(cap_families, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse(value: Capability | int | str) -> Capability:
