@@ -57,8 +57,16 @@ def test_the_documented_total_is_within_ten_percent_of_the_measured_one() -> Non
     assert abs(total - actual) <= actual // 10, f"measured {actual}, documented {total}"
 
 
-@pytest.mark.xfail(reason="issue 8's target (at most 1,800 lines loaded as root) is not met yet: "
-                   "contract checking, wire decoding and context loading still come whole",
+@pytest.mark.xfail(reason="issue 8's target (at most 1,800 lines loaded as root) is not met: what "
+                   "remains is what root runs. privileged/ (about 1,200 lines: isolation, the "
+                   "drop, dispatch, the scheduler) and paths (about 290: the resolution the daemon "
+                   "trusts) are the root side itself; checks, markers, binding and contract "
+                   "(about 1,180) compile each contract when the helper imports the context's "
+                   "module as root, before the drop, and check every call in the daemon; those "
+                   "three alone exceed 1,800. wire (about 620: frames, decoding bounds, the "
+                   "daemon's wait, exception encoding), context, config, caps and errors (about "
+                   "840: registry, configuration, /proc reading for the drop) are the rest; the "
+                   "caller's halves are in unprivileged/, config_oslo and cap_families",
                    strict=True)
 def test_at_most_1800_lines_run_as_root() -> None:
     assert sum(measured().values()) <= TARGET
