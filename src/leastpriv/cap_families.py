@@ -2,7 +2,7 @@
 
 The audit calls a context broad when its capabilities span two families (LPS101); `leastpriv
 migrate --stubs` groups by them. Reached as `leastpriv.caps.family` and `leastpriv.caps.families`,
-which load this module at their first use: a daemon never does.
+which load this module at their first use: the exec helper and its daemon never do.
 """
 
 from __future__ import annotations

@@ -109,7 +109,8 @@ CAP_BPF = Capability.CAP_BPF
 CAP_CHECKPOINT_RESTORE = Capability.CAP_CHECKPOINT_RESTORE
 
 # The families (`family`, `families`) are the tools' (audit, migrate) and live in
-# `leastpriv.cap_families`, loaded at their first use: a daemon never reads them.
+# `leastpriv.cap_families`, loaded at their first use: the exec helper and its daemon never read
+# them.
 if TYPE_CHECKING:
     from leastpriv.cap_families import families as families
     from leastpriv.cap_families import family as family

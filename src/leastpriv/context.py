@@ -11,8 +11,8 @@ Decoration checks the policy and compiles the function's contract once, and reco
 in this context's registry; the daemon serves exactly the names in that registry. The daemon
 starts on the first call (or `start()`); a dead daemon is replaced on the next call by the same
 launch method that started the first one. That half, the caller's, is
-`leastpriv.unprivileged.lifecycle`, loaded at the first call through the channel: a daemon, which
-imports this module to read its context, never loads it.
+`leastpriv.unprivileged.lifecycle`, loaded at the first call through the channel: the exec helper,
+which imports this module to read its context, never loads it.
 
 Inside a daemon, an entrypoint that a privileged function calls runs in that very thread when it
 belongs to the daemon's own context (the process holds what it needs; a call back through the
@@ -176,7 +176,8 @@ class PrivContext:
 
     def _daemon_handle(self) -> DaemonHandle:
         # Imported here: the caller's half (its client, the launchers and what they import) is
-        # never loaded by a daemon, unless it starts a context its own lists in may_start.
+        # never loaded by the exec helper, nor by a daemon unless it starts a context its own lists
+        # in may_start.
         from leastpriv.unprivileged.lifecycle import DaemonHandle
 
         with self._lock:

@@ -1,7 +1,7 @@
 """The caller's side: a context's daemon lifecycle, the channel client, the launchers.
 
-Neither the exec helper nor a daemon loads it (a daemon does only to start another context's
-daemon, when its context lists that one in `may_start`).
+The exec helper and its daemon never load it, unless the daemon starts another context's daemon
+(its context lists that one in `may_start`).
 """
 
 from leastpriv.errors import DaemonDied

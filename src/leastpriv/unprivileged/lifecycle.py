@@ -2,9 +2,9 @@
 
 `DaemonHandle` is the caller's half of a `leastpriv.PrivContext`: which launch method started the
 daemon, its channel, and each call's timeout. A context makes its handle at its first call through
-the channel (or `start()`); a daemon never makes one, unless one of its functions calls a context
-its own lists in `may_start`, so none of this (nor the client and launchers it imports) is loaded
-as root.
+the channel (or `start()`); a daemon never makes one (a forked daemon sets its parent's aside),
+unless one of its functions calls a context its own lists in `may_start`. So the exec helper and
+its daemon never load this module, nor the client and launchers it imports.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The daemon encodes it (`leastpriv.wire.encode_exception`); the caller rebuilds it here as the same
 class when that class is an `Exception` subclass already loaded in the caller, else as
 `RemoteError`. Nothing is imported because the daemon named it. A daemon never rebuilds an
-exception (unless it calls another context's daemon, through the client), so this is not loaded
-as root.
+exception (unless it calls another context's daemon, through the client), so the exec helper and
+its daemon never load this module.
 """
 
 from __future__ import annotations
