@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -10,8 +11,8 @@ from typing import Any
 import pytest
 
 from leastpriv import wire
-from leastpriv.errors import DaemonDied
-from leastpriv.unprivileged import NotSent
+from leastpriv.errors import CallTimeout, DaemonDied
+from leastpriv.unprivileged import NotSent, client
 from leastpriv.unprivileged.client import Channel
 
 RET = wire.Kind.RET.value
@@ -205,3 +206,69 @@ def test_readable_without_spinning_takes_a_reply_already_there_and_waits_when_no
     assert reader.read_message(spin=False) == [wire.Kind.RET, 7, "here"]
     daemon_end.close()
     assert reader.readable(0.01, spin=False) and reader.read_message(spin=False) is None
+
+
+class RecordedWait:
+    """A `wire.ReadWait` that never spins (as on one CPU) and records each wait it is asked for."""
+
+    enabled = False
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None, *, spin: bool = True) -> bool:
+        self.waits.append(timeout)
+        ready, _, _ = select.select([self._sock], [], [], None if timeout is None
+                                    else max(0.0, timeout))
+        return bool(ready)
+
+
+def call_in_thread(channel: Channel, timeout: float) -> tuple[threading.Thread, list[Any]]:
+    outcome: list[Any] = []
+
+    def call() -> None:
+        try:
+            outcome.append(channel.call("echo", {}, timeout=timeout))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_call_far_from_its_deadline_reads_its_reply_in_recv_without_polling_first(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client, "RECEIVE_BOUND", 0.1)
+    caller_end, daemon_end = socket.socketpair()
+    channel, daemon = make_channel(caller_end), ScriptedDaemon(daemon_end)
+    recorded = channel._reader.spin = RecordedWait(caller_end)
+    # The socket bounds each blocking receive; the reply comes several of those bounds later.
+    assert caller_end.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16) == client._timeval(0.1)
+    thread, outcome = call_in_thread(channel, timeout=60)
+    request = daemon.read_call()
+    time.sleep(0.5)
+    daemon.reply(request, "late")
+    thread.join(30)
+    assert outcome == ["late"]
+    assert recorded.waits == []  # no poll before any of the receives
+    channel.close()
+    daemon_end.close()
+
+
+def test_a_call_nearer_its_deadline_than_the_receive_bound_polls_and_times_out_on_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client, "RECEIVE_BOUND", 3600.0)  # a receive would outlast the test
+    caller_end, daemon_end = socket.socketpair()
+    channel, daemon = make_channel(caller_end), ScriptedDaemon(daemon_end)
+    recorded = channel._reader.spin = RecordedWait(caller_end)
+    thread, outcome = call_in_thread(channel, timeout=0.2)
+    daemon.read_call()  # never answered
+    thread.join(60)
+    assert not thread.is_alive()
+    assert [type(result) for result in outcome] == [CallTimeout]
+    # Every wait was a poll bounded by the time left, never a receive the socket bounds later.
+    assert recorded.waits and None not in recorded.waits
+    channel.close()
+    daemon_end.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -353,3 +354,30 @@ def test_tuples_nested_around_large_data_are_refused_before_they_copy_it() -> No
     # Each level copied the payload again: 4 MB of bytes two tuples deep took 20 MB.
     with pytest.raises(ProtocolError):
         wire.unpackb(wire.packb([3, 1, (((b"z" * 4_000_000,),),)]))
+
+
+def test_a_read_outlasting_the_sockets_receive_timeout_leaves_the_reader_ready_for_the_next(
+        pair) -> None:
+    a, b = pair
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 50_000))
+    reader = wire.FrameReader(b, wait=_NoWait())
+    send_frames(a, [wire.Kind.RET, 1, "first"])
+    assert reader.read_message() == [wire.Kind.RET, 1, "first"]
+    with pytest.raises(BlockingIOError):  # nothing came within the receive timeout
+        reader.read_message()
+    # A frame that began to arrive is waited for whole, across receive timeouts.
+    data = wire.frame(wire.new_packer(), [wire.Kind.RET, 2, "x" * 100], 1 << 20)
+    a.sendall(data[:10])
+    rest = threading.Timer(0.3, a.sendall, args=(data[10:],))
+    rest.start()
+    assert reader.read_message() == [wire.Kind.RET, 2, "x" * 100]
+    rest.join()
+
+
+class _NoWait:
+    """Receive at once, blocking in recv itself (a `wire.ReadWait` that never spins)."""
+
+    enabled = False
+
+    def wait(self, timeout: float | None, *, spin: bool = True) -> bool:
+        raise AssertionError("a reader that does not spin never waits before a receive")

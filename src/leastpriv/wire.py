@@ -503,13 +503,16 @@ class FrameReader:
         """`parse_message` of the next frame's body, decoded in place (no copy of the body).
 
         `spin`: when it has to wait, poll before blocking (see `SpinWait`); False blocks at once.
+        On a socket with a receive timeout (SO_RCVTIMEO), a wait for a new frame that outlasts it
+        raises `BlockingIOError`, nothing consumed: read again (a frame that has begun to arrive
+        is waited for whole).
         """
         if self._start == self._end:
             # Nothing buffered, the usual case between calls: receive at the front of the buffer,
             # and when that brings a whole frame (it nearly always does), decode it right here.
             if spin and self.spin.enabled:
                 self.spin.wait(None)
-            self._start = 0
+            self._start = self._end = 0  # consistent if the receive below times out
             self._end = self._sock.recv_into(self._view)
             if self._end >= HEADER.size:
                 (length,) = HEADER.unpack_from(self._buf)
@@ -551,7 +554,10 @@ class FrameReader:
         while self._end - self._start < need:
             if spin and self.spin.enabled:  # else block in recv itself: one system call less
                 self.spin.wait(None)
-            received = self._sock.recv_into(self._view[self._end:])
+            try:
+                received = self._sock.recv_into(self._view[self._end:])
+            except BlockingIOError:  # the socket's receive timeout, inside a frame: wait on
+                continue
             if received == 0:
                 return False
             self._end += received

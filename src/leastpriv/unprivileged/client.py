@@ -18,6 +18,7 @@ import _thread
 import contextlib
 import itertools
 import logging
+import math
 import socket
 import struct
 import threading
@@ -46,6 +47,9 @@ class Hello:
 _CALL = wire.Kind.CALL.value
 _PING = wire.Kind.PING.value
 _REPLIES = frozenset({wire.Kind.RET, wire.Kind.ERR, wire.Kind.PONG})
+# The longest a reading thread blocks in one recv (SO_RCVTIMEO) before it looks at its deadline
+# again; within this of the deadline it polls with the time left instead.
+RECEIVE_BOUND = 1.0
 
 
 class _Waiter:
@@ -80,14 +84,17 @@ class Channel:
         # always there when a reply is read, but for the rest of a frame once its start came:
         # that wait is bounded alike.
         wait = None
+        # A call whose deadline is at least this far off may block in recv itself, bounded by the
+        # socket's receive timeout, instead of polling first: one system call a call less.
+        self._receive_bound = math.inf
         if green.hub_in_use():
             sock = green.cooperative(sock)
             sock.settimeout(send_timeout)  # a GreenSocket's sends and receives wait this long
             wait = green.HubWait(sock)
         else:
-            seconds = int(send_timeout)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
-                            struct.pack("ll", seconds, int((send_timeout - seconds) * 1e6)))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(send_timeout))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(RECEIVE_BOUND))
+            self._receive_bound = RECEIVE_BOUND
         self._sock = sock
         self._max = max_frame_size
         self._logger_name = logger_name
@@ -291,11 +298,17 @@ class Channel:
                 # that the threads woken with their replies need.
                 spin = len(self._pending) < 2
                 if deadline is not None:
-                    if not reader.readable(deadline - time.monotonic(), spin=spin):
-                        return
-                    spin = False  # readable() did the waiting: the read must not poll again
+                    remaining = deadline - time.monotonic()
+                    # Wait in readable() to poll first, or when the socket's receive timeout
+                    # could outlast the deadline; else the read blocks in recv, bounded by it.
+                    if (spin and reader.spin.enabled) or not remaining >= self._receive_bound:
+                        if not reader.readable(remaining, spin=spin):
+                            return
+                        spin = False  # readable() did the waiting: the read must not poll again
                 try:
                     message = reader.read_message(spin=spin)
+                except BlockingIOError:
+                    continue  # the receive timeout passed with no frame: see to the deadline
                 except (OSError, ProtocolError) as exc:
                     self._die(f"the daemon's channel failed: {exc}")
                     return
@@ -419,6 +432,12 @@ class Channel:
         if isinstance(fields.get("created"), float):
             record.created = fields["created"]
         logger.handle(record)
+
+
+def _timeval(seconds: float) -> bytes:
+    """`seconds` as the struct timeval that SO_SNDTIMEO and SO_RCVTIMEO take."""
+    whole = int(seconds)
+    return struct.pack("ll", whole, int((seconds - whole) * 1e6))
 
 
 def _int(value: Any) -> int:
