@@ -20,6 +20,7 @@ from leastpriv import Error, caps, wire
 from leastpriv.context import PrivContext
 from leastpriv.contract import Range
 from leastpriv.privileged import daemon as daemon_module
+from leastpriv.privileged import scheduler
 from leastpriv.unprivileged.client import Channel
 
 serving = PrivContext("leastpriv_tests.serving", capabilities=[caps.CAP_CHOWN])
@@ -77,21 +78,52 @@ def wait_behind_which_set_flag_runs(channel: Channel, seconds: float) -> bool:
     return results[0]
 
 
+def learn_that_wait_is_slow(channel: Channel, caplog: pytest.LogCaptureFixture) -> None:
+    """Call WAIT until the watchdog has handed it off (and so learned it slow), then end it.
+
+    Not a WAIT of fixed length: under load the watchdog once came after a 0.2 s WAIT had ended.
+    """
+    results: list[bool] = []
+    waiter = threading.Thread(
+        target=lambda: results.append(channel.call(WAIT, {"seconds": 30.0}, 60)))
+    waiter.start()
+    deadline = time.monotonic() + 30
+    while watchdog_hand_offs(caplog) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    flag.set()
+    waiter.join(30)
+    flag.clear()
+    assert results == [True]
+    assert watchdog_hand_offs(caplog) == 1
+
+
 def test_calls_behind_a_known_slow_entrypoint_do_not_wait_for_the_watchdog(
         channel: Channel, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="leastpriv.daemon")
-    assert channel.call(WAIT, {"seconds": 0.2}, 30) is False
-    assert watchdog_hand_offs(caplog) == 1  # the watchdog handed it off, and learned
+    learn_that_wait_is_slow(channel, caplog)
     # Now the call hands the channel on before it runs: SET is read at once and ends the wait,
     # and the watchdog never had to step in.
     assert wait_behind_which_set_flag_runs(channel, 5.0) is True
     assert watchdog_hand_offs(caplog) == 1
 
 
+class _NoTimePasses:
+    """The scheduler's clock, frozen: every run it times took no time, so a known-slow call that
+    returns counts as fast again however long a loaded machine took to run it."""
+
+    @staticmethod
+    def perf_counter() -> float:
+        return 0.0
+
+
 def test_an_entrypoint_that_got_fast_again_runs_in_its_reader_again(
-        channel: Channel, caplog: pytest.LogCaptureFixture) -> None:
+        channel: Channel, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # No step may hang on how soon a thread runs: under load the "fast" WAIT was once timed slow
+    # (and the watchdog once came after a 0.2 s WAIT had ended): 1 hand-off counted, not 2.
+    monkeypatch.setattr(scheduler, "time", _NoTimePasses)
     caplog.set_level(logging.DEBUG, logger="leastpriv.daemon")
-    assert channel.call(WAIT, {"seconds": 0.2}, 30) is False  # slow: learned
+    learn_that_wait_is_slow(channel, caplog)
     flag.set()
     assert channel.call(WAIT, {"seconds": 0.2}, 30) is True  # fast this time: forgotten
     flag.clear()
