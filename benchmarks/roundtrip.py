@@ -18,7 +18,9 @@ What each row measures:
   then 1 MiB of bytes, echoed back);
 - CPU per small call: the CPU time caller and daemon used over those sequential small calls,
   all threads, divided by the calls: what a call costs the machine, where p50 is what it costs
-  the caller in time (a side that polls before blocking trades the first for the second);
+  the caller in time (a side that polls before blocking trades the first for the second); and
+  the same with caller and a fresh forked daemon bound to one CPU, where nothing polls: the work
+  of a call alone, less sensitive to the machine's load;
 - calls/s with N threads: N callers sharing the library's one channel (the floor: one connection
   per thread, as a raw echo has no request ids), for a fixed time;
 - first call: stop the daemon, then time starting it and making one small call (median of several);
@@ -200,8 +202,34 @@ def measure(adapter: Adapter) -> dict[str, Any]:
         result[f"tput_{threads}"] = throughput(adapter.call, threads, THREAD_SECONDS)
     result["rss_fork"] = rss_bytes(adapter.daemon_pid("fork"))
     result["uss_fork"] = private_bytes(adapter.daemon_pid("fork"))
+    result["cpu_small_1cpu"] = one_cpu_cost(adapter)
     adapter.stop()
     return result
+
+
+def one_cpu_cost(adapter: Adapter) -> float | None:
+    """CPU per small call with the caller and a fresh forked daemon bound to one CPU.
+
+    There neither side polls (leastpriv's `SpinWait` never does on one CPU), so this is the work
+    a call takes, system calls and the switches between the two included, without the polling
+    that the two-CPU figure also counts (which grows with the other side's latency).
+    """
+    allowed = os.sched_getaffinity(0)
+    adapter.stop()
+    os.sched_setaffinity(0, {min(allowed)})  # this thread; the daemon forked next inherits it
+    try:
+        adapter.start("fork")
+        daemon = adapter.daemon_pid("fork")
+        caller_before, daemon_before = time.process_time(), process_cpu_seconds(daemon)
+        timed_calls(adapter.call, SMALL, SEQUENTIAL_CALLS)
+        caller_cpu = time.process_time() - caller_before
+        daemon_after = process_cpu_seconds(daemon)
+    finally:
+        os.sched_setaffinity(0, allowed)
+    if daemon_before is None or daemon_after is None:
+        return None
+    return (caller_cpu + daemon_after - daemon_before) / (
+        SEQUENTIAL_CALLS + min(WARMUP_CALLS, SEQUENTIAL_CALLS))
 
 
 # -- The floor: a forked server echoing length-prefixed frames ------------------------------------
@@ -411,6 +439,7 @@ ROWS: tuple[tuple[str, str, float, int], ...] = (
     ("p50 small call (µs)", "p50_small", US, 1),
     ("p99 small call (µs)", "p99_small", US, 1),
     ("CPU per small call, caller + daemon (µs)", "cpu_small", US, 1),
+    ("CPU per small call, both on one CPU (µs)", "cpu_small_1cpu", US, 1),
     ("p50 1 MiB echo (ms)", "p50_large", MS, 2),
     ("p99 1 MiB echo (ms)", "p99_large", MS, 2),
     ("calls/s, 8 threads", "tput_8", 1, 0),
