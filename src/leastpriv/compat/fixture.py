@@ -1,8 +1,10 @@
 """`UnprivilegedPrivsepFixture`: oslo.privsep's test fixture for a compat context.
 
 It starts the context's daemon by fork with no capabilities and no user or group change, so a
-project's tests run their privileged functions in a real, separate, powerless daemon. Needs the
-``fixtures`` package, as oslo.privsep's does.
+project's tests run their privileged functions in a real, separate, powerless daemon, as whoever
+runs them: a user who is not root gets a daemon of its own uid holding nothing, with no_new_privs
+set and its bounding set left as the user's (shrinking it takes CAP_SETPCAP; with nothing
+permitted, no exec can use it). Needs the ``fixtures`` package, as oslo.privsep's does.
 """
 
 from __future__ import annotations

@@ -187,7 +187,12 @@ def drop_privileges(
         )
     # What the drop itself uses, each one given up at the end unless declared.
     needs: set[Capability] = set()
-    if before.bounding - declared:
+    # A caller that holds nothing (a project's tests run by a user, under compat's
+    # UnprivilegedPrivsepFixture) cannot shrink the bounding set, which takes CAP_SETPCAP, and
+    # need not: with nothing permitted, no uid 0 and no_new_privs, no exec can take a capability
+    # from it (setuid bits and file capabilities are ignored). Its bounding set is left as it is.
+    keep_bounding = not declared and not before.permitted and 0 not in os.getresuid()
+    if before.bounding - declared and not keep_bounding:
         needs.add(caps.CAP_SETPCAP)  # PR_CAPBSET_DROP
     # Ids the process has already need no change, and no capability (a daemon that starts another
     # as its own user, say).
@@ -209,7 +214,7 @@ def drop_privileges(
     # 3. Bounding set down to the declared set while CAP_SETPCAP is still effective. Every number
     #    the kernel knows (cap_last_cap), not only those in our catalog, so a newer kernel's
     #    capabilities are dropped too.
-    for cap in range(_last_cap() + 1):
+    for cap in range(0 if keep_bounding else _last_cap() + 1):
         if not wanted >> cap & 1 and _prctl(_PR_CAPBSET_READ, cap, what="prctl(PR_CAPBSET_READ)"):
             _prctl(_PR_CAPBSET_DROP, cap, what=f"prctl(PR_CAPBSET_DROP, {cap})")
     # 4. Groups, gid, then uid: setgroups and setresgid need CAP_SETGID in the effective set, and
@@ -243,16 +248,20 @@ def drop_privileges(
     #    Changing credentials usually clears the flag already; say so rather than rely on it.
     set_not_dumpable()
 
-    return _verify(wanted, 0 if root else wanted, uid, gid)
+    # (A kept bit this catalog does not know reads back as a difference: refused, not kept.)
+    bounding = caps.to_mask(before.bounding) if keep_bounding else wanted
+    return _verify(wanted, 0 if root else wanted, uid, gid, bounding=bounding)
 
 
-def _verify(wanted: int, ambient: int, uid: int | None, gid: int | None) -> ProcessCapabilities:
-    """Read the sets back from the kernel and raise unless each is exactly as asked."""
+def _verify(wanted: int, ambient: int, uid: int | None, gid: int | None, *,
+            bounding: int | None = None) -> ProcessCapabilities:
+    """Read the sets back from the kernel and raise unless each is exactly as asked (the bounding
+    set: `wanted`, unless given)."""
     with open("/proc/self/status", encoding="ascii") as status:
         text = status.read()
     # Raw masks, so that a bit this catalog does not know still counts as a difference.
     expected = {"effective": wanted, "permitted": wanted, "inheritable": wanted,
-                "bounding": wanted, "ambient": ambient}
+                "bounding": wanted if bounding is None else bounding, "ambient": ambient}
     got = caps.status_masks(text)
     wrong = [f"{name} {got[name]:#x} != {mask:#x}" for name, mask in expected.items()
              if got[name] != mask]
