@@ -149,7 +149,7 @@ class PrivContext:
     def daemon_config(self, config_file: str | None = None) -> config.ContextConfig:
         """The daemon's settings: constructor, leastpriv's file (`config_file`, else
         ``$LEASTPRIV_CONFIG``), then oslo.config; each may only narrow capabilities."""
-        return config.resolve(self.cfg_section, self._native._defaults, config_file=config_file)
+        return self._native.daemon_spec(config_file)[1]
 
     def helper_command(self, sockpath: str) -> list[str]:
         """The command that starts this context's daemon, in oslo.privsep's argument order
