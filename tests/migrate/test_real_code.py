@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from leastpriv.contract import Match, OneOf, PathUnder
+from leastpriv.contract import Match, MaxLen, OneOf, PathUnder
 from leastpriv.migrate import templates
 from leastpriv.migrate.callsites import FoundCall
 from leastpriv.migrate.model import RootCallSite
@@ -87,11 +87,18 @@ def _marker(param: Param, namespace: dict[str, Any]) -> Any:
     return annotated.__metadata__[0]
 
 
-def _passes(marker: Any, value: str) -> bool:
+# What the callers feed on stdin (luks, cryptsetup, pstorage): a passphrase as os-brick's
+# _get_passphrase and cinder make it from a 512-bit key, hex digits, encoded as execute() did.
+PASSPHRASE = ("0123456789abcdef" * 8).encode()
+
+
+def _passes(marker: Any, value: str | bytes) -> bool:
     if isinstance(marker, Match):
         return marker.pattern.fullmatch(value) is not None and "\n" not in value
     if isinstance(marker, OneOf):
         return value in marker.values
+    if isinstance(marker, MaxLen):
+        return len(value) <= marker.n
     if isinstance(marker, PathUnder):
         # Lexically, as the check does before it asks the file system (the roots are the
         # deployment's, not this machine's).
@@ -141,6 +148,11 @@ def _rejections(project: str) -> tuple[int, list[str]]:
                         if not _passes(_marker(param, namespace), value):
                             rejected.append(f"{site.path}:{site.line} {function.name}"
                                             f"({param.name}={value!r}) {param.annotation}")
+                if function.options.stdin:
+                    checked += 1
+                    stdin = function.params[-1]
+                    if not _passes(_marker(stdin, namespace | {"MaxLen": MaxLen}), PASSPHRASE):
+                        rejected.append(f"{site.path}:{site.line} {function.name}(process_input)")
     return checked, rejected
 
 

@@ -15,15 +15,20 @@ The patch (a unified diff in git's format, applied with ``git apply``) does thre
   converted instead).
 
 A call site is converted only when nothing about the rewrite is a guess: it is an execute-style
-call (``run_as_root=True``) with no keyword that changes how the command runs
-(``process_input``, ``check_exit_code``, ``attempts``, …), and the plan gave it a function. The
-function returns ``(stdout, stderr)`` as ``processutils.execute`` does, so a caller that uses the
-result reads it as before.
+call (``run_as_root=True``) and the plan gave it a function. The function takes over the keywords
+it can fix (`leastpriv.migrate.runoptions`: the exit codes ``check_exit_code`` accepts, the stdin
+``process_input`` feeds, passed as ``encodeutils.to_utf8(<caller's expression>)`` as ``execute``
+encoded it); a call with any other keyword (retries, timeouts, a value computed at run time) is
+left with its reason. The function returns ``(stdout, stderr)`` decoded as
+``processutils.execute`` decodes them and, in a project that uses oslo.concurrency, raises its
+``ProcessExecutionError`` with the exit code and output, so a caller that reads the result or
+catches the error reads it as before.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -104,7 +109,8 @@ def apply_plan(plan: Plan, calls: Sequence[FoundCall]) -> Applied:
             for call in by_file.get(relative, []):
                 conversions.append(Conversion(call.site, False, f"libcst cannot parse: {exc}"))
             continue
-        new = _add_imports(new, plan.project, sorted(rewriter.imports))
+        new = _add_imports(new, plan.project, sorted(rewriter.imports),
+                           encodeutils=rewriter.encodes and not _ENCODEUTILS.search(source))
         conversions += rewriter.conversions
         # Calls the tree walk never met at their line (a sudo string, a root helper string).
         conversions += [Conversion(call.site, False, f"runs as root {_VIA.get(call.site.via, '')}")
@@ -149,6 +155,7 @@ class _Rewriter(cst.CSTTransformer):
         self.owner = owner
         self.reviewed = reviewed
         self.imports: set[str] = set()
+        self.encodes = False  # a rewritten call encodes its process_input (oslo_utils)
         self.conversions: list[Conversion] = []
         self.todos: list[list[str]] = []  # one list per open statement
         self.used = 0  # > 0 while inside an expression whose value is used
@@ -212,6 +219,7 @@ class _Rewriter(cst.CSTTransformer):
             return updated
         context, function = self.owner[call.site]
         self.imports.add(context)
+        self.encodes |= function.options.stdin
         self.conversions.append(Conversion(call.site, True))
         return _new_call(context, function, call)
 
@@ -219,12 +227,13 @@ class _Rewriter(cst.CSTTransformer):
         if call.site not in self.owner:
             return self.reviewed.get((call.site.path, call.site.line),
                                      "no function in the plan for this call")
-        kept = sorted(arg.keyword.value for arg in node.args
-                      if arg.keyword is not None and arg.keyword.value not in _DROPPED)
-        if kept:
-            return f"{', '.join(kept)} changes how the command runs: keep it in the function"
-        if any(arg.star == "**" for arg in node.args):
-            return "**kwargs may change how the command runs"
+        # The plan took over exactly the keywords the call site was read with; a call that
+        # does not show the same ones here is not the one planned.
+        written = ["**" if arg.keyword is None else arg.keyword.value for arg in node.args
+                   if arg.star == "**" or (arg.keyword is not None
+                                           and arg.keyword.value not in _DROPPED)]
+        if written != [name for name, _ in call.keywords]:
+            return "its keywords differ from the ones the plan read: convert it by hand"
         return ""
 
     def _leave(self, call: FoundCall, reason: str) -> None:
@@ -255,6 +264,11 @@ def _new_call(context: str, function: SuggestedFunction, call: FoundCall) -> cst
         for param, expression in _arguments(item, literal, source):
             arguments.append(cst.Arg(keyword=cst.Name(param.name), equal=_EQUAL,
                                      value=cst.parse_expression(expression)))
+    if function.options.stdin:
+        # execute() sent process_input as UTF-8 bytes; the function takes bytes.
+        given = dict(call.keywords)["process_input"]
+        arguments.append(cst.Arg(keyword=cst.Name("process_input"), equal=_EQUAL,
+                                 value=cst.parse_expression(f"encodeutils.to_utf8({given})")))
     return cst.Call(
         func=cst.Attribute(value=cst.Name(context), attr=cst.Name(function.name)),
         args=[arg.with_changes(comma=cst.MaybeSentinel.DEFAULT) for arg in arguments],
@@ -279,8 +293,13 @@ def _arguments(item: str | Param | Template, literal: str | None,
     return [(param, repr(value)) for param, value in zip(params, split, strict=True)]
 
 
-def _add_imports(source: str, project: str, contexts: list[str]) -> str:
-    """The module with ``from <project>.privileged_calls import <context>`` after its imports."""
+_ENCODEUTILS = re.compile(r"^from oslo_utils import encodeutils$", re.MULTILINE)
+
+
+def _add_imports(source: str, project: str, contexts: list[str], *,
+                 encodeutils: bool = False) -> str:
+    """The module with ``from <project>.privileged_calls import <context>`` after its imports
+    (and oslo_utils' encodeutils, when a rewritten call encodes its stdin as execute() did)."""
     if not contexts:
         return source
     lines = source.splitlines(keepends=True)
@@ -295,6 +314,8 @@ def _add_imports(source: str, project: str, contexts: list[str]) -> str:
         elif last:
             break
     new = [f"from {project}.{PACKAGE} import {context}\n" for context in contexts]
+    if encodeutils:
+        new.insert(0, "from oslo_utils import encodeutils\n")
     return "".join(lines[:last] + new + lines[last:])
 
 

@@ -33,6 +33,8 @@ _TRIGGERS = ("run_as_root", "root_helper", "sudo")
 _SUDO_STRING = re.compile(r"\s*sudo(\s+\S|\s*$)")
 # sudo options that take a value; the program comes after them.
 _SUDO_VALUE_OPTIONS = frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"})
+# Keywords that only say "as root": every other keyword changes how the command runs.
+_ROOT_KEYWORDS = frozenset({"run_as_root", "root_helper"})
 _UNKNOWN_TAIL = "*"  # source text of an operand list whose length is not known
 # List methods that change a bound list after it was written down.
 _MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse"})
@@ -51,6 +53,9 @@ class FoundCall:
     # What a name operand was last bound to in its function ("console_log" →
     # "os.path.join(CONF.instances_path, ...)"); the source itself when it is not a bound name.
     origins: tuple[str, ...] = ()
+    # The call's other keywords, (name, source) in order ("check_exit_code", "[0, 4]"): how the
+    # command runs. run_as_root and root_helper are left out; a ``**`` splat is ("**", source).
+    keywords: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -145,6 +150,18 @@ def _dict_sets_root(node: ast.AST) -> bool:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
         return any(kw.arg == "run_as_root" and _truthy_literal(kw.value) for kw in node.keywords)
     return False
+
+
+def _only_root(keyword: ast.keyword) -> bool:
+    """``**dict(run_as_root=True)`` or ``**{'run_as_root': True}``: a splat that only says "as
+    root" (a named dict may hold anything)."""
+    value = keyword.value
+    if keyword.arg is not None or not _dict_sets_root(value):
+        return False
+    if isinstance(value, ast.Dict):
+        return all(isinstance(key, ast.Constant) and key.value in _ROOT_KEYWORDS
+                   for key in value.keys)
+    return all(kw.arg in _ROOT_KEYWORDS for kw in value.keywords)  # type: ignore[attr-defined]
 
 
 def _is_stringish(node: ast.AST) -> bool:
@@ -248,7 +265,9 @@ class _Visitor(ast.NodeVisitor):
             # A wrapper such as qemu_img_info(path, run_as_root=True) runs a command we cannot
             # see from here: its arguments are not an argv.
             argv = self._call_argv(node) if _RUNS_ARGV.search(callee.rsplit(".", 1)[-1]) else []
-            self._record(node, via, argv, callee=callee)
+            keywords = tuple((kw.arg or "**", ast.unparse(kw.value)) for kw in node.keywords
+                             if kw.arg not in _ROOT_KEYWORDS and not _only_root(kw))
+            self._record(node, via, argv, callee=callee, keywords=keywords)
         elif self._updates_root_kwargs(node):
             self.scopes[-1].root_kwargs.add(node.func.value.id)  # type: ignore[attr-defined]
         elif (isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS
@@ -385,7 +404,8 @@ class _Visitor(ast.NodeVisitor):
     # -- recording ------------------------------------------------------------------------------
 
     def _record(
-        self, node: ast.expr, via: str, items: list[ast.expr | None], callee: str = ""
+        self, node: ast.expr, via: str, items: list[ast.expr | None], callee: str = "",
+        keywords: tuple[tuple[str, str], ...] = (),
     ) -> None:
         argv = tuple(_literal(item) if item is not None else None for item in items)
         sources = tuple(_source(item) for item in items)
@@ -399,7 +419,8 @@ class _Visitor(ast.NodeVisitor):
             argv=argv,
             via=via,
         )
-        self.found.append(FoundCall(site=site, sources=sources, callee=callee, origins=origins))
+        self.found.append(FoundCall(site=site, sources=sources, callee=callee, origins=origins,
+                                    keywords=keywords))
 
     def _origin(self, node: ast.expr | None) -> str:
         if isinstance(node, ast.Name) and node.id in self.scopes[-1].values:

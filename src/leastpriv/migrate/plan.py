@@ -23,7 +23,7 @@ from leastpriv import caps, sourcetree
 from leastpriv.audit.model import SkippedFile
 from leastpriv.migrate import catalog as command_catalog
 from leastpriv.migrate import filters as filter_files
-from leastpriv.migrate import templates
+from leastpriv.migrate import runoptions, templates
 from leastpriv.migrate.callsites import FoundCall, find_call_sites
 from leastpriv.migrate.model import CommandEntry, Filter, FilterProblem, RootCallSite
 
@@ -60,6 +60,8 @@ class SuggestedFunction:
     call_sites: tuple[RootCallSite, ...]
     filters: tuple[Filter, ...]
     environment: tuple[tuple[str, str], ...] = ()  # from an `env VAR=value program` prefix
+    # Exit codes accepted and stdin, as the callers' execute() keywords asked (runoptions).
+    options: runoptions.RunOptions = runoptions.DEFAULT
 
     @property
     def params(self) -> list[Param]:
@@ -67,7 +69,14 @@ class SuggestedFunction:
         for item in self.argv:
             parts = item.parts if isinstance(item, Template) else (item,)
             out += [part for part in parts if isinstance(part, Param)]
+        if self.options.stdin:
+            out.append(STDIN_PARAM)
         return out
+
+
+# What the callers passed as ``process_input``, as execute() fed it to the command: bytes.
+STDIN_PARAM = Param("process_input", f"Annotated[bytes, MaxLen({runoptions.STDIN_LIMIT})]",
+                    "MaxLen")
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,9 @@ class Plan:
     commands: list[CommandPlan]
     contexts: list[SuggestedContext]
     review: list[Review] = field(default_factory=list)
+    # The project runs its commands with oslo.concurrency's execute(): a generated function
+    # raises its ProcessExecutionError, which is what the callers catch.
+    oslo_concurrency: bool = False
 
 
 UID0_WARNING = (
@@ -134,7 +146,19 @@ def build_plan(root: Path, *, include_tests: bool = False, jobs: int | None = No
         calls=scan.calls,
         skipped=scan.skipped,
         catalog=command_catalog.load_catalog(),
+        oslo_concurrency=_uses_oslo_concurrency(root, scan.calls),
     )
+
+
+def _uses_oslo_concurrency(root: Path, calls: Iterable[FoundCall]) -> bool:
+    """Whether a file with a run-as-root call imports oslo.concurrency (its execute())."""
+    for path in sorted({call.site.path for call in calls}):
+        try:
+            if "oslo_concurrency" in (root / path).read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def project_name(root: Path) -> str:
@@ -158,12 +182,14 @@ def plan_from(
     calls: Sequence[FoundCall],
     skipped: Sequence[SkippedFile],
     catalog: object,
+    oslo_concurrency: bool = False,
 ) -> Plan:
     """The plan for already-read filters and call sites; `catalog` answers ``lookup(command)``."""
     lookup = catalog.lookup  # type: ignore[attr-defined]
     commands = _command_plans(filters, calls, lookup)
     entries = {plan.command: plan.entry for plan in commands}
-    functions, review = suggest_functions(calls, filters, project=project)
+    functions, review = suggest_functions(calls, filters, project=project,
+                                          oslo_concurrency=oslo_concurrency)
     review += _unknown_commands(commands)
     contexts = group_contexts(functions, entries)
     return Plan(
@@ -176,6 +202,7 @@ def plan_from(
         commands=commands,
         contexts=contexts,
         review=sorted(review, key=lambda item: (item.path, item.line, item.subject)),
+        oslo_concurrency=oslo_concurrency,
     )
 
 
@@ -212,25 +239,41 @@ def _command_plans(
 
 
 def suggest_functions(
-    calls: Iterable[FoundCall], filters: Sequence[Filter], *, project: str
+    calls: Iterable[FoundCall], filters: Sequence[Filter], *, project: str,
+    oslo_concurrency: bool = False,
 ) -> tuple[list[SuggestedFunction], list[Review]]:
-    """One function per argv shape (program, subcommand, length); the rest listed for review."""
-    groups: dict[Shape, list[FoundCall]] = defaultdict(list)
+    """One function per argv shape (program, subcommand, length) and run options; the rest
+    listed for review."""
+    groups: dict[tuple[Shape, runoptions.RunOptions], list[FoundCall]] = defaultdict(list)
     review = []
     for call in calls:
-        reason = _unplannable(call)
+        # Through a **kwargs dict (via "kwargs"), --apply never rewrites the call: the function
+        # is a suggestion from what the call shows.
+        options = runoptions.read(kw for kw in call.keywords
+                                  if not (kw[0] == "**" and call.site.via == "kwargs"))
+        reason = _unplannable(call) or (options if isinstance(options, str) else "")
+        if not reason and options != runoptions.DEFAULT and not oslo_concurrency:
+            reason = ("exit codes or stdin are taken over only from oslo.concurrency's "
+                      "execute(), which this project does not use")
         if reason:
             review.append(Review(call.site.path, call.site.line, call.site.function, reason))
         else:
-            groups[_shape(call)].append(call)
+            groups[(_shape(call), options)].append(call)  # type: ignore[index]
     by_name = {flt.name: flt for flt in filters}
     functions: list[SuggestedFunction] = []
     taken: set[str] = set()
-    for key in sorted(groups):
-        function = _function_for(groups[key], by_name, project=project, taken=taken)
+    for key in sorted(groups, key=_group_order):
+        function = _function_for(groups[key], by_name, project=project, taken=taken,
+                                 options=key[1])
         taken.add(function.name)
         functions.append(function)
     return functions, review
+
+
+def _group_order(key: tuple[Shape, runoptions.RunOptions]) -> tuple[object, ...]:
+    (command, subcommand, length), options = key
+    codes = (-1,) if options.ok_codes is None else options.ok_codes
+    return (command or "", subcommand, length, codes != (0,), codes, options.stdin)
 
 
 def _unplannable(call: FoundCall) -> str:
@@ -266,7 +309,8 @@ def program_index(argv: Sequence[str | None]) -> int:
 
 
 def _function_for(
-    calls: list[FoundCall], filters: dict[str, Filter], *, project: str, taken: set[str]
+    calls: list[FoundCall], filters: dict[str, Filter], *, project: str, taken: set[str],
+    options: runoptions.RunOptions = runoptions.DEFAULT,
 ) -> SuggestedFunction:
     first = calls[0]
     start = program_index(first.site.argv)
@@ -304,7 +348,8 @@ def _function_for(
     )
     name = unique_name(suggested, taken)
     return SuggestedFunction(
-        name, first.site.command or "", program, tuple(argv), sites, matched, environment  # type: ignore[arg-type]
+        name, first.site.command or "", program, tuple(argv), sites, matched,
+        environment, options,  # type: ignore[arg-type]
     )
 
 

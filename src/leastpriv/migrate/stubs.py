@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from leastpriv import caps
+from leastpriv.migrate import runoptions
 from leastpriv.migrate.model import Filter, RootCallSite
 from leastpriv.migrate.plan import Param, Plan, SuggestedContext, SuggestedFunction, Template
 
@@ -84,7 +85,8 @@ def render_module(plan: Plan, context: SuggestedContext) -> str:
                   for (_, annotation), alias in aliases.items()),
         _context(plan.project, context),
     ]
-    parts += [_function(context, function, aliases) for function in context.functions]
+    parts += [_function(context, function, aliases, oslo=plan.oslo_concurrency)
+              for function in context.functions]
     header, *body = [part.rstrip("\n") for part in parts if part]
     # One blank line after the imports (ruff's isort), two between the other top-level parts.
     return header + "\n\n" + "\n\n\n".join(body) + "\n"
@@ -117,9 +119,13 @@ def _header(plan: Plan, context: SuggestedContext, params: list[Param]) -> str:
     doc = "\n".join(textwrap.wrap(text, WIDTH - 3)) + "\n\n" + "\n".join(
         textwrap.wrap(note, WIDTH))
     on_fs = [function for function in context.functions if fs_owner_change(function)]
-    imports = sorted({"import pwd" if f.command == "chown" else "import grp" for f in on_fs})
-    if len(on_fs) < len(context.functions):
-        imports.append("import subprocess")
+    stdlib = {"import pwd" if f.command == "chown" else "import grp" for f in on_fs}
+    runs = len(on_fs) < len(context.functions)
+    if runs and plan.oslo_concurrency:
+        stdlib.add("import os")  # os.fsdecode, as execute() decodes the output
+    if runs:
+        stdlib.add("import subprocess")
+    imports = sorted(stdlib)
     if params:
         imports.append("from typing import Annotated")
     # One name per line (hacking's H301), in an order both hacking's H306 and ruff's isort
@@ -132,6 +138,8 @@ def _header(plan: Plan, context: SuggestedContext, params: list[Param]) -> str:
                 for marker in sorted({param.marker for param in params})]
     if on_fs:
         imports.append("from leastpriv.fs import chown")
+    if runs and plan.oslo_concurrency:
+        imports.append("from oslo_concurrency import processutils")
     return f'{_LICENSE}"""{doc}\n"""\n\n' + "\n".join(imports) + "\n"
 
 
@@ -229,7 +237,8 @@ def _spans_families(context: SuggestedContext) -> str:
 
 
 def _function(
-    context: SuggestedContext, function: SuggestedFunction, aliases: dict[tuple[str, str], str]
+    context: SuggestedContext, function: SuggestedFunction, aliases: dict[tuple[str, str], str],
+    *, oslo: bool = False,
 ) -> str:
     signature = "".join(f"\n    {param.name}: {aliases[(param.name, param.annotation)]},"
                         for param in function.params)
@@ -246,6 +255,13 @@ def _function(
             f"{_docstring(function, on_fs=True)}"
             f"{_fs_owner_change(function)}"
         )
+    if oslo:
+        return (
+            f"@{context.name}.entrypoint\n"
+            f"def {function.name}({signature}) -> tuple[str, str]:\n"
+            f"{_docstring(function)}"
+            f"{_as_execute(function, argv, environment)}"
+        )
     return (
         f"@{context.name}.entrypoint\n"
         f"def {function.name}({signature}) -> tuple[str, str]:\n"
@@ -261,6 +277,35 @@ def _function(
     )
 
 
+def _as_execute(function: SuggestedFunction, argv: str, environment: str) -> str:
+    """The body of a function that runs its argv as oslo.concurrency's execute() did for the
+    callers: output decoded as it decodes it, the exit codes they accepted, its exception."""
+    ok_codes = function.options.ok_codes
+    stdin = "        input=process_input,\n" if function.options.stdin else ""
+    body = (
+        f"    result = subprocess.run(\n"
+        f"{argv}\n"
+        f"        capture_output=True,\n"
+        f"        check=False,\n"
+        f"{stdin}"
+        f"{environment}"
+        f"    )\n"
+        f"    stdout = os.fsdecode(result.stdout)\n"
+        f"    stderr = os.fsdecode(result.stderr)\n"
+    )
+    if ok_codes is not None:
+        # A one-code tuple is written (0,): ruff and pycodestyle accept both spellings.
+        codes = f"({ok_codes[0]},)" if len(ok_codes) == 1 else repr(ok_codes)
+        body += (
+            f"    if result.returncode not in {codes}:\n"
+            f"        raise processutils.ProcessExecutionError(\n"
+            f"            stdout, stderr, result.returncode, ' '.join(result.args))\n"
+        )
+    else:
+        body += "    # The callers accept every exit code (check_exit_code=False).\n"
+    return body + "    return stdout, stderr\n"
+
+
 def fs_owner_change(function: SuggestedFunction) -> bool:
     """Whether `function` is ``chown OWNER PATH`` or ``chgrp GROUP PATH``, both parameters.
 
@@ -270,6 +315,8 @@ def fs_owner_change(function: SuggestedFunction) -> bool:
     """
     if function.command not in ("chown", "chgrp") or len(function.argv) != 2:
         return False
+    if function.options != runoptions.DEFAULT:
+        return False  # exit codes or stdin asked for: only the program has them
     owner, path = function.argv
     return (isinstance(path, Param) and path.marker == "PathUnder"
             and isinstance(owner, Param) and owner.marker == "Match")
@@ -331,6 +378,7 @@ def _docstring(function: SuggestedFunction, *, on_fs: bool = False) -> str:
         lines = [f"Run {function.command}; return (stdout, stderr).", ""]
         lines += textwrap.wrap(f"Command line: ``{command}``", WIDTH - 4,
                                break_on_hyphens=False, break_long_words=False)
+    lines += _options(function)
     lines += ["", "Replaces the call sites:"]
     lines += [f"    {line}" for site in function.call_sites for line in _site(site)]
     if function.filters:
@@ -338,6 +386,19 @@ def _docstring(function: SuggestedFunction, *, on_fs: bool = False) -> str:
         lines += [f"    {line}" for flt in function.filters for line in _filter(flt)]
     body = "".join(f"    {line}\n" if line else "\n" for line in lines)
     return f'    """{body.lstrip()}    """\n'
+
+
+def _options(function: SuggestedFunction) -> list[str]:
+    """What the function does besides running its argv, as the callers asked."""
+    codes, notes = function.options.ok_codes, []
+    if codes is None:
+        notes.append("Every exit code is accepted, as the callers asked (check_exit_code=False).")
+    elif codes != (0,):
+        notes.append(f"Exit codes {', '.join(map(str, codes))} are success, as the callers' "
+                     "check_exit_code said.")
+    if function.options.stdin:
+        notes.append("process_input is fed to the command's stdin.")
+    return ["", *textwrap.wrap(" ".join(notes), WIDTH - 4)] if notes else []
 
 
 def _site(site: RootCallSite) -> list[str]:
