@@ -209,12 +209,12 @@ def test_readable_without_spinning_takes_a_reply_already_there_and_waits_when_no
 
 
 class RecordedWait:
-    """A `wire.ReadWait` that never spins (as on one CPU) and records each wait it is asked for."""
-
-    enabled = False
+    """A `wire.ReadWait` that never spins (as on one CPU) unless `enabled` is set, and records
+    each wait it is asked for."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self.enabled = False
         self.waits: list[float | None] = []
 
     def wait(self, timeout: float | None, *, spin: bool = True) -> bool:
@@ -270,5 +270,24 @@ def test_a_call_nearer_its_deadline_than_the_receive_bound_polls_and_times_out_o
     assert [type(result) for result in outcome] == [CallTimeout]
     # Every wait was a poll bounded by the time left, never a receive the socket bounds later.
     assert recorded.waits and None not in recorded.waits
+    channel.close()
+    daemon_end.close()
+
+
+def test_a_reader_that_polls_first_waits_at_most_the_receive_bound_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client, "RECEIVE_BOUND", 0.1)
+    caller_end, daemon_end = socket.socketpair()
+    channel, daemon = make_channel(caller_end), ScriptedDaemon(daemon_end)
+    recorded = channel._reader.spin = RecordedWait(caller_end)
+    recorded.enabled = True  # polls before each receive, as on more than one CPU
+    thread, outcome = call_in_thread(channel, timeout=60)
+    request = daemon.read_call()
+    time.sleep(0.5)
+    daemon.reply(request, "late")
+    thread.join(30)
+    assert outcome == ["late"]
+    # Several waits, each bounded: none for ever, none for the call's whole minute.
+    assert len(recorded.waits) > 1 and set(recorded.waits) == {0.1}
     channel.close()
     daemon_end.close()

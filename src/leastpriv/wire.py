@@ -21,6 +21,7 @@ tuples; callers notice). Every str arrives exactly as it was sent, surrogates in
 from __future__ import annotations
 
 import enum
+import errno
 import math
 import os
 import select
@@ -455,6 +456,9 @@ class FrameReader:
         self._start = 0
         self._end = 0
         self.spin: ReadWait = wait if wait is not None else SpinWait(sock)
+        # The longest `read_message` polls for a new frame before it gives up (None: no limit);
+        # set by a caller whose socket bounds its receives alike (SO_RCVTIMEO).
+        self.wait_bound: float | None = None
 
     def has_frame(self) -> bool:
         """True when a whole frame already sits in the buffer: the next read will not wait."""
@@ -503,15 +507,15 @@ class FrameReader:
         """`parse_message` of the next frame's body, decoded in place (no copy of the body).
 
         `spin`: when it has to wait, poll before blocking (see `SpinWait`); False blocks at once.
-        On a socket with a receive timeout (SO_RCVTIMEO), a wait for a new frame that outlasts it
-        raises `BlockingIOError`, nothing consumed: read again (a frame that has begun to arrive
-        is waited for whole).
+        A wait for a new frame that outlasts `wait_bound`, or the socket's receive timeout
+        (SO_RCVTIMEO), raises `BlockingIOError`, nothing consumed: read again (a frame that has
+        begun to arrive is waited for whole).
         """
         if self._start == self._end:
             # Nothing buffered, the usual case between calls: receive at the front of the buffer,
             # and when that brings a whole frame (it nearly always does), decode it right here.
-            if spin and self.spin.enabled:
-                self.spin.wait(None)
+            if spin and self.spin.enabled and not self.spin.wait(self.wait_bound):
+                raise BlockingIOError(errno.EAGAIN, "no frame within the reader's wait bound")
             self._start = self._end = 0  # consistent if the receive below times out
             self._end = self._sock.recv_into(self._view)
             if self._end >= HEADER.size:

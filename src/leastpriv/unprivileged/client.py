@@ -84,8 +84,9 @@ class Channel:
         # always there when a reply is read, but for the rest of a frame once its start came:
         # that wait is bounded alike.
         wait = None
-        # A call whose deadline is at least this far off may block in recv itself, bounded by the
-        # socket's receive timeout, instead of polling first: one system call a call less.
+        # A call whose deadline is at least this far off may wait in its read itself (poll, then
+        # recv), each bounded by the socket's receive timeout: no poll() of its own first (one
+        # system call a call less on one CPU), and no waiting twice over.
         self._receive_bound = math.inf
         if green.hub_in_use():
             sock = green.cooperative(sock)
@@ -99,6 +100,8 @@ class Channel:
         self._max = max_frame_size
         self._logger_name = logger_name
         self._reader = wire.FrameReader(sock, max_frame_size, wait=wait)
+        if self._receive_bound < math.inf:  # its polling before a receive is bounded alike
+            self._reader.wait_bound = self._receive_bound
         self._state = threading.Lock()  # guards everything below but _ids
         self._packer = wire.new_packer()  # frames to queue behind another thread's send
         # The send role's own packer: its holder sends its frame straight from this buffer.
@@ -299,9 +302,9 @@ class Channel:
                 spin = len(self._pending) < 2
                 if deadline is not None:
                     remaining = deadline - time.monotonic()
-                    # Wait in readable() to poll first, or when the socket's receive timeout
-                    # could outlast the deadline; else the read blocks in recv, bounded by it.
-                    if (spin and reader.spin.enabled) or not remaining >= self._receive_bound:
+                    # Nearer the deadline than the socket's receive timeout (or under eventlet):
+                    # wait with the time left; else the read waits itself, bounded by it.
+                    if not remaining >= self._receive_bound:
                         if not reader.readable(remaining, spin=spin):
                             return
                         spin = False  # readable() did the waiting: the read must not poll again
