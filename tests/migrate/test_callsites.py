@@ -141,3 +141,28 @@ def test_a_list_appended_to_after_it_is_bound_is_an_argv_of_unknown_length(tmp_p
     (call,) = find_call_sites(tmp_path).calls
     assert call.site.argv[:3] == ("cinder-rtstool", "create", None)
     assert call.sources[-1] == "*"
+
+
+def test_items_added_with_no_branch_between_binding_and_call_are_known(tmp_path):
+    # os-brick's and cinder's deactivate_lv: cmd = [...]; cmd.append(lv_path), then the call.
+    (tmp_path / "lvm.py").write_text(
+        "def deactivate(execute, lv_path, permanent, flags):\n"
+        "    cmd = ['lvchange', '-a', 'n']\n"
+        "    cmd.append(lv_path)\n"
+        "    cmd += ['-K']\n"
+        "    cmd.extend(['--yes', lv_path])\n"
+        "    execute(*cmd, run_as_root=True)\n"
+        "    cmd = ['lvchange', '-a', 'y']\n"
+        "    if permanent:\n"
+        "        cmd += ['-k', 'n']\n"
+        "    cmd.append(lv_path)\n"
+        "    execute(*cmd, run_as_root=True)\n"
+        "    cmd = ['lvs']\n"
+        "    cmd.extend(flags)\n"
+        "    execute(*cmd, run_as_root=True)\n"
+    )
+    known, branched, unknown = find_call_sites(tmp_path).calls
+    assert known.site.argv == ("lvchange", "-a", "n", None, "-K", "--yes", None)
+    assert known.sources[3] == "lv_path" and "*" not in known.sources
+    assert branched.sources[3:] == ("*", "lv_path")  # the branch leaves a tail unknown
+    assert unknown.sources == ("lvs", "*")

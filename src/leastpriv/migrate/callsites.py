@@ -125,6 +125,7 @@ def scan_file(root: Path, path: Path) -> FileCalls:
         line = getattr(exc, "lineno", 0) or 0
         return FileCalls(skipped=SkippedFile(relative, line, f"cannot parse: {exc}"))
     visitor = _Visitor(module_name(root, path), relative)
+    visitor.index_blocks(tree)
     visitor.visit(tree)
     return FileCalls(calls=sorted(visitor.found, key=lambda call: call.site.line))
 
@@ -191,6 +192,7 @@ class _Scope:
         self.lists: dict[str, ast.expr] = {}
         self.values: dict[str, ast.expr] = {}  # other names bound in the function
         self.root_kwargs: set[str] = set()
+        self.list_blocks: dict[str, int] = {}  # the block (statement list) each list was bound in
 
 
 class _Visitor(ast.NodeVisitor):
@@ -200,6 +202,16 @@ class _Visitor(ast.NodeVisitor):
         self.scopes = [_Scope()]
         self.found: list[FoundCall] = []
         self.seen_strings: set[int] = set()  # ids of sudo strings already reported via a list
+        self.block_of: dict[int, int] = {}  # id of a statement -> id of the list it is in
+        self.statement: ast.stmt | None = None  # the expression statement being visited
+
+    def index_blocks(self, tree: ast.AST) -> None:
+        """Which statement list (a body, an else, a handler's body) each statement is in."""
+        for node in ast.walk(tree):
+            for name in ("body", "orelse", "finalbody"):
+                block = getattr(node, name, None)
+                if isinstance(block, list):
+                    self.block_of.update((id(stmt), id(block)) for stmt in block)
 
     # -- scopes ---------------------------------------------------------------------------------
 
@@ -222,7 +234,9 @@ class _Visitor(ast.NodeVisitor):
     def visit_Expr(self, node: ast.Expr) -> None:
         # A bare string statement is a docstring or a comment block, never a command.
         if not (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            self.statement = node
             self.generic_visit(node)
+            self.statement = None
 
     # -- bindings -------------------------------------------------------------------------------
 
@@ -231,6 +245,7 @@ class _Visitor(ast.NodeVisitor):
         for target in node.targets:
             if isinstance(target, ast.Name):
                 self._bind(scope, target.id, node.value)
+                scope.list_blocks[target.id] = self.block_of.get(id(node), -1)
             elif self._is_run_as_root_item(target) and _truthy_literal(node.value):
                 scope.root_kwargs.add(target.value.id)  # type: ignore[attr-defined]
         self.generic_visit(node)
@@ -272,25 +287,44 @@ class _Visitor(ast.NodeVisitor):
             self.scopes[-1].root_kwargs.add(node.func.value.id)  # type: ignore[attr-defined]
         elif (isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS
               and isinstance(node.func.value, ast.Name)):
-            self._grown(node.func.value.id, tail_only=node.func.attr in ("append", "extend"))
+            added: list[ast.expr] | None = None
+            if node.func.attr == "append" and len(node.args) == 1 and not node.keywords:
+                added = [node.args[0]]
+            elif node.func.attr == "extend" and len(node.args) == 1 and not node.keywords:
+                added = _literal_items(node.args[0])
+            # Only a statement of its own (``cmd.append(x)``) adds an item for certain.
+            statement = self.statement if self.statement is not None and \
+                self.statement.value is node else None  # type: ignore[attr-defined]
+            self._grown(node.func.value.id, tail_only=node.func.attr in ("append", "extend"),
+                        statement=statement, added=added)
         self.generic_visit(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         if isinstance(node.target, ast.Name):
-            self._grown(node.target.id, tail_only=isinstance(node.op, ast.Add))
+            self._grown(node.target.id, tail_only=isinstance(node.op, ast.Add), statement=node,
+                        added=_literal_items(node.value))
         self.generic_visit(node)
 
-    def _grown(self, name: str, *, tail_only: bool) -> None:
+    def _grown(self, name: str, *, tail_only: bool, statement: ast.stmt | None = None,
+               added: list[ast.expr] | None = None) -> None:
         """A bound list changed after it was written down (``optional_args.append(...)``).
 
-        Appended to, it is its literal followed by a tail of unknown length; changed any other
-        way, nothing about it is known any more.
+        Appended to in the same statement list as it was bound (``cmd = [...]`` then
+        ``cmd.append(lv_path)``, no branch between them), it is its literal and what was added;
+        appended to anywhere else (under an ``if``, in a loop), its literal followed by a tail of
+        unknown length; changed any other way, nothing about it is known any more.
         """
         scope = self.scopes[-1]
         if name not in scope.lists:
             return
         if not tail_only:
             del scope.lists[name]
+            return
+        same_block = statement is not None and \
+            self.block_of.get(id(statement), -2) == scope.list_blocks.get(name, -3)
+        if same_block and added is not None:
+            known = ast.List(elts=added, ctx=ast.Load())
+            scope.lists[name] = ast.BinOp(left=scope.lists[name], op=ast.Add(), right=known)
             return
         unknown = ast.Name(id=f"<{name} grown at run time>", ctx=ast.Load())
         scope.lists[name] = ast.BinOp(left=scope.lists[name], op=ast.Add(), right=unknown)
@@ -426,6 +460,14 @@ class _Visitor(ast.NodeVisitor):
         if isinstance(node, ast.Name) and node.id in self.scopes[-1].values:
             return _source(self.scopes[-1].values[node.id])
         return _source(node)
+
+
+def _literal_items(node: ast.expr) -> list[ast.expr] | None:
+    """The items of a list or tuple written out (``[self.dev_name, self.dev_path]``)."""
+    if isinstance(node, (ast.List, ast.Tuple)) and not any(
+            isinstance(item, ast.Starred) for item in node.elts):
+        return list(node.elts)
+    return None
 
 
 def _program(argv: Sequence[str | None]) -> str | None:
