@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import errno
+import sys
+import types
 
 import pytest
 
@@ -97,3 +99,22 @@ def test_unsendable_exception_args_become_remote_error() -> None:
 def test_error_reply_that_is_not_a_map_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
         rebuild.decode_exception(["not", "a", "map"])
+
+
+def test_looking_up_the_named_class_runs_no_code_of_the_callers_modules(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A module's lazy __getattr__ (leastpriv.caps hands on `family` that way, importing
+    # leastpriv.cap_families; six.moves imports whatever it names) would import what a reply names.
+    ran: list[str] = []
+
+    def lazy(name: str) -> object:
+        ran.append(name)
+        return LocalFailure
+
+    lazy_module = types.ModuleType("lazy_module")
+    lazy_module.__getattr__ = lazy  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "lazy_module", lazy_module)
+    encoded = wire.encode_exception(LocalFailure("x"))
+    encoded["module"], encoded["qualname"] = "lazy_module", "Anything"
+    assert type(rebuild.decode_exception(encoded)) is RemoteError
+    assert ran == []

@@ -10,6 +10,7 @@ its daemon never load this module.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from leastpriv.errors import ProtocolError, RemoteError
@@ -41,7 +42,10 @@ def _loaded_exception_class(module: object, qualname: object) -> type[Exception]
     for part in qualname.split("."):
         if obj is None or part.startswith("<"):
             return None
-        obj = getattr(obj, part, None)
+        # Its own namespace only: getattr would run a module's lazy __getattr__ (leastpriv.caps
+        # imports leastpriv.cap_families so), importing what the daemon named.
+        namespace = getattr(obj, "__dict__", None)
+        obj = namespace.get(part) if isinstance(namespace, Mapping) else None
     if isinstance(obj, type) and issubclass(obj, Exception):
         return obj
     return None
