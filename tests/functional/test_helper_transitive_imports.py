@@ -60,3 +60,44 @@ def test_a_module_the_context_imports_from_a_writable_directory_never_runs(
             helper.wait()
             os.close(exited)
     assert not (tree / "ran").exists()
+
+
+@pytest.fixture
+def lazy_tree(tree: Path) -> Path:
+    """`tree`, with a context whose entrypoint imports a package others can write only when it
+    is called: in the serving daemon, after the drop, where caps.family and config.resolve's
+    oslo.config layer import lazily too."""
+    (tree / "lpdeps" / "__init__.py").write_text("")
+    (tree / "lplazy.py").write_text(
+        "from leastpriv import PrivContext\nctx = PrivContext('lplazy', capabilities=[])\n\n"
+        "@ctx.entrypoint\ndef lazy_privileged() -> None:\n    import lpdepslib  # noqa: F401\n")
+    (tree / "lplazy.py").chmod(0o644)
+    return tree
+
+
+def test_a_module_an_entrypoint_imports_when_called_is_checked_in_the_serving_daemon(
+        lazy_tree: Path, tmp_path: Path) -> None:
+    from leastpriv.errors import PolicyError, RemoteError
+    from leastpriv.unprivileged.client import Channel
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(tmp_path / "channel"))
+        listener.listen(1)
+        helper = subprocess.Popen(
+            [sys.executable, "-s", "-m", "leastpriv.privileged.helper", "--context",
+             "lplazy:ctx", "--socket", str(tmp_path / "channel")],
+            env={"PATH": "/usr/bin:/bin", "SUDO_UID": "0", "SUDO_GID": "0",
+                 "PYTHONPATH": f"{lazy_tree}:{SRC}"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+        try:
+            listener.settimeout(30)
+            sock, _ = listener.accept()
+            channel = Channel(sock, max_frame_size=1 << 20, logger_name=None)
+            channel.handshake("lplazy", 30)
+            with pytest.raises((PolicyError, RemoteError)):
+                channel.call("lplazy.lazy_privileged", {}, 30)
+            channel.close()
+        finally:
+            helper.kill()
+            helper.wait()
+    assert not (lazy_tree / "ran").exists()
