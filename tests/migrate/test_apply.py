@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 
 from leastpriv.audit import audit
+from leastpriv.errors import ContractViolation
 from leastpriv.migrate import filters as filter_files
 from leastpriv.migrate.apply import TODO, Applied, apply_plan
 from leastpriv.migrate.callsites import find_call_sites
 from leastpriv.migrate.plan import Plan, build_plan
+from leastpriv.migrate.runoptions import STDIN_LIMIT
 
 from .test_plan import FIXTURE, make_plan
 
@@ -189,14 +191,19 @@ def test_a_converted_call_accepts_the_callers_exit_codes_raises_what_execute_rai
 
     _, _, copy = oslo_service
     monkeypatch.syspath_prepend(str(copy))
-    for name in [m for m in sys.modules if m == "svc" or m.startswith("svc.")]:
-        monkeypatch.delitem(sys.modules, name)
-    files = importlib.import_module("svc.files")
-    contexts = [importlib.import_module(f"svc.privileged_calls.{name}")
-                for name in ("file_access", "file_read")]
-    with in_process(contexts[0].file_access, contexts[1].file_read):
-        assert files.read_optional("missing") == ""  # cat exits 1: accepted
-        assert files.read_required("missing") == 1  # caught as ProcessExecutionError
-        files.append("log", "pass\u00e9")
-        assert (tmp_path / "data" / "log").read_bytes() == "pass\u00e9".encode()
-        assert files.read_required("log") == "pass\u00e9"
+    try:
+        files = importlib.import_module("svc.files")
+        contexts = [importlib.import_module(f"svc.privileged_calls.{name}")
+                    for name in ("file_access", "file_read")]
+        with in_process(contexts[0].file_access, contexts[1].file_read):
+            assert files.read_optional("missing") == ""  # cat exits 1: accepted
+            assert files.read_required("missing") == 1  # caught as ProcessExecutionError
+            files.append("log", "pass\u00e9")
+            assert (tmp_path / "data" / "log").read_bytes() == "pass\u00e9".encode()
+            assert files.read_required("log") == "pass\u00e9"
+            with pytest.raises(ContractViolation):  # stdin is bounded: refused, not cut short
+                files.append("log", "x" * (STDIN_LIMIT + 1))
+            assert (tmp_path / "data" / "log").read_bytes() == "pass\u00e9".encode()
+    finally:  # the patched package goes with the test
+        for name in [m for m in sys.modules if m == "svc" or m.startswith("svc.")]:
+            del sys.modules[name]
