@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from leastpriv import caps, config
@@ -31,6 +32,16 @@ class DaemonHandle:
         self.launched: launch.Launched | None = None
         self.config: config.ContextConfig | None = None
         self.method: str | None = None  # the method a restart after death must use again
+        _handles.add(self)
+
+    def forget_after_fork(self) -> None:
+        """In a child of fork: set the parent's daemon aside, never used or closed (both processes
+        reading one socket take each other's replies, and closing shuts it down for the parent);
+        the child's first call starts a daemon of its own. Its lock, maybe held by a thread that
+        did not survive the fork, is replaced."""
+        _parents_daemons.append(self.launched)
+        self.launched = None
+        self._lock = threading.RLock()
 
     def call(self, entry: Entrypoint, payload: dict[str, Any]) -> Any:
         """`entry`'s reply to the checked `payload`, from the daemon (started or replaced first
@@ -112,6 +123,20 @@ class DaemonHandle:
     def pid(self) -> int | None:
         launched = self.launched
         return launched.pid if launched is not None and not launched.channel.dead else None
+
+
+# Every handle of this process, and the parent's daemons a forked child set aside: kept referenced
+# and untouched, as a forked daemon keeps its parent's (`leastpriv.context.become_daemon_of`).
+_handles: weakref.WeakSet[DaemonHandle] = weakref.WeakSet()
+_parents_daemons: list[object] = []
+
+
+def _after_fork_in_child() -> None:
+    for handle in list(_handles):
+        handle.forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def choose_method(cfg: config.ContextConfig) -> str:
