@@ -56,16 +56,6 @@ def keyword_true(node: ast.Call, name: str) -> bool:
     )
 
 
-def is_format(node: ast.expr) -> bool:
-    """``"text %s" % x``."""
-    return (
-        isinstance(node, ast.BinOp)
-        and isinstance(node.op, ast.Mod)
-        and isinstance(node.left, ast.Constant)
-        and isinstance(node.left.value, str)
-    )
-
-
 def is_fixed(node: ast.expr) -> bool:
     """A constant, a literal collection of constants, or a module-level NAME in capitals."""
     if isinstance(node, ast.Constant):

@@ -53,7 +53,11 @@ def _arguments(
         # Shape A: a caller-built run of arguments picks options, files, devices, sub-commands.
         role = f"as a run of arguments of {shown} (any options and operands the caller wants)"
         reaches.append(("argv-tail", role, tail))
-    single = [(i, e) for i, e in enumerate(argv) if i and e.labels and not e.starred]
+    # A templated element ("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % dev) names a fixed kind of
+    # file, as it does when given to open(): not an operand or option value the caller chooses.
+    single = [
+        (i, e) for i, e in enumerate(argv) if i and e.labels and not e.starred and not e.templated
+    ]
     if any(p.kernel_setting for p in programs):
         keys = join_elems(e for _, e in single if not (e.head and "." in e.head))
         if keys:

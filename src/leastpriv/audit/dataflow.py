@@ -31,7 +31,6 @@ from leastpriv.audit.astnames import (
     call_operands,
     dotted_name,
     first_arg,
-    is_format,
     keyword_true,
 )
 from leastpriv.audit.facts import EXECUTION_KINDS, FlowFact, OutCall
@@ -266,12 +265,15 @@ class FlowAnalysis:
             return self._call(node, frame)
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
             return sequence([self._elem(elt, frame) for elt in node.elts])
-        if isinstance(node, ast.JoinedStr) or is_format(node):
+        if isinstance(node, ast.JoinedStr):
             return self._template(node, frame)
         if isinstance(node, ast.BinOp):
             left, right = self._value(node.left, frame), self._value(node.right, frame)
             if isinstance(node.op, ast.Add):
                 return concat(left, right)
+            if isinstance(node.op, ast.Mod) and left.const is not None:
+                # "…%s…" % x, the text written in place or bound to a name first.
+                return _percent(left.const, right.labels)
             return Value(left.labels | right.labels)
         if isinstance(node, ast.BoolOp | ast.Dict):
             return join(self._value(part, frame) for part in node.values)
@@ -294,29 +296,13 @@ class FlowAnalysis:
                 self._value(child, frame)
         return NOTHING
 
-    def _template(self, node: ast.expr, frame: _Frame) -> Value:
-        """An f-string or ``"…%s…" % x``; `templated` when fixed text surrounds caller values."""
-        if isinstance(node, ast.JoinedStr):
-            parts = [self._value(v, frame) for v in node.values]
-            texts = [v.value for v in node.values if isinstance(v, ast.Constant)]
-            first, last = node.values[0], node.values[-1]
-            fixed = (
-                isinstance(first, ast.Constant)
-                and isinstance(last, ast.Constant)
-                and len(node.values) > 1
-            )
-            text = str(first.value) if isinstance(first, ast.Constant) else ""
-            head = text if isinstance(first, ast.Constant) else None
-        else:
-            # Narrows the type: a BinOp is the only other node the caller passes.
-            assert isinstance(node, ast.BinOp)  # noqa: S101 - see above
-            parts = [self._value(node.right, frame)]
-            text = str(node.left.value) if isinstance(node.left, ast.Constant) else ""
-            tail = text.rsplit("%", 1)[-1][1:] if "%" in text else ""
-            fixed, texts = bool(tail), [text]
-            head = text.split("%", 1)[0]
+    def _template(self, node: ast.JoinedStr, frame: _Frame) -> Value:
+        """An f-string; `templated` when it names a fixed kind of file (`_fixed_kind`)."""
+        parts = [self._value(v, frame) for v in node.values]
+        texts = [str(v.value) if isinstance(v, ast.Constant) else "" for v in node.values]
+        head = texts[0] if isinstance(node.values[0], ast.Constant) else None
         labels = join(parts).labels
-        templated = fixed and text.startswith("/") and ".." not in "".join(map(str, texts))
+        templated = len(parts) > 1 and _fixed_kind(texts[0], texts[-1], "".join(texts))
         return Value(labels, templated=templated and bool(labels), head=head)
 
     def _elem(self, node: ast.expr, frame: _Frame) -> Elem | tuple[Elem, ...]:
@@ -628,10 +614,26 @@ def merge_reaches(
 
 
 
+def _fixed_kind(head: str, tail: str, text: str) -> bool:
+    """Caller values between a fixed absolute directory (`head`) and a fixed last path component
+    (`tail`, after the last caller value): ``/proc/sys/net/ipv6/conf/{dev}/disable_ipv6``. The
+    caller picks an entry of a fixed kind; a ``../`` in its value still reaches only files of that
+    name. A tail without ``/`` (``/run/{name}.pid``) fixes an extension, not the file: any file."""
+    return head.startswith("/") and "/" in tail and ".." not in text
+
+
+def _percent(text: str, labels: frozenset[str]) -> Value:
+    """``"/proc/sys/net/ipv6/conf/%s/disable_ipv6" % x``: templated like the f-string it could
+    be."""
+    tail = text.rsplit("%", 1)[-1][1:] if "%" in text else ""
+    templated = _fixed_kind(text, tail, text)
+    return Value(labels, templated=templated and bool(labels), head=text.split("%", 1)[0])
+
+
 def _formatted(text: str, labels: frozenset[str]) -> Value:
     """``"/sys/class/net/{}/address".format(x)``: templated like the f-string it could be."""
-    fixed_tail = "}" in text and not text.endswith("}")
-    templated = fixed_tail and text.startswith("/") and ".." not in text
+    tail = text.rsplit("}", 1)[-1] if "}" in text else ""
+    templated = _fixed_kind(text, tail, text)
     return Value(labels, templated=templated and bool(labels), head=text.split("{", 1)[0])
 
 
