@@ -442,7 +442,10 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     building, `os.path.join`, helper functions of the same module, and functions of other
     modules of the audited tree (two modules deep). Only the arguments that choose what is
     changed count: the data written into a caller-chosen file is not a second finding, and a
-    name or size operand (an LVM volume) is LPS208's.
+    name or size operand (an LVM volume) is LPS208's. A caller value between a fixed directory
+    and a fixed file name (`/proc/sys/net/ipv6/conf/{dev}/disable_ipv6`) names an entry of a
+    fixed kind and is not reported, given to `open` or to a command (`tee`) alike; a fixed
+    extension alone (`/run/{name}.pid`) does not fix the file and is reported.
 
     ## Why is this bad?
     The caller chooses which file the privileged daemon changes. Anyone who can make the
