@@ -354,9 +354,12 @@ def measure(rounds: int) -> tuple[dict[str, dict[str, Any] | None], list[str], l
                      + ", ".join(walls) + ".")
     best: dict[str, dict[str, Any] | None] = {}
     for system, found in measured.items():
-        spread = {"walls": [_wall(r) for r in found],
-                  "floor_ratios": [_wall(r["floor"]) / _wall(r) for r in found if "floor" in r]}
-        best[system] = {**min(found, key=_wall), **spread} if found else None
+        best[system] = None
+        if found:
+            chosen: dict[str, Any] = min(found, key=_wall)
+            best[system] = {**chosen, "walls": [_wall(r) for r in found],
+                            "floor_ratios": [_wall(r["floor"]) / _wall(r)
+                                             for r in found if "floor" in r]}
     return best, list(failed.values()), lines
 
 
