@@ -9,6 +9,7 @@ import json
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -27,18 +28,32 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: makes a user and runs as it"),
 ]
 HERE = Path(__file__).parent
-# The user cannot reach this interpreter where it lives (/root is 0700 here): the system's
-# Python of the same minor version runs a copy of what the fixture imports.
-SYSTEM_PYTHON = Path("/usr/bin/python3")
 FIXTURE_IMPORTS = "import leastpriv.compat.fixture, leastpriv.compat.daemon"
 
 
-def _system_python_matches() -> bool:
-    if not SYSTEM_PYTHON.exists() or shutil.which("setpriv") is None:
-        return False
-    done = subprocess.run([str(SYSTEM_PYTHON), "-c", "import sys; print(sys.version_info[:2])"],
-                          capture_output=True, text=True, check=False)
-    return done.stdout.strip() == str(sys.version_info[:2])
+def _reachable_by_anyone(path: Path) -> bool:
+    """Whether any user may run `path`: every directory above it searchable by others."""
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents) and bool(
+        path.stat().st_mode & stat.S_IXOTH)
+
+
+def _user_python() -> Path | None:
+    """An interpreter of this Python's minor version that the test's user can run: this one, or
+    else the system's (this one may live where only root looks, as under /root here); it runs a
+    copy of what the fixture imports. None without one, or without setpriv."""
+    if shutil.which("setpriv") is None:
+        return None
+    for python in (Path(sys.executable).resolve(), Path("/usr/bin/python3")):
+        if not python.exists() or not _reachable_by_anyone(python):
+            continue
+        done = subprocess.run([str(python), "-c", "import sys; print(sys.version_info[:2])"],
+                              capture_output=True, text=True, check=False)
+        if done.stdout.strip() == str(sys.version_info[:2]):
+            return python
+    return None
+
+
+USER_PYTHON = _user_python()
 
 
 def _imported_top_levels() -> set[str]:
@@ -118,8 +133,8 @@ def _privileged(status: dict[str, list[str]]) -> bool:
     return "0" in status["Uid"] or int(status["CapEff"][0], 16) != 0
 
 
-@pytest.mark.skipif(not _system_python_matches(),
-                    reason=f"needs setpriv and {SYSTEM_PYTHON} of this Python's minor version")
+@pytest.mark.skipif(USER_PYTHON is None, reason="needs setpriv and an interpreter of this "
+                    "Python's minor version that any user may run")
 def test_fixture_runs_entrypoints_in_a_powerless_daemon_for_a_non_root_user(
         user_tree: Path, user: pwd.struct_passwd, gaining_programs: list[Path]) -> None:
     owned = user_tree / "owned"
@@ -131,7 +146,7 @@ def test_fixture_runs_entrypoints_in_a_powerless_daemon_for_a_non_root_user(
         fields = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
         assert _privileged({key: fields[key].split() for key in ("Uid", "CapEff")}), program
 
-    done = _as_user(user, user_tree, str(SYSTEM_PYTHON), "-I", "-c",
+    done = _as_user(user, user_tree, str(USER_PYTHON), "-I", "-c",
                     f"import sys; sys.path[:0] = [{str(user_tree / 'site')!r}]; "
                     "import runpy; runpy.run_module('unprivpkg.run', run_name='__main__')",
                     str(owned), *map(str, gaining_programs))
