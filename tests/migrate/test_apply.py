@@ -59,8 +59,12 @@ def test_the_fixture_patch_applies_compiles_and_keeps_everything_else(tmp_path):
     copy = _patched(FIXTURE, applied.patch, tmp_path)
     assert _compiles(copy, applied.patch)
     console = (copy / "demo/virt/console.py").read_text()
+    # One argument a line, aligned with the parenthesis: the call would not fit in 79 columns.
+    assert "file_owner.chown_console_log_privileged(owner=uid,\n" in console
     assert "file_owner.chown_console_log_privileged(owner=uid, console_log=console_log)" \
-        in console
+        in " ".join(console.split())
+    assert all(len(line) <= 79 for line in console.splitlines()
+               if line not in (FIXTURE / "demo/virt/console.py").read_text().splitlines())
     assert "from demo.privileged_calls import file_owner\n" in console
     # Every line of the original is still there but the one call that was rewritten.
     original = (FIXTURE / "demo/virt/console.py").read_text().splitlines()
@@ -74,7 +78,11 @@ def test_a_call_it_cannot_convert_keeps_its_code_under_a_todo_with_the_reason(tm
     copy = _patched(FIXTURE, applied.patch, tmp_path)
     lines = (copy / "demo/volume/lvm.py").read_text().splitlines()
     index = lines.index("        self._execute(*cmd, run_as_root=True)")
-    assert lines[index - 1].strip().startswith(TODO.strip())
+    top = index - 1
+    while lines[top].strip().startswith("#   "):  # the reason, wrapped at 79 columns
+        top -= 1
+    assert lines[top].strip().startswith(TODO.strip())
+    assert all(len(line) <= 79 for line in lines[top:index])
     left = {(c.site.path, c.site.line) for c in applied.conversions if not c.converted}
     assert ("demo/volume/lvm.py", 32) in left
     assert all(c.reason for c in applied.conversions if not c.converted)

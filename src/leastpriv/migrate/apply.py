@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from leastpriv.migrate.plan import (
     is_boolean,
     program_index,
 )
-from leastpriv.migrate.stubs import render_module, seal
+from leastpriv.migrate.stubs import WIDTH, render_module, seal
 
 PACKAGE = "privileged_calls"
 # A statement that can carry comment lines above it.
@@ -101,7 +102,7 @@ def apply_plan(plan: Plan, calls: Sequence[FoundCall]) -> Applied:
         diffs.append(_new_file(f"{plan.project}/{PACKAGE}/__init__.py", ""))
     for relative in sorted(set(by_file) | _forwarding_files(root, plan)):
         source = (root / relative).read_text(encoding="utf-8")
-        rewriter = _Rewriter(plan.project, by_file.get(relative, []), owner, reviewed)
+        rewriter = _Rewriter(plan.project, by_file.get(relative, []), owner, reviewed, source)
         try:
             module = MetadataWrapper(cst.parse_module(source))
             new = module.visit(rewriter).code
@@ -147,8 +148,10 @@ class _Rewriter(cst.CSTTransformer):
         calls: list[FoundCall],
         owner: dict[RootCallSite, tuple[str, SuggestedFunction]],
         reviewed: dict[tuple[str, int], str],
+        source: str = "",
     ) -> None:
         self.project = project
+        self.lines = source.splitlines()
         self.by_line: dict[int, list[FoundCall]] = defaultdict(list)
         for call in calls:
             self.by_line[call.site.line].append(call)
@@ -169,7 +172,7 @@ class _Rewriter(cst.CSTTransformer):
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
     ) -> cst.SimpleStatementLine:
-        return self._with_todos(updated)
+        return self._with_todos(original, updated)
 
     # Compound statements: a call in their header gets its TODO above the statement.
     def _open(self, node: cst.CSTNode) -> bool:
@@ -177,17 +180,22 @@ class _Rewriter(cst.CSTTransformer):
         return True
 
     def _close(self, original: _Statement, updated: _Statement) -> _Statement:
-        return self._with_todos(updated)
+        return self._with_todos(original, updated)
 
     visit_If = visit_While = visit_For = visit_With = _open
     leave_If = leave_While = leave_For = leave_With = _close  # type: ignore[assignment]
 
-    def _with_todos(self, node: _Statement) -> _Statement:
+    def _with_todos(self, original: cst.CSTNode, node: _Statement) -> _Statement:
         notes = self.todos.pop() if self.todos else []
         if not notes:
             return node
-        comments: list[cst.EmptyLine] = [cst.EmptyLine(comment=cst.Comment(TODO + note))
-                                         for note in dict.fromkeys(notes)]
+        # Wrapped to fit in WIDTH columns at the statement's indentation (pycodestyle's E501).
+        column = self.get_metadata(PositionProvider, original).start.column
+        comments: list[cst.EmptyLine] = [
+            cst.EmptyLine(comment=cst.Comment(line))
+            for note in dict.fromkeys(notes)
+            for line in textwrap.wrap(TODO + note, WIDTH - column, subsequent_indent="#   ",
+                                      break_long_words=False, break_on_hyphens=False)]
         above: list[cst.EmptyLine] = list(node.leading_lines)
         return node.with_changes(leading_lines=above + comments)
 
@@ -218,10 +226,13 @@ class _Rewriter(cst.CSTTransformer):
             self._leave(call, reason)
             return updated
         context, function = self.owner[call.site]
+        position = self.get_metadata(PositionProvider, original).start
+        text = self.lines[position.line - 1]
+        indent = len(text) - len(text.lstrip(" "))
         self.imports.add(context)
         self.encodes |= function.options.stdin
         self.conversions.append(Conversion(call.site, True))
-        return _new_call(context, function, call)
+        return _new_call(context, function, call, column=position.column, indent=indent)
 
     def _why_not(self, call: FoundCall, node: cst.Call) -> str:
         if call.site not in self.owner:
@@ -251,28 +262,44 @@ def _is_execute(node: cst.Call) -> bool:
                for arg in node.args)
 
 
-_EQUAL = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                        whitespace_after=cst.SimpleWhitespace(""))  # name=value, as PEP 8 has it
-
-
-def _new_call(context: str, function: SuggestedFunction, call: FoundCall) -> cst.Call:
-    """``context.function(name=<caller's expression>, ...)`` for one converted call site."""
+def _new_call(context: str, function: SuggestedFunction, call: FoundCall, *, column: int,
+              indent: int) -> cst.BaseExpression:
+    """``context.function(name=<caller's expression>, ...)`` for one converted call site, which
+    starts at `column` of a line indented by `indent`: on one line when it fits in `WIDTH`
+    columns, else one argument a line, aligned with the parenthesis or, failing that, indented
+    four more than the line (pycodestyle's visual and hanging indents)."""
     start = program_index(call.site.argv)
-    arguments: list[cst.Arg] = []
+    arguments: list[str] = []
     for offset, item in enumerate(function.argv, start=start + 1):
         literal, source = call.site.argv[offset], call.sources[offset]
-        for param, expression in _arguments(item, literal, source):
-            arguments.append(cst.Arg(keyword=cst.Name(param.name), equal=_EQUAL,
-                                     value=cst.parse_expression(expression)))
+        arguments += [f"{param.name}={expression}"
+                      for param, expression in _arguments(item, literal, source)]
     if function.options.stdin:
         # execute() sent process_input as UTF-8 bytes; the function takes bytes.
         given = dict(call.keywords)["process_input"]
-        arguments.append(cst.Arg(keyword=cst.Name("process_input"), equal=_EQUAL,
-                                 value=cst.parse_expression(f"encodeutils.to_utf8({given})")))
-    return cst.Call(
-        func=cst.Attribute(value=cst.Name(context), attr=cst.Name(function.name)),
-        args=[arg.with_changes(comma=cst.MaybeSentinel.DEFAULT) for arg in arguments],
-    )
+        arguments.append(f"process_input=encodeutils.to_utf8({given})")
+    name = f"{context}.{function.name}"
+    code = f"{name}({', '.join(arguments)})"
+    aligned = column + len(name) + 1
+    if column + len(code) <= WIDTH or not arguments:
+        pass
+    elif all(aligned + len(argument) + 2 <= WIDTH for argument in arguments):
+        code = f"{name}(" + f",\n{' ' * aligned}".join(arguments) + ")"
+    else:
+        hanging = " " * (indent + 4)
+        code = f"{name}(\n{hanging}" + f",\n{hanging}".join(arguments) + ")"
+    # The continuation lines' spaces are absolute columns, not relative to the block's indent.
+    expression = cst.parse_expression(code).visit(_Absolute())
+    if not isinstance(expression, cst.BaseExpression):  # the transformer removes nothing
+        raise TypeError(f"not an expression: {code}")
+    return expression
+
+
+class _Absolute(cst.CSTTransformer):
+    def leave_ParenthesizedWhitespace(
+        self, original: cst.ParenthesizedWhitespace, updated: cst.ParenthesizedWhitespace
+    ) -> cst.ParenthesizedWhitespace:
+        return updated.with_changes(indent=False)
 
 
 def _arguments(item: str | Param | Template, literal: str | None,
