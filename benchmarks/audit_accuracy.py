@@ -2,7 +2,8 @@
 
     python benchmarks/audit_accuracy.py [--labels FILE] [--trees DIR] [--list]
 
-The labels (benchmarks/data/audit_labels.csv) say, for each entrypoint of an OpenStack release,
+The labels (benchmarks/data/audit_labels.csv, the first set; audit_labels_after.csv, the second;
+audit_labels_fresh.csv, the third) say, for each entrypoint of an OpenStack release,
 whether a caller could make it do damage beyond a narrow operation, in which shape (issue 10's
 letters A-I; P: a plain path to a file call or a changing command; X: the program or the whole
 command; O: dangerous in a way no data-flow rule looks for; "-": not dangerous), and which rule
