@@ -291,3 +291,24 @@ def test_a_reader_that_polls_first_waits_at_most_the_receive_bound_at_a_time(
     assert len(recorded.waits) > 1 and set(recorded.waits) == {0.1}
     channel.close()
     daemon_end.close()
+
+
+def test_a_daemon_that_stalls_inside_a_reply_frame_fails_the_channel_instead_of_hanging(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A daemon stopped (or frozen) after half a reply: the rest of a begun frame is waited for
+    # whole, but not for ever. Bounded by the send timeout, as a send to a daemon that reads
+    # nothing is (and as a GreenSocket's receive is under eventlet).
+    monkeypatch.setattr(client, "RECEIVE_BOUND", 0.1)
+    caller_end, daemon_end = socket.socketpair()
+    channel = Channel(caller_end, max_frame_size=wire.DEFAULT_MAX_FRAME_SIZE, logger_name=None,
+                      send_timeout=0.5)
+    daemon = ScriptedDaemon(daemon_end)
+    thread, outcome = call_in_thread(channel, timeout=0.3)
+    request = daemon.read_call()
+    body = wire.packb([RET, request[1], "x" * 100])
+    daemon_end.sendall(wire.HEADER.pack(len(body)) + body[:10])  # half a reply, then silence
+    thread.join(30)
+    assert not thread.is_alive()
+    assert [type(result) for result in outcome] == [DaemonDied]
+    channel.close()
+    daemon_end.close()

@@ -459,6 +459,9 @@ class FrameReader:
         # The longest `read_message` polls for a new frame before it gives up (None: no limit);
         # set by a caller whose socket bounds its receives alike (SO_RCVTIMEO).
         self.wait_bound: float | None = None
+        # The longest a begun frame may go without a byte once receives time out (SO_RCVTIMEO)
+        # before the read fails (None: no limit): a daemon stopped mid-reply is not waited for ever.
+        self.stall_bound: float | None = None
 
     def has_frame(self) -> bool:
         """True when a whole frame already sits in the buffer: the next read will not wait."""
@@ -555,13 +558,22 @@ class FrameReader:
             self._start = self._end = 0
         if len(self._buf) - self._start < need:
             self._make_room(need)
+        stalled_since: float | None = None
         while self._end - self._start < need:
-            if spin and self.spin.enabled:  # else block in recv itself: one system call less
-                self.spin.wait(None)
             try:
+                # Poll first, or else block in recv itself (one system call less); each wait is
+                # bounded alike when the socket's receives are (wait_bound, SO_RCVTIMEO).
+                if spin and self.spin.enabled and not self.spin.wait(self.wait_bound):
+                    raise BlockingIOError(errno.EAGAIN, "no byte within the wait bound")
                 received = self._sock.recv_into(self._view[self._end:])
-            except BlockingIOError:  # the socket's receive timeout, inside a frame: wait on
+            except BlockingIOError:  # no byte of the frame within a bound: wait on, for at most
+                now = time.monotonic()  # stall_bound in all
+                stalled_since = stalled_since or now
+                if self.stall_bound is not None and now - stalled_since >= self.stall_bound:
+                    raise ProtocolError("no byte of a begun frame for "
+                                        f"{self.stall_bound:g} s") from None
                 continue
+            stalled_since = None
             if received == 0:
                 return False
             self._end += received

@@ -102,6 +102,7 @@ class Channel:
         self._reader = wire.FrameReader(sock, max_frame_size, wait=wait)
         if self._receive_bound < math.inf:  # its polling before a receive is bounded alike
             self._reader.wait_bound = self._receive_bound
+            self._reader.stall_bound = send_timeout  # and the rest of a frame once its start came
         self._state = threading.Lock()  # guards everything below but _ids
         self._packer = wire.new_packer()  # frames to queue behind another thread's send
         # The send role's own packer: its holder sends its frame straight from this buffer.
