@@ -14,6 +14,8 @@ def test_the_shipped_tables_parse_and_name_real_fields() -> None:
     assert kb.programs["dd"].changes and kb.takes_path("dd", "of=")
     assert kb.programs["sh"].runs == "string" and "-c" in kb.programs["sh"].string_options
     assert kb.programs["sysctl"].kernel_setting
+    assert kb.takes_program("dnsmasq", "--dhcp-script")
+    assert not kb.takes_path("dnsmasq", "--dhcp-script")
 
 
 @pytest.mark.parametrize(

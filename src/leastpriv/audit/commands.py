@@ -10,6 +10,7 @@ a narrow privileged function looks like.
 from __future__ import annotations
 
 import os.path
+from collections.abc import Callable
 
 from leastpriv.audit.flowvalue import Elem, join_elems
 from leastpriv.data.programs import KnowledgeBase, Program
@@ -64,6 +65,12 @@ def _arguments(
             role = f"as a kernel setting of {shown} (kernel.core_pattern runs a program as root)"
             reaches.append(("kernel-setting", role, keys))
         return reaches
+    runs = join_elems(
+        e for i, e in single if _is_option(argv[i - 1], e, programs, kb.takes_program)
+    )
+    if runs:
+        # Shape X: the value of --dhcp-script= is a program the fixed program runs as root.
+        reaches.append(("program", f"as a program {shown} runs (the value of its option)", runs))
     options = join_elems(e for i, e in single if _is_path_option(argv[i - 1], e, programs, kb))
     if options:
         reaches.append(("path-option", f"as the value of a file option of {shown}", options))
@@ -78,10 +85,18 @@ def _arguments(
 
 def _is_path_option(before: Elem, elem: Elem, programs: list[Program], kb: KnowledgeBase) -> bool:
     """``-f PATH`` (the option a separate element) or ``of=PATH`` / ``--config=PATH``."""
+    return _is_option(before, elem, programs, kb.takes_path)
+
+
+def _is_option(
+    before: Elem, elem: Elem, programs: list[Program], takes: Callable[[str, str], bool]
+) -> bool:
+    """`elem` is the value of an option `takes` names: ``-o VALUE`` (the option a separate
+    element) or ``--opt=VALUE``."""
     options = [before.const] if before.const is not None and not before.labels else []
     if elem.head is not None and elem.head.endswith("="):
         options += [elem.head, elem.head[:-1]]
-    return any(kb.takes_path(p.name, option) for p in programs for option in options)
+    return any(takes(p.name, option) for p in programs for option in options)
 
 
 def _changes_files(programs: list[Program], argv: list[Elem]) -> bool:

@@ -499,8 +499,10 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     line, a run of arguments of any program (`['brctl'] + params.split()`,
     `execute('xbtool', *args)`: the caller picks options, files, devices, sub-commands), the
     arguments of a program that runs another one or interprets code (`env`, `nsenter`,
-    `ip netns exec`, `sh -c`, `python -c`, `awk`), a command run after `os.chdir` to a
-    caller's directory, and a name turned into code (`getattr(obj, name)(…)`,
+    `ip netns exec`, `sh -c`, `python -c`, `awk`), the value of an option that names a program
+    the fixed program runs (`dnsmasq --dhcp-script=`, `tar -I`, `rsync -e`: `program_options` in
+    the command knowledge base), a command run after `os.chdir` to a caller's directory, and a
+    name turned into code (`getattr(obj, name)(…)`,
     `importutils.import_class(name)`, `importlib.import_module(name)`). Command sinks are
     `processutils.execute`, `utils.execute` and other `execute` wrappers, `subprocess.*`,
     `os.system`, `os.popen`, `os.exec*` and `os.spawn*`.

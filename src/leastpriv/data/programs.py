@@ -24,8 +24,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 __all__ = ["KnowledgeBase", "Program", "load", "parse"]
 
 Runs = Literal["program", "wrapper", "string"] | None
-_FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "runs", "string_options",
-                     "kernel_setting", "gives_root"})
+_FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "program_options", "runs",
+                     "string_options", "kernel_setting", "gives_root"})
 _RUNS = (None, "program", "wrapper", "string")
 
 
@@ -38,6 +38,7 @@ class Program:
     operands: Literal["paths", "names"] = "paths"
     read_only: frozenset[str] = frozenset()
     path_options: frozenset[str] = frozenset()
+    program_options: frozenset[str] = frozenset()  # the value is a program it runs
     runs: Runs = None
     string_options: frozenset[str] = frozenset()
     kernel_setting: bool = False
@@ -66,6 +67,11 @@ class KnowledgeBase:
         """True when `option` of `program` (``-f``, ``of=``, ``--config=``) names a file."""
         return option in self.path_options or option in self.program(program).path_options
 
+    def takes_program(self, program: str, option: str) -> bool:
+        """True when the value of `option` of `program` is a program it runs
+        (``--dhcp-script=``)."""
+        return option in self.program(program).program_options
+
     def gives_root(self) -> dict[str, str]:
         """Program → how running it as root with free arguments gives root away."""
         return {name: p.gives_root for name, p in self.programs.items() if p.gives_root}
@@ -83,6 +89,7 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         operands=operands,
         read_only=frozenset(table.get("read_only", ())),
         path_options=frozenset(table.get("path_options", ())),
+        program_options=frozenset(table.get("program_options", ())),
         runs=runs,
         string_options=frozenset(table.get("string_options", ())),
         kernel_setting=bool(table.get("kernel_setting", False)),
