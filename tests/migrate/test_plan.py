@@ -152,6 +152,9 @@ def test_names_are_made_unique():
     ("device", "device", "ip", "Match", "{0,14}"),
     ("size", "size_str", "lvcreate", "Match", "[0-9]+"),
     ("ip_address", "port['ip']", "arping", "Match", "[0-9a-fA-F.:]+"),
+    # manila's ovs-vsctl external-ids: a MAC (17 characters) and a port's UUID, not interfaces.
+    ("port_mac", "port['mac_address']", "ovs-vsctl", "Match", "(:[0-9a-fA-F]{2}){5}"),
+    ("port_id", "port['id']", "ovs-vsctl", "Match", "[0-9a-fA-F]{8}"),
 ])
 def test_contracts_are_inferred_from_the_operand(name, source, command, marker, fragment):
     param = infer_contract(name, source, project="demo", command=command)
@@ -203,3 +206,19 @@ def test_markdown_has_summary_commands_contexts_functions_and_review(plan):
                                      "## Suggested functions", "## Needs review")]
     assert order == sorted(order)
     assert "### `chown_console_log_privileged`" in text
+
+
+def test_the_part_after_a_slash_the_caller_wrote_is_one_name_not_a_path(tmp_path):
+    # os-brick: ln --symbolic --force '/dev/mapper/%s' % self.dev_name LINK
+    import re
+
+    (tmp_path / "crypt.py").write_text(
+        "def link(execute, dev_name, link):\n"
+        "    execute('ln', '-s', '/dev/mapper/%s' % dev_name, link, run_as_root=True)\n")
+    plan = make_plan(tmp_path, HandCatalog(CommandEntry("ln", ("CAP_DAC_OVERRIDE",), "r", "high")))
+    (function,) = [f for c in plan.contexts for f in c.functions]
+    template = function.argv[1]
+    assert template.parts[0] == "/dev/mapper/"
+    regex = re.search(r'Match\(r"(.*)"\)', template.parts[1].annotation).group(1)
+    assert re.fullmatch(regex, "crypt-volume-0001")
+    assert not any(re.fullmatch(regex, bad) for bad in ("../../etc/shadow", "..", "a/b", "-x"))

@@ -51,9 +51,12 @@ def _plan(project: str) -> Plan:
     return build_plan(tree)
 
 
-def _reconstructed(param: Param, root: str | None, source: str) -> str:
-    """A value of the kind the caller's expression holds, for a parameter it does not write."""
+def _reconstructed(param: Param, root: str | None, source: str, *, component: bool = False) -> str:
+    """A value of the kind the caller's expression holds, for a parameter it does not write;
+    `component`: the part after a ``/`` the caller wrote (``'/dev/mapper/%s' % dev_name``)."""
     name = f"{param.name} {source}".lower()
+    if component:
+        return "crypt-volume-0001"  # os-brick's dev_name: 'crypt-%s' % os.path.basename(...)
     if param.marker == "PathUnder":
         return posixpath.join(root or "/", "volume-0001")
     if is_boolean(source):
@@ -62,6 +65,10 @@ def _reconstructed(param: Param, root: str | None, source: str) -> str:
         return "/dev/sdb"  # the caller's expression names a device
     if ":/" in param.annotation:
         return "192.0.2.1:/shares/share-0001"  # mount -t nfs SOURCE: an export, by mount(8)
+    if "mac" in param.name.split("_"):
+        return "fa:16:3e:00:00:01"  # a port's MAC address, as neutron and manila make them
+    if param.name.endswith("_id") or "uuid" in param.name:
+        return str(uuid.UUID(int=7))  # a port's or a server's id
     if "{0,14}" in param.annotation:
         return "tap0123abcd-ef"  # an interface name (15 bytes at most)
     examples = [
@@ -137,13 +144,16 @@ def _rejections(project: str) -> tuple[int, list[str]]:
                                          "OneOf": OneOf, "PathUnder": PathUnder}
             namespace.update({p.root_constant: p.root_value for p in function.params
                               if p.root_constant})
+            components = {part for item in function.argv if isinstance(item, Template)
+                          for before, part in zip(item.parts, item.parts[1:], strict=False)
+                          if isinstance(before, str) and before.endswith("/")}
             for site in function.call_sites:
                 call = calls[site]
                 start = program_index(call.site.argv)
                 for offset, item in enumerate(function.argv, start=start + 1):
                     for param, literal, source in _values(call, offset, item):
                         value = literal if literal is not None else _reconstructed(
-                            param, param.root_value, source)
+                            param, param.root_value, source, component=param in components)
                         checked += 1
                         if not _passes(_marker(param, namespace), value):
                             rejected.append(f"{site.path}:{site.line} {function.name}"

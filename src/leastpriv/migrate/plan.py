@@ -376,13 +376,14 @@ def _program_path(call: FoundCall, filters: dict[str, Filter], start: int) -> st
 # Identifier shapes, by what the caller's expression is called. None of them may start with "-":
 # an operand that starts with a dash is read as an option by the program it is passed to.
 _UUID = r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}"
+_UUID_HINT = re.compile(r"uuid|_id\b|^id$")
 _IDENTIFIER_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(hint), regex)
     for hint, regex in (
         # An iSCSI qualified name (RFC 3720 3.2.6.3): iqn., eui. or naa. forms.
         (r"iqn|initiator", r"iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9.-]+(:[A-Za-z0-9_.:-]+)?"
                            r"|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32}"),
-        (r"uuid|_id\b|^id$", _UUID),
+        (_UUID_HINT.pattern, _UUID),
         # An NFS (host:/path) or CIFS (//host/share) export.
         (r"export", r"[A-Za-z0-9_.:\[\]-]+:/[A-Za-z0-9_./-]*|//[A-Za-z0-9_.-]+/[A-Za-z0-9_.$/-]+"),
         (r"\bip\b|addr|cidr|address", r"[0-9a-fA-F.:]+(/[0-9]{1,3})?"),
@@ -400,6 +401,9 @@ _NAMED_FIRST = 7
 _NAME_REGEX = r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]*"
 # A Linux interface name: at most 15 bytes (IFNAMSIZ - 1).
 _INTERFACE = r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}"
+# A MAC address (port_mac, mac_address), as ip and ovs-vsctl take it: six colon-separated octets.
+_MAC = r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}"
+_MAC_HINT = re.compile(r"(^|_)mac($|_)")
 _INTERFACE_HINT = re.compile(r"dev|device|iface|interface|link|port|bridge|tap|veth|nic")
 _NETWORK_COMMANDS = frozenset({
     "ip", "tc", "bridge", "brctl", "ethtool", "ovs-vsctl", "ovs-ofctl", "arping", "sysctl",
@@ -476,8 +480,13 @@ def _template(
         names.add(name)
         literals = [value for value, _ in column]
         variable = next(source for value, source in column if value is None)
-        param = infer_contract(name, variable, project=project,
-                               path_like=path_like or key in _PATH_KEYS, command=command)
+        if previous.endswith("/"):
+            # '/dev/mapper/%s' % dev_name: one component of a path the caller wrote, a name (no
+            # "/", not "." or ".."), never an absolute path of its own.
+            param = Param(name, f'Annotated[str, Match(r"{_NAME_REGEX}")]', "Match")
+        else:
+            param = infer_contract(name, variable, project=project,
+                                   path_like=path_like or key in _PATH_KEYS, command=command)
         parts.append(widen(param, [v for v in literals if v is not None]))
     return Template(tuple(parts))
 
@@ -564,7 +573,11 @@ def infer_contract(
     if is_boolean(source):
         # execute() turns each argument into a string: a comparison arrives as "True"/"False".
         return Param(name, "Annotated[str, OneOf('False', 'True')]", "OneOf")
-    if command in _NETWORK_COMMANDS and _INTERFACE_HINT.search(name):
+    if _MAC_HINT.search(name):
+        return Param(name, f'Annotated[str, Match(r"{_MAC}")]', "Match")
+    # port_id is a port's UUID, not an interface: the identifier rules' uuid and _id go first.
+    if (command in _NETWORK_COMMANDS and _INTERFACE_HINT.search(name)
+            and not _UUID_HINT.search(name)):
         return Param(name, f'Annotated[str, Match(r"{_INTERFACE}")]', "Match")
     for hint, regex in _IDENTIFIER_RULES[:_NAMED_FIRST]:
         if hint.search(name):
