@@ -523,10 +523,10 @@ def main() -> int:
         results, failures = run_workers(
             __file__, labels, anchored="", rounds=args.rounds, combine=combine,
             sources={label: ("leastpriv", src) for label, src in args.compare})
-        sources = ", ".join(f"{label}: {src}" for label, src in args.compare)
+        sources = ", ".join(f"{label} from {src}" for label, src in args.compare)
         return publish(before, comparison(results, labels), failures,
-                       notes=(f"leastpriv only, from {sources}.",
-                              f"Best of {args.rounds} alternating rounds per source."),
+                       measured=f"leastpriv only: {sources}",
+                       notes=(f"Best of {args.rounds} alternating rounds per source.",),
                        section="roundtrip-compare", update_docs=args.update_docs)
     results, failures = run_workers(__file__, SYSTEMS, anchored="oslo.privsep", rounds=args.rounds,
                                     combine=combine)

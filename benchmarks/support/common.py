@@ -196,14 +196,14 @@ def run_workers(script: str, systems: Sequence[str], anchored: str, *, rounds: i
 
 
 def publish(before: str, table: str, failures: list[str], *, section: str, update_docs: bool,
-            notes: tuple[str, ...] = ()) -> int:
+            notes: tuple[str, ...] = (), measured: str | None = None) -> int:
     """Print the report around a result table; with `update_docs`, also write it as `section` of
-    docs/performance.md. The report: the machine as it was `before` the run, which leastpriv, any
-    `notes`, the load average now, the table, and what could not be measured. Returns the exit
-    status: 1 when anything could not be measured.
+    docs/performance.md. The report: the machine as it was `before` the run, which leastpriv
+    (`measured`, else this tree's revision), any `notes`, the load average now, the table, and
+    what could not be measured. Returns the exit status: 1 when anything could not be measured.
     """
     report = "\n".join([
-        f"Machine: {before}; {revision()}.",
+        f"Machine: {before}; {measured or revision()}.",
         *notes,
         f"Load average after the run: {', '.join(f'{v:.2f}' for v in os.getloadavg())}.",
         "",
