@@ -155,6 +155,9 @@ def test_names_are_made_unique():
     # manila's ovs-vsctl external-ids: a MAC (17 characters) and a port's UUID, not interfaces.
     ("port_mac", "port['mac_address']", "ovs-vsctl", "Match", "(:[0-9a-fA-F]{2}){5}"),
     ("port_id", "port['id']", "ovs-vsctl", "Match", "[0-9a-fA-F]{8}"),
+    # os-brick's blkid, mdadm and nvme id-ns take a device node.
+    ("device_path", "device_path", "blkid", "PathUnder", "DEV_DIR, allow_special=True"),
+    ("dev_path", "self.dev_path", "cryptsetup", "PathUnder", "DEV_DIR, allow_special=True"),
 ])
 def test_contracts_are_inferred_from_the_operand(name, source, command, marker, fragment):
     param = infer_contract(name, source, project="demo", command=command)

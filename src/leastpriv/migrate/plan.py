@@ -408,6 +408,7 @@ _INTERFACE_HINT = re.compile(r"dev|device|iface|interface|link|port|bridge|tap|v
 _NETWORK_COMMANDS = frozenset({
     "ip", "tc", "bridge", "brctl", "ethtool", "ovs-vsctl", "ovs-ofctl", "arping", "sysctl",
 })
+_DEVICE_PATH = re.compile(r"(^|_)dev(ice)?_path(_[0-9]+)?$")
 _PATH_HINT = re.compile(r"path|file|dir|mount|folder|log|\.join\(|^['\"]?/")
 _PATH_COMMANDS = frozenset({
     "chown", "chmod", "chgrp", "rm", "mkdir", "rmdir", "cp", "mv", "cat", "tee", "truncate",
@@ -582,6 +583,11 @@ def infer_contract(
     for hint, regex in _IDENTIFIER_RULES[:_NAMED_FIRST]:
         if hint.search(name):
             return Param(name, f'Annotated[str, Match(r"{regex}")]', "Match")
+    if _DEVICE_PATH.search(name):
+        # A device node (blkid, mdadm, nvme, cryptsetup on a volume's device): beneath /dev, where
+        # every node is special; the guessed /var/lib/<project> would refuse every real one.
+        return Param(name, "Annotated[str, PathUnder(DEV_DIR, allow_special=True)]", "PathUnder",
+                     "DEV_DIR", "/dev", "literal")
     if path_like or _PATH_HINT.search(source.lower()) or _PATH_HINT.search(name):
         constant, value, origin = path_root(source, name, project=project)
         return Param(
