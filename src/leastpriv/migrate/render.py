@@ -189,7 +189,11 @@ def _functions_section(plan: Plan) -> str:
 
 def _function_block(context: SuggestedContext, function: SuggestedFunction) -> str:
     argv = " ".join([function.program] + [_shown(item) for item in function.argv])
-    lines = [f"### `{function.name}` (context `{context.name}`)", "", f"Runs `{argv}`.", ""]
+    codes = function.options.ok_codes
+    accepts = ("" if codes == (0,) else " Accepts every exit code." if codes is None
+               else f" Accepts exit codes {', '.join(map(str, codes))}.")
+    lines = [f"### `{function.name}` (context `{context.name}`)", "", f"Runs `{argv}`.{accepts}",
+             ""]
     lines += [f"- `{param.name}`: `{param.annotation}`" for param in function.params]
     lines += [f"- replaces `{_ref(site)}` in `{site.function}`" for site in function.call_sites]
     lines += [f"- replaces filter `{f.name}` ({f.cls}, `{_ref(f)}`)" for f in function.filters]
