@@ -164,5 +164,8 @@ def test_items_added_with_no_branch_between_binding_and_call_are_known(tmp_path)
     known, branched, unknown = find_call_sites(tmp_path).calls
     assert known.site.argv == ("lvchange", "-a", "n", None, "-K", "--yes", None)
     assert known.sources[3] == "lv_path" and "*" not in known.sources
-    assert branched.sources[3:] == ("*", "lv_path")  # the branch leaves a tail unknown
+    # Literal items under ``if permanent:`` are there or not as the name says, not unknown.
+    assert branched.sources[3:] == ("<if permanent>", "lv_path")
+    assert [(index, part.condition, part.test, part.items) for index, part in branched.optional] \
+        == [(3, "permanent", "truthy", ("-k", "n"))]
     assert unknown.sources == ("lvs", "*")

@@ -23,11 +23,14 @@ from typing import Annotated, Any
 
 import pytest
 
+from leastpriv.checks import compile_annotation
 from leastpriv.contract import Match, MaxLen, OneOf, PathUnder
+from leastpriv.markers import Refused
 from leastpriv.migrate import templates
 from leastpriv.migrate.callsites import FoundCall
 from leastpriv.migrate.model import RootCallSite
 from leastpriv.migrate.plan import (
+    OptionalPart,
     Param,
     Plan,
     Template,
@@ -115,11 +118,33 @@ def _passes(marker: Any, value: str | bytes) -> bool:
     raise AssertionError(f"unknown marker {marker!r}")
 
 
+def _accepts_absent(part: OptionalPart, namespace: dict[str, Any]) -> bool:
+    """Whether the parameter of items a caller appends under a condition takes what the call
+    site passes when the condition does not hold (None; False for items without a value), and
+    True for items without a value, as the stub's annotation is compiled for a real call."""
+    if not part.takes_value:
+        annotation: Any = bool
+        values: tuple[Any, ...] = (False, True)
+    else:
+        annotation, values = eval(part.param.annotation, namespace) | None, (None,)  # noqa: S307
+    rule = compile_annotation(annotation, strict=False)
+    try:
+        for value in values:
+            rule.to_wire(value)
+    except Refused:
+        return False
+    return True
+
+
 def _values(
-    call: FoundCall, index: int, item: str | Param | Template
+    call: FoundCall, index: int, item: str | Param | Template | OptionalPart
 ) -> list[tuple[Param, str | None, str]]:
     """(parameter, the call site's literal or None, its expression) for one argv item."""
     literal, source = call.site.argv[index], call.sources[index]
+    if isinstance(item, OptionalPart):
+        # The value the caller appends when its condition holds is the name it tests.
+        condition = dict(call.optional)[index].condition
+        return [(item.param, None, condition)] if item.takes_value else []
     if isinstance(item, Param):
         return [(item, literal, source)]
     if isinstance(item, str):
@@ -151,6 +176,11 @@ def _rejections(project: str) -> tuple[int, list[str]]:
                 call = calls[site]
                 start = program_index(call.site.argv)
                 for offset, item in enumerate(function.argv, start=start + 1):
+                    if isinstance(item, OptionalPart):
+                        checked += 1
+                        if not _accepts_absent(item, namespace):
+                            rejected.append(f"{site.path}:{site.line} {function.name}"
+                                            f"({item.param.name} absent) {item.param.annotation}")
                     for param, literal, source in _values(call, offset, item):
                         value = literal if literal is not None else _reconstructed(
                             param, param.root_value, source, component=param in components)

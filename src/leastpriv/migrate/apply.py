@@ -40,9 +40,10 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from leastpriv.migrate import templates
-from leastpriv.migrate.callsites import FoundCall
+from leastpriv.migrate.callsites import FoundCall, OptionalArgs
 from leastpriv.migrate.model import RootCallSite
 from leastpriv.migrate.plan import (
+    OptionalPart,
     Param,
     Plan,
     SuggestedFunction,
@@ -270,7 +271,11 @@ def _new_call(context: str, function: SuggestedFunction, call: FoundCall, *, col
     four more than the line (pycodestyle's visual and hanging indents)."""
     start = program_index(call.site.argv)
     arguments: list[str] = []
+    optional = dict(call.optional)
     for offset, item in enumerate(function.argv, start=start + 1):
+        if isinstance(item, OptionalPart):
+            arguments.append(f"{item.param.name}={_condition(optional[offset])}")
+            continue
         literal, source = call.site.argv[offset], call.sources[offset]
         arguments += [f"{param.name}={expression}"
                       for param, expression in _arguments(item, literal, source)]
@@ -300,6 +305,18 @@ class _Absolute(cst.CSTTransformer):
         self, original: cst.ParenthesizedWhitespace, updated: cst.ParenthesizedWhitespace
     ) -> cst.ParenthesizedWhitespace:
         return updated.with_changes(indent=False)
+
+
+def _condition(part: OptionalArgs) -> str:
+    """What the call site passes for items it appended under a condition: the condition's
+    outcome for items without a value; else None where the items were left out and the value,
+    through str() as execute() turned each item into a string, where they were put in."""
+    name = part.condition
+    if not part.takes_value:
+        return f"{name} is not None" if part.test == "is not None" else f"bool({name})"
+    if part.test == "is not None":
+        return f"None if {name} is None else str({name})"
+    return f"str({name}) if {name} else None"
 
 
 def _arguments(item: str | Param | Template, literal: str | None,

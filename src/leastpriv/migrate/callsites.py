@@ -12,6 +12,13 @@ Four shapes, each seen in real projects:
 Each file is read once, in parallel, and only parsed when one of the trigger words occurs in it.
 The argument expressions of non-literal operands are kept (``FoundCall.sources``): the plan reads
 them to infer a narrow contract (a path joined under ``CONF.instances_path`` becomes ``PathUnder``).
+
+An argv list written down and then grown under a condition of the caller's is kept as what it is
+when the condition is one a function can take over exactly (`OptionalArgs`): ``if cipher is not
+None: cmd.extend(['--cipher', cipher])`` or ``if readonly: cmd.append('--readonly')``, the ``if``
+alone in its body and beside the list's binding, its items literals and at most the condition's
+own name, which is not bound again before the call. Any other growth (a loop, an option whose name
+is a variable, an ``else``) is a tail of unknown length.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import ast
 import dataclasses
 import functools
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +52,30 @@ _RUNS_ARGV = re.compile(r"exec|run|cmd|call|command", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
+class OptionalArgs:
+    """Items a caller appends to its argv only when a condition on one of its names holds."""
+
+    condition: str  # the name tested ("cipher")
+    # "is not None" (``if cipher is not None:``) or "truthy" (``if readonly:``)
+    test: str
+    # The items appended, in order: literals, and None where the condition's name itself goes.
+    items: tuple[str | None, ...]
+
+    @property
+    def takes_value(self) -> bool:
+        return None in self.items
+
+
+class _Optional(ast.expr):
+    """An argv item standing for `OptionalArgs`: there or not, as the condition says."""
+
+    def __init__(self, part: OptionalArgs) -> None:
+        super().__init__()
+        self.part = part
+        self.stale = False  # its condition's name was bound again: unknown at the call
+
+
+@dataclass(frozen=True)
 class FoundCall:
     """A run-as-root call site and the source text of each argv item (the literal when literal)."""
 
@@ -56,6 +88,8 @@ class FoundCall:
     # The call's other keywords, (name, source) in order ("check_exit_code", "[0, 4]"): how the
     # command runs. run_as_root and root_helper are left out; a ``**`` splat is ("**", source).
     keywords: tuple[tuple[str, str], ...] = ()
+    # (argv index, what that item stands for) for each item appended under a condition.
+    optional: tuple[tuple[int, OptionalArgs], ...] = ()
 
 
 @dataclass
@@ -193,6 +227,8 @@ class _Scope:
         self.values: dict[str, ast.expr] = {}  # other names bound in the function
         self.root_kwargs: set[str] = set()
         self.list_blocks: dict[str, int] = {}  # the block (statement list) each list was bound in
+        # The names conditions of `OptionalArgs` test -> the items they stand for.
+        self.conditions: dict[str, list[_Optional]] = defaultdict(list)
 
 
 class _Visitor(ast.NodeVisitor):
@@ -204,6 +240,8 @@ class _Visitor(ast.NodeVisitor):
         self.seen_strings: set[int] = set()  # ids of sudo strings already reported via a list
         self.block_of: dict[int, int] = {}  # id of a statement -> id of the list it is in
         self.statement: ast.stmt | None = None  # the expression statement being visited
+        # id of a statement alone in the body of an ``if`` without ``else`` -> that ``if``.
+        self.lone_if: dict[int, ast.If] = {}
 
     def index_blocks(self, tree: ast.AST) -> None:
         """Which statement list (a body, an else, a handler's body) each statement is in."""
@@ -212,6 +250,8 @@ class _Visitor(ast.NodeVisitor):
                 block = getattr(node, name, None)
                 if isinstance(block, list):
                     self.block_of.update((id(stmt), id(block)) for stmt in block)
+            if isinstance(node, ast.If) and len(node.body) == 1 and not node.orelse:
+                self.lone_if[id(node.body[0])] = node
 
     # -- scopes ---------------------------------------------------------------------------------
 
@@ -326,8 +366,24 @@ class _Visitor(ast.NodeVisitor):
             known = ast.List(elts=added, ctx=ast.Load())
             scope.lists[name] = ast.BinOp(left=scope.lists[name], op=ast.Add(), right=known)
             return
+        branch = self.lone_if.get(id(statement)) if statement is not None else None
+        part = _optional_args(branch.test, added) if branch is not None and \
+            added is not None else None
+        if part is not None and self.block_of.get(id(branch), -2) == scope.list_blocks.get(name):
+            item = _Optional(part)
+            scope.conditions[part.condition].append(item)
+            optional = ast.List(elts=[item], ctx=ast.Load())
+            scope.lists[name] = ast.BinOp(left=scope.lists[name], op=ast.Add(), right=optional)
+            return
         unknown = ast.Name(id=f"<{name} grown at run time>", ctx=ast.Load())
         scope.lists[name] = ast.BinOp(left=scope.lists[name], op=ast.Add(), right=unknown)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        """A name bound again (assigned, a loop's or a ``with``'s target, deleted): an item
+        appended under a condition on it is not what the name holds at the call any more."""
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            for item in self.scopes[-1].conditions.pop(node.id, []):
+                item.stale = True
 
     def _call_via(self, node: ast.Call) -> str | None:
         keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg is not None}
@@ -397,6 +453,8 @@ class _Visitor(ast.NodeVisitor):
             for element in node.elts:
                 if isinstance(element, ast.Starred):
                     items.extend(self._expand(element.value, depth + 1))
+                elif isinstance(element, _Optional) and element.stale:
+                    items.append(None)  # of unknown length
                 else:
                     items.append(element)
             return items
@@ -453,13 +511,38 @@ class _Visitor(ast.NodeVisitor):
             argv=argv,
             via=via,
         )
+        optional = tuple((index, item.part) for index, item in enumerate(items)
+                         if isinstance(item, _Optional))
         self.found.append(FoundCall(site=site, sources=sources, callee=callee, origins=origins,
-                                    keywords=keywords))
+                                    keywords=keywords, optional=optional))
 
     def _origin(self, node: ast.expr | None) -> str:
         if isinstance(node, ast.Name) and node.id in self.scopes[-1].values:
             return _source(self.scopes[-1].values[node.id])
         return _source(node)
+
+
+def _optional_args(test: ast.expr, added: list[ast.expr]) -> OptionalArgs | None:
+    """What ``if <test>: <list>.extend(<added>)`` appends, when a function can take it over
+    exactly: the test is ``NAME is not None`` or ``NAME``, the items literal strings and at most
+    one ``NAME`` (the value the option takes). None for anything else."""
+    if isinstance(test, ast.Name):
+        name, kind = test.id, "truthy"
+    elif (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+          and len(test.ops) == 1 and isinstance(test.ops[0], ast.IsNot)
+          and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value is None):
+        name, kind = test.left.id, "is not None"
+    else:
+        return None
+    items: list[str | None] = []
+    for item in added:
+        if isinstance(item, ast.Constant) and isinstance(item.value, str):
+            items.append(item.value)
+        elif isinstance(item, ast.Name) and item.id == name and None not in items:
+            items.append(None)
+        else:
+            return None  # a name the condition does not test, an option named by a variable, …
+    return OptionalArgs(name, kind, tuple(items)) if items else None
 
 
 def _literal_items(node: ast.expr) -> list[ast.expr] | None:
@@ -496,6 +579,8 @@ def _skip_sudo_options(words: list[ast.expr | None]) -> list[ast.expr | None]:
 def _source(node: ast.expr | None) -> str:
     if node is None:
         return _UNKNOWN_TAIL
+    if isinstance(node, _Optional):
+        return f"<if {node.part.condition}>"
     literal = _literal(node)
     return literal if literal is not None else ast.unparse(node)
 

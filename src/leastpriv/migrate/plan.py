@@ -24,7 +24,7 @@ from leastpriv.audit.model import SkippedFile
 from leastpriv.migrate import catalog as command_catalog
 from leastpriv.migrate import filters as filter_files
 from leastpriv.migrate import runoptions, templates
-from leastpriv.migrate.callsites import FoundCall, find_call_sites
+from leastpriv.migrate.callsites import FoundCall, OptionalArgs, find_call_sites
 from leastpriv.migrate.model import CommandEntry, Filter, FilterProblem, RootCallSite
 
 
@@ -49,14 +49,32 @@ class Template:
 
 
 @dataclass(frozen=True)
+class OptionalPart:
+    """Argv items the callers append only under a condition: ``[--cipher {cipher}]``.
+
+    The function takes one parameter for it, which the call site always passes: None (or False,
+    for items without a value) leaves the items out, a value puts them in, that value checked by
+    the parameter's contract where the callers appended it (`leastpriv.migrate.callsites`).
+    """
+
+    param: Param  # its annotation is the value's contract, or "bool" without a value
+    items: tuple[str | Param, ...]  # in order; `param` where the value goes
+
+    @property
+    def takes_value(self) -> bool:
+        return self.param in self.items
+
+
+@dataclass(frozen=True)
 class SuggestedFunction:
     """One narrow privileged function replacing the call sites that share one argv shape."""
 
     name: str
     command: str
     program: str  # the program path it runs, fixed
-    # After the program, in order: fixed literals, parameters, and items built from both.
-    argv: tuple[str | Param | Template, ...]
+    # After the program, in order: fixed literals, parameters, items built from both, and items
+    # there only when a parameter says so.
+    argv: tuple[str | Param | Template | OptionalPart, ...]
     call_sites: tuple[RootCallSite, ...]
     filters: tuple[Filter, ...]
     environment: tuple[tuple[str, str], ...] = ()  # from an `env VAR=value program` prefix
@@ -68,7 +86,8 @@ class SuggestedFunction:
         out: list[Param] = []
         for item in self.argv:
             parts = item.parts if isinstance(item, Template) else (item,)
-            out += [part for part in parts if isinstance(part, Param)]
+            out += [part.param if isinstance(part, OptionalPart) else part for part in parts
+                    if isinstance(part, (Param, OptionalPart))]
         if self.options.stdin:
             out.append(STDIN_PARAM)
         return out
@@ -271,9 +290,10 @@ def suggest_functions(
 
 
 def _group_order(key: tuple[Shape, runoptions.RunOptions]) -> tuple[object, ...]:
-    (command, subcommand, length), options = key
+    (command, subcommand, length, optional), options = key
     codes = (-1,) if options.ok_codes is None else options.ok_codes
-    return (command or "", subcommand, length, codes != (0,), codes, options.stdin)
+    return (command or "", subcommand, length, codes != (0,), codes, options.stdin,
+            repr(optional))
 
 
 def _unplannable(call: FoundCall) -> str:
@@ -288,14 +308,16 @@ def _unplannable(call: FoundCall) -> str:
 
 
 # A call's shape: its program (None when not a literal), its subcommand ("" when none), how many
-# words it has.
-Shape = tuple[str | None, str, int]
+# words it has, and where it appends which items under a condition (the kind of test and the
+# items, not the name tested).
+Shape = tuple[str | None, str, int, tuple[tuple[int, str, tuple[str | None, ...]], ...]]
 
 
 def _shape(call: FoundCall) -> Shape:
     argv = call.site.argv[program_index(call.site.argv):]
     subcommand = argv[1] if len(argv) > 1 and argv[1] and not argv[1].startswith("-") else ""
-    return (call.site.command, subcommand, len(argv))
+    optional = tuple((index, part.test, part.items) for index, part in call.optional)
+    return (call.site.command, subcommand, len(argv), optional)
 
 
 def program_index(argv: Sequence[str | None]) -> int:
@@ -318,10 +340,16 @@ def _function_for(
     environment = tuple(
         tuple(item.split("=", 1)) for item in first.site.argv[1:start] if item is not None
     )
-    argv: list[str | Param | Template] = []
+    argv: list[str | Param | Template | OptionalPart] = []
     names: set[str] = set()
     role = _FIRST_OPERAND_ROLE.get(first.site.command or "")
+    optional = dict(first.optional)
     for position in range(start + 1, len(first.site.argv)):
+        if position in optional:
+            conditions = [dict(call.optional)[position].condition for call in calls]
+            argv.append(_optional_part(optional[position], conditions, position - start, names,
+                                       project=project, command=first.site.command or ""))
+            continue
         values = [call.site.argv[position] for call in calls]
         sources = [call.origins[position] if call.origins else call.sources[position]
                    for call in calls]
@@ -501,6 +529,22 @@ def _expression_name(sources: list[str], key: str, position: int, taken: set[str
                        for source in sources)]
     fallback = _KEY_NAMES.get(key) or _identifier(key) or f"arg{position}"
     return unique_name(own[0] if len(own) == 1 else fallback, taken, suffix="")
+
+
+def _optional_part(
+    part: OptionalArgs, conditions: list[str], position: int, names: set[str], *, project: str,
+    command: str,
+) -> OptionalPart:
+    """The parameter for items the callers append when their `conditions` hold: named after the
+    names the callers test, its contract inferred from that name as for any operand."""
+    name = _param_name(conditions, position, names)
+    names.add(name)
+    if not part.takes_value:
+        return OptionalPart(Param(name, "bool", ""), tuple(i or "" for i in part.items))
+    key = re.sub(r"^-+", "", next((i for i in part.items if i), "")).lower()
+    param = infer_contract(name, name, project=project, path_like=key in _PATH_KEYS,
+                           command=command)
+    return OptionalPart(param, tuple(param if item is None else item for item in part.items))
 
 
 def widen(param: Param, literals: Iterable[str]) -> Param:

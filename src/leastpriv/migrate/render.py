@@ -22,7 +22,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from leastpriv.migrate.model import Filter, RootCallSite
-from leastpriv.migrate.plan import Param, Plan, SuggestedContext, SuggestedFunction, Template
+from leastpriv.migrate.plan import (
+    OptionalPart,
+    Param,
+    Plan,
+    SuggestedContext,
+    SuggestedFunction,
+    Template,
+)
 
 JSON_VERSION = 1
 
@@ -200,8 +207,11 @@ def _function_block(context: SuggestedContext, function: SuggestedFunction) -> s
     return "\n".join(lines)
 
 
-def _shown(item: str | Param | Template) -> str:
-    """``{name}`` for a parameter, fixed text as it is: ``of={output_path}``."""
+def _shown(item: str | Param | Template | OptionalPart) -> str:
+    """``{name}`` for a parameter, fixed text as it is: ``of={output_path}``; ``[--cipher
+    {cipher}]`` for items a parameter may leave out."""
+    if isinstance(item, OptionalPart):
+        return "[" + " ".join(_shown(part) for part in item.items) + "]"
     parts = item.parts if isinstance(item, Template) else (item,)
     return "".join(f"{{{p.name}}}" if isinstance(p, Param) else p for p in parts)
 

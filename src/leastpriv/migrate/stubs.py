@@ -23,7 +23,14 @@ from pathlib import Path
 from leastpriv import caps
 from leastpriv.migrate import runoptions
 from leastpriv.migrate.model import Filter, RootCallSite
-from leastpriv.migrate.plan import Param, Plan, SuggestedContext, SuggestedFunction, Template
+from leastpriv.migrate.plan import (
+    OptionalPart,
+    Param,
+    Plan,
+    SuggestedContext,
+    SuggestedFunction,
+    Template,
+)
 
 WIDTH = 79  # pycodestyle's default, which OpenStack's hacking settings keep
 
@@ -126,7 +133,8 @@ def _header(plan: Plan, context: SuggestedContext, params: list[Param]) -> str:
     if runs:
         stdlib.add("import subprocess")
     imports = sorted(stdlib)
-    if params:
+    checked = [param for param in params if param.marker]  # a bool flag has no marker
+    if checked:
         imports.append("from typing import Annotated")
     # One name per line (hacking's H301), in an order both hacking's H306 and ruff's isort
     # (with force-single-line, which is H301) accept: ``import leastpriv`` first, and
@@ -135,7 +143,7 @@ def _header(plan: Plan, context: SuggestedContext, params: list[Param]) -> str:
     if context.capabilities:
         imports.append("from leastpriv import caps")
     imports += [f"from leastpriv.contract import {marker}"
-                for marker in sorted({param.marker for param in params})]
+                for marker in sorted({param.marker for param in checked})]
     if on_fs:
         imports.append("from leastpriv.fs import chown")
     if runs and plan.oslo_concurrency:
@@ -148,7 +156,7 @@ def _aliases(params: Iterable[Param]) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     taken: set[str] = set()
     for param in params:
-        if (param.name, param.annotation) in out:
+        if (param.name, param.annotation) in out or not param.marker:
             continue
         base = "".join(word.capitalize() for word in param.name.split("_")) or "Value"
         alias, number = base, 2
@@ -240,13 +248,10 @@ def _function(
     context: SuggestedContext, function: SuggestedFunction, aliases: dict[tuple[str, str], str],
     *, oslo: bool = False,
 ) -> str:
-    signature = "".join(f"\n    {param.name}: {aliases[(param.name, param.annotation)]},"
+    signature = "".join(f"\n    {param.name}: {_type(function, param, aliases)},"
                         for param in function.params)
     signature += "\n" if signature else ""
-    items = [repr(function.program)] + [_argv_item(item) for item in function.argv]
-    argv = "        [" + ", ".join(items) + "],"
-    if len(argv) > WIDTH:
-        argv = "        [\n" + "".join(f"            {item},\n" for item in items) + "        ],"
+    built, argv = _argv(function)
     environment = _environment(function)
     if fs_owner_change(function):
         return (
@@ -260,12 +265,14 @@ def _function(
             f"@{context.name}.entrypoint\n"
             f"def {function.name}({signature}) -> tuple[str, str]:\n"
             f"{_docstring(function)}"
+            f"{built}"
             f"{_as_execute(function, argv, environment)}"
         )
     return (
         f"@{context.name}.entrypoint\n"
         f"def {function.name}({signature}) -> tuple[str, str]:\n"
         f"{_docstring(function)}"
+        f"{built}"
         f"    result = subprocess.run(\n"
         f"{argv}\n"
         f"        check=True,\n"
@@ -275,6 +282,56 @@ def _function(
         f"    )\n"
         f"    return result.stdout, result.stderr\n"
     )
+
+
+def _type(function: SuggestedFunction, param: Param,
+          aliases: dict[tuple[str, str], str]) -> str:
+    """A parameter's annotation: its alias; ``<alias> | None`` for an option's value, which None
+    leaves out (leastpriv needs Python 3.10); ``bool`` for an option without a value."""
+    if not param.marker:
+        return param.annotation
+    alias = aliases[(param.name, param.annotation)]
+    optional = any(isinstance(item, OptionalPart) and item.param == param
+                   for item in function.argv)
+    return f"{alias} | None" if optional else alias
+
+
+def _argv(function: SuggestedFunction) -> tuple[str, str]:
+    """(statements building the argv, the argv as `subprocess.run`'s first argument).
+
+    A literal list when every item is always there; else a list grown, in the callers' order,
+    by the items each optional parameter puts in: ``if cipher is not None: argv += [...]``.
+    """
+    always = [item for item in function.argv if not isinstance(item, OptionalPart)]
+    if len(always) == len(function.argv):
+        items = [repr(function.program)] + [_argv_item(item) for item in always]
+        return "", _list("        ", "", items) + ","
+    taken = {param.name for param in function.params}
+    name = "argv" if "argv" not in taken else "command_line"
+    lines: list[str] = []
+    fixed = [repr(function.program)]
+    for item in [*function.argv, None]:  # None: the end, where the last fixed items go
+        if item is not None and not isinstance(item, OptionalPart):
+            fixed.append(_argv_item(item))
+            continue
+        if fixed:
+            lines.append(_list("    ", f"{name} {'+= ' if lines else '= '}", fixed))
+            fixed = []
+        if item is not None:
+            param = item.param.name
+            test = f"{param} is not None" if item.takes_value else param
+            added = [param if part == item.param else repr(part) for part in item.items]
+            lines += [f"    if {test}:", _list("        ", f"{name} += ", added)]
+    return "".join(f"{line}\n" for line in lines), f"        {name},"
+
+
+def _list(indent: str, head: str, items: list[str]) -> str:
+    """``<head>[a, b]`` at `indent` on one line when it fits, else one item a line."""
+    line = f"{indent}{head}[" + ", ".join(items) + "]"
+    if len(line) + 1 <= WIDTH:
+        return line
+    return f"{indent}{head}[\n" + "".join(f"{indent}    {item},\n" for item in items) + \
+        f"{indent}]"
 
 
 def _as_execute(function: SuggestedFunction, argv: str, environment: str) -> str:
@@ -350,8 +407,10 @@ def _argv_item(item: str | Param | Template) -> str:
     return "f" + repr(body)
 
 
-def shown(item: str | Param | Template) -> str:
-    """An argv item as documentation shows it: ``of=OUTPUT_PATH``."""
+def shown(item: str | Param | Template | OptionalPart) -> str:
+    """An argv item as documentation shows it: ``of=OUTPUT_PATH``, ``[--cipher CIPHER]``."""
+    if isinstance(item, OptionalPart):
+        return "[" + " ".join(shown(part) for part in item.items) + "]"
     if isinstance(item, Param):
         return item.name.upper()
     if isinstance(item, str):
