@@ -58,8 +58,10 @@ def _reconstructed(param: Param, root: str | None, source: str, *, component: bo
     """A value of the kind the caller's expression holds, for a parameter it does not write;
     `component`: the part after a ``/`` the caller wrote (``'/dev/mapper/%s' % dev_name``)."""
     name = f"{param.name} {source}".lower()
-    if component:
-        return "crypt-volume-0001"  # os-brick's dev_name: 'crypt-%s' % os.path.basename(...)
+    if component or source.rsplit(".", 1)[-1] == "dev_name":
+        # os-brick's dev_name (encryptors/cryptsetup.py, luks.py): a device-mapper name,
+        # 'crypt-%s' % os.path.basename(symlink_path), not a path beneath /dev.
+        return "crypt-volume-0001"
     if param.marker == "PathUnder":
         return posixpath.join(root or "/", "volume-0001")
     if is_boolean(source):

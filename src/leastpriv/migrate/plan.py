@@ -419,7 +419,8 @@ _IDENTIFIER_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"uid|gid|owner|group|(?<!auth_)(?<!chap_)user", r"[0-9]+|[a-z_][a-z0-9_-]{0,31}"),
         (r"mode|perm", r"[0-7]{3,4}|[ugoa]*[-+=][rwxXst]+"),
         (r"size|count|bytes|length|\bbs\b|seek|skip|offset", r"[0-9]+[bkKmMgGtT]?"),
-        (r"dev|device", r"/dev/[A-Za-z0-9_./:-]+"),
+        # Not dev_name or device_name: a device-mapper or mapping name ('crypt-<volume>').
+        (r"dev(ice)?(?!ice|_name)", r"/dev/[A-Za-z0-9_./:-]+"),
         # Whole words only: "export_location" holds "port" and is not a number.
         (r"(?<![a-z])(port|pid|num|index)(?![a-z])", r"[0-9]+"),
     )
