@@ -75,6 +75,14 @@ class _Optional(ast.expr):
         self.stale = False  # its condition's name was bound again: unknown at the call
 
 
+class _Unknown(ast.expr):
+    """Argv items of unknown number, and what made them unknown (for the call's TODO)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class FoundCall:
     """A run-as-root call site and the source text of each argv item (the literal when literal)."""
@@ -90,6 +98,7 @@ class FoundCall:
     keywords: tuple[tuple[str, str], ...] = ()
     # (argv index, what that item stands for) for each item appended under a condition.
     optional: tuple[tuple[int, OptionalArgs], ...] = ()
+    unknown: str = ""  # what made the first unknown part of the argv unknown, when one is
 
 
 @dataclass
@@ -242,6 +251,7 @@ class _Visitor(ast.NodeVisitor):
         self.statement: ast.stmt | None = None  # the expression statement being visited
         # id of a statement alone in the body of an ``if`` without ``else`` -> that ``if``.
         self.lone_if: dict[int, ast.If] = {}
+        self.owner_of: dict[int, ast.AST] = {}  # id of a statement list -> the node holding it
 
     def index_blocks(self, tree: ast.AST) -> None:
         """Which statement list (a body, an else, a handler's body) each statement is in."""
@@ -250,6 +260,7 @@ class _Visitor(ast.NodeVisitor):
                 block = getattr(node, name, None)
                 if isinstance(block, list):
                     self.block_of.update((id(stmt), id(block)) for stmt in block)
+                    self.owner_of[id(block)] = node
             if isinstance(node, ast.If) and len(node.body) == 1 and not node.orelse:
                 self.lone_if[id(node.body[0])] = node
 
@@ -336,17 +347,18 @@ class _Visitor(ast.NodeVisitor):
             statement = self.statement if self.statement is not None and \
                 self.statement.value is node else None  # type: ignore[attr-defined]
             self._grown(node.func.value.id, tail_only=node.func.attr in ("append", "extend"),
-                        statement=statement, added=added)
+                        statement=statement, added=added,
+                        what=ast.unparse(node.args[0]) if len(node.args) == 1 else "")
         self.generic_visit(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         if isinstance(node.target, ast.Name):
             self._grown(node.target.id, tail_only=isinstance(node.op, ast.Add), statement=node,
-                        added=_literal_items(node.value))
+                        added=_literal_items(node.value), what=ast.unparse(node.value))
         self.generic_visit(node)
 
     def _grown(self, name: str, *, tail_only: bool, statement: ast.stmt | None = None,
-               added: list[ast.expr] | None = None) -> None:
+               added: list[ast.expr] | None = None, what: str = "") -> None:
         """A bound list changed after it was written down (``optional_args.append(...)``).
 
         Appended to in the same statement list as it was bound (``cmd = [...]`` then
@@ -375,7 +387,17 @@ class _Visitor(ast.NodeVisitor):
             optional = ast.List(elts=[item], ctx=ast.Load())
             scope.lists[name] = ast.BinOp(left=scope.lists[name], op=ast.Add(), right=optional)
             return
-        unknown = ast.Name(id=f"<{name} grown at run time>", ctx=ast.Load())
+        owner = self.owner_of.get(self.block_of.get(id(statement), -1))
+        if added is None:
+            reason = f"{what or 'a list'} adds items of unknown number"
+        elif isinstance(owner, (ast.For, ast.AsyncFor, ast.While)):
+            reason = f"items appended to {name} in a loop"
+        elif branch is not None and part is None:
+            reason = (f"items appended to {name} under a condition no parameter can take "
+                      "over: its test, or an item not a literal nor the name tested")
+        else:
+            reason = f"items appended to {name} in a nested or else branch"
+        unknown = _Unknown(reason)
         scope.lists[name] = ast.BinOp(left=scope.lists[name], op=ast.Add(), right=unknown)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -454,13 +476,18 @@ class _Visitor(ast.NodeVisitor):
                 if isinstance(element, ast.Starred):
                     items.extend(self._expand(element.value, depth + 1))
                 elif isinstance(element, _Optional) and element.stale:
-                    items.append(None)  # of unknown length
+                    items.append(_Unknown(f"{element.part.condition!r} is bound again between "
+                                          "its test and the call"))
                 else:
                     items.append(element)
             return items
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return self._expand(node.left, depth + 1) + self._expand(node.right, depth + 1)
-        return [None]
+        if isinstance(node, _Unknown):
+            return [node]
+        if isinstance(node, ast.Call):
+            return [_Unknown(f"the items {ast.unparse(node)} returns")]
+        return [_Unknown(f"the items of {ast.unparse(node)}, built elsewhere")]
 
     # -- sudo strings and lists -----------------------------------------------------------------
 
@@ -513,8 +540,9 @@ class _Visitor(ast.NodeVisitor):
         )
         optional = tuple((index, item.part) for index, item in enumerate(items)
                          if isinstance(item, _Optional))
+        unknown = next((item.reason for item in items if isinstance(item, _Unknown)), "")
         self.found.append(FoundCall(site=site, sources=sources, callee=callee, origins=origins,
-                                    keywords=keywords, optional=optional))
+                                    keywords=keywords, optional=optional, unknown=unknown))
 
     def _origin(self, node: ast.expr | None) -> str:
         if isinstance(node, ast.Name) and node.id in self.scopes[-1].values:
@@ -577,7 +605,7 @@ def _skip_sudo_options(words: list[ast.expr | None]) -> list[ast.expr | None]:
 
 
 def _source(node: ast.expr | None) -> str:
-    if node is None:
+    if node is None or isinstance(node, _Unknown):
         return _UNKNOWN_TAIL
     if isinstance(node, _Optional):
         return f"<if {node.part.condition}>"

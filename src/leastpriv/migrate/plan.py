@@ -303,7 +303,8 @@ def _unplannable(call: FoundCall) -> str:
     if site.command is None:
         return "the command is not a literal: find what it runs and plan that"
     if any(source == "*" for source in call.sources):
-        return "part of the argv is built at run time: list its operands and type them"
+        what = f" ({call.unknown})" if call.unknown else ""
+        return f"part of the argv is built at run time{what}: list its operands and type them"
     return ""
 
 
