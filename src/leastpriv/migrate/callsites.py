@@ -234,6 +234,7 @@ class _Scope:
     def __init__(self) -> None:
         self.lists: dict[str, ast.expr] = {}
         self.values: dict[str, ast.expr] = {}  # other names bound in the function
+        self.params: set[str] = set()  # the function's parameters
         self.root_kwargs: set[str] = set()
         self.list_blocks: dict[str, int] = {}  # the block (statement list) each list was bound in
         # The names conditions of `OptionalArgs` test -> the items they stand for.
@@ -276,6 +277,10 @@ class _Visitor(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.names.append(node.name)
         self.scopes.append(_Scope())
+        arguments = node.args
+        self.scopes[-1].params = {arg.arg for arg in (
+            *arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+            *filter(None, (arguments.vararg, arguments.kwarg)))}
         self.generic_visit(node)
         self.scopes.pop()
         self.names.pop()
@@ -379,9 +384,14 @@ class _Visitor(ast.NodeVisitor):
             scope.lists[name] = ast.BinOp(left=scope.lists[name], op=ast.Add(), right=known)
             return
         branch = self.lone_if.get(id(statement)) if statement is not None else None
-        part = _optional_args(branch.test, added) if branch is not None and \
-            added is not None else None
-        if part is not None and self.block_of.get(id(branch), -2) == scope.list_blocks.get(name):
+        part: OptionalArgs | None = _optional_args(branch.test, added) if branch is not None \
+            and added is not None else None
+        # The name tested is the function's own (a parameter or a local): a global could change
+        # between the test and the call without the function binding it.
+        local = part is not None and (part.condition in scope.params
+                                      or part.condition in scope.values)
+        if part is not None and local and \
+                self.block_of.get(id(branch), -2) == scope.list_blocks.get(name):
             item = _Optional(part)
             scope.conditions[part.condition].append(item)
             optional = ast.List(elts=[item], ctx=ast.Load())
@@ -392,9 +402,10 @@ class _Visitor(ast.NodeVisitor):
             reason = f"{what or 'a list'} adds items of unknown number"
         elif isinstance(owner, (ast.For, ast.AsyncFor, ast.While)):
             reason = f"items appended to {name} in a loop"
-        elif branch is not None and part is None:
+        elif branch is not None and not local:
             reason = (f"items appended to {name} under a condition no parameter can take "
-                      "over: its test, or an item not a literal nor the name tested")
+                      "over: its test, a name not the function's own, or an item not a literal "
+                      "nor the name tested")
         else:
             reason = f"items appended to {name} in a nested or else branch"
         unknown = _Unknown(reason)
