@@ -18,9 +18,11 @@ import functools
 import importlib
 import logging
 import multiprocessing
+import os
 import shlex
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -106,6 +108,23 @@ def under_prefix(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
+# Every compat context of this process, and the channels a child of fork set aside: its parent's,
+# never used nor closed by the child (two processes reading one socket take each other's replies,
+# and closing shuts it down for the parent), which starts a daemon of its own at its first call.
+_contexts: weakref.WeakSet[PrivContext] = weakref.WeakSet()
+_parents_channels: list[object] = []
+
+
+def _after_fork_in_child() -> None:
+    for context in list(_contexts):
+        _parents_channels.append(context.channel)
+        context.channel = None
+        context.start_lock = threading.Lock()  # maybe held by a thread the fork left behind
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class PrivContext:
     """oslo.privsep's PrivContext, served by a leastpriv daemon."""
 
@@ -125,6 +144,7 @@ class PrivContext:
         self.start_lock = threading.Lock()
         self._method: Method | None = None  # a restart after death uses the same method
         self._relaxed_logged = False
+        _contexts.add(self)
         # Holds the registry and the configuration; its name is the name the daemon serves.
         self._native = native.PrivContext(pypath or prefix, capabilities=declared,
                                           cfg_section=cfg_section, logger_name=logger_name,

@@ -4,6 +4,7 @@ and through the ``privsep-helper`` command line, with the daemon's sets read fro
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -218,3 +219,27 @@ def test_log_daemon_traceback_logs_the_daemon_side_traceback(
     tracebacks = [r for r in caplog.records if r.name == "oslo_privsep.daemon"
                   and "Traceback" in r.getMessage()]
     assert len(tracebacks) == 1
+
+
+def test_a_child_of_the_caller_never_uses_its_parents_daemon(
+        started: priv_context.PrivContext) -> None:
+    # Two processes reading one socket take each other's replies; the child's stop() would shut
+    # the parent's channel down. The child starts a daemon of its own.
+    parents = netops.getpid()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            answers: list[object] = [netops.getpid(), netops.getpid()]
+            started.stop()
+        except BaseException as exc:  # reported to the parent, whatever it was
+            answers = [type(exc).__name__]
+        os.write(write_end, json.dumps(answers).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answers = json.loads(pipe.read())
+    os.waitpid(child, 0)
+    assert len(answers) == 2 and answers[0] == answers[1]
+    assert answers[0] not in (parents, child)
+    assert netops.getpid() == parents
