@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from tests.conftest import requires_root
 
+from leastpriv.errors import PolicyError, RemoteError
+from leastpriv.unprivileged.client import Channel
+
 pytestmark = [requires_root, pytest.mark.functional]
 SRC = Path(__file__).parents[2] / "src"
 
@@ -77,9 +80,6 @@ def lazy_tree(tree: Path) -> Path:
 
 def test_a_module_an_entrypoint_imports_when_called_is_checked_in_the_serving_daemon(
         lazy_tree: Path, tmp_path: Path) -> None:
-    from leastpriv.errors import PolicyError, RemoteError
-    from leastpriv.unprivileged.client import Channel
-
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         listener.bind(str(tmp_path / "channel"))
         listener.listen(1)
