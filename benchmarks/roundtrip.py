@@ -53,7 +53,7 @@ WARMUP_CALLS = 200
 THREAD_SECONDS = 1.5
 THREAD_COUNTS = (8, 64)
 FORK_STARTS = 7
-EXEC_STARTS = 7  # a start is noisy (a fresh interpreter): the median of three moved by 30% between runs
+EXEC_STARTS = 7  # a start is noisy: the median of three moved by 30% between two runs
 
 SYSTEMS = ("floor", "leastpriv", "oslo.privsep")
 
