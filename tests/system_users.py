@@ -10,6 +10,7 @@ the test.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -51,3 +52,11 @@ def _run_while_locked(command: list[str], *, done: set[int]) -> None:
             raise RuntimeError(f"{' '.join(command)}: exit {result.returncode}: "
                                f"{result.stderr.strip()}")
         time.sleep(0.1)
+
+
+def readable_by_everyone(top: Path) -> None:
+    """Make a tree copied for a test's user readable (and its directories searchable) by it."""
+    for directory, _, files in os.walk(top):
+        os.chmod(directory, 0o755)
+        for name in files:
+            os.chmod(os.path.join(directory, name), 0o644)

@@ -24,6 +24,7 @@ import pytest
 
 import leastpriv
 from conftest import requires_root
+from system_users import readable_by_everyone
 
 # What each example context declares (issue 2, item 6), written out here rather than imported from
 # the example, so that a context that silently widened would fail this test.
@@ -125,10 +126,7 @@ def world_readable_package() -> Iterator[Path]:
             source = Path(module.__file__ or "").parent
             shutil.copytree(source, top / source.name,
                             ignore=shutil.ignore_patterns("__pycache__"))
-        for directory, _, files in os.walk(top):
-            os.chmod(directory, 0o755)
-            for name in files:
-                os.chmod(os.path.join(directory, name), 0o644)
+        readable_by_everyone(top)
         yield top
     finally:
         shutil.rmtree(top)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from system_users import made_user
+from system_users import made_user, readable_by_everyone
 
 pytest.importorskip("oslo_config.cfg", reason="leastpriv.compat needs oslo.config")
 pytest.importorskip("fixtures", reason="UnprivilegedPrivsepFixture needs fixtures")
@@ -93,10 +93,7 @@ def user_tree() -> Iterator[Path]:
             _copy_top_level(name, site)
         shutil.copytree(HERE / "unprivpkg", site / "unprivpkg",
                         ignore=shutil.ignore_patterns("__pycache__"))
-        for directory, _, files in os.walk(top):
-            os.chmod(directory, 0o755)
-            for name in files:
-                os.chmod(os.path.join(directory, name), 0o644)
+        readable_by_everyone(top)
         yield top
     finally:
         shutil.rmtree(top)

@@ -4,7 +4,6 @@ and through the ``privsep-helper`` command line, with the daemon's sets read fro
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from forking import in_forked_child
 from system_users import made_user
 
 cfg = pytest.importorskip("oslo_config.cfg", reason="leastpriv.compat needs oslo.config")
@@ -226,20 +226,7 @@ def test_a_child_of_the_caller_never_uses_its_parents_daemon(
     # Two processes reading one socket take each other's replies; the child's stop() would shut
     # the parent's channel down. The child starts a daemon of its own.
     parents = netops.getpid()
-    read_end, write_end = os.pipe()
-    child = os.fork()
-    if child == 0:
-        try:
-            answers: list[object] = [netops.getpid(), netops.getpid()]
-            started.stop()
-        except BaseException as exc:  # reported to the parent, whatever it was
-            answers = [type(exc).__name__]
-        os.write(write_end, json.dumps(answers).encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        answers = json.loads(pipe.read())
-    os.waitpid(child, 0)
-    assert len(answers) == 2 and answers[0] == answers[1]
-    assert answers[0] not in (parents, child)
+    answers = in_forked_child([netops.getpid, netops.getpid, os.getpid, started.stop])
+    assert len(answers) == 4 and answers[0] == answers[1]
+    assert answers[0] not in (parents, answers[2])
     assert netops.getpid() == parents
