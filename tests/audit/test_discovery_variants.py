@@ -114,8 +114,6 @@ _NOT_YET: set[str] = {
     "netagent.agent.relative.set_mtu",
     "netagent.common.utils.read_pid",
     "netagent.common.utils.run_ip",
-    "netagent.enc.bom.remove_file",
-    "netagent.enc.latin1.append_line",
     "netagent.privileged.admin",
     "netagent.privileged.chown",
     "netagent.privileged.default",
@@ -174,7 +172,6 @@ def test_nothing_else_is_taken_for_a_context_or_an_entrypoint() -> None:
     assert lps207 - NOT_MODULE_LEVEL == set()
 
 
-@pytest.mark.xfail(strict=True, reason="not found yet")
 def test_only_newer_syntax_than_the_interpreter_reads_is_skipped() -> None:
     expected = {_PEP695} if sys.version_info < (3, 12) else set()
     assert {s.path for s in _result().skipped} == expected

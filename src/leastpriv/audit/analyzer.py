@@ -16,7 +16,9 @@ after the per-file work, in this process.
 from __future__ import annotations
 
 import functools
+import io
 import re
+import tokenize
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -144,8 +146,8 @@ def _scan_python(
     module = sourcetree.module_name(root, path)
     is_package = path.name == "__init__.py"
     try:
-        source = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        source = _decode(path.read_bytes())
+    except (OSError, SyntaxError, UnicodeDecodeError) as exc:
         return ModuleFacts(relative, module, error=(1, f"cannot read: {exc}"))
     if force or may_matter(source):
         return scan_module(
@@ -159,6 +161,14 @@ def _scan_python(
     return ModuleFacts(
         relative, module, imported=imported_modules(source, module=module, is_package=is_package)
     )
+
+
+def _decode(data: bytes) -> str:
+    """The text of a Python file as the interpreter reads it: a byte-order mark or an encoding
+    cookie (``# -*- coding: latin-1 -*-``) chooses the codec, UTF-8 otherwise. A bad cookie is a
+    SyntaxError, as for the interpreter."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding)  # "utf-8-sig" drops the mark, which ast.parse refuses
 
 
 def _scan_filters(root: Path, path: Path) -> ModuleFacts:
