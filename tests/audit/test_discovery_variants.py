@@ -101,7 +101,6 @@ _NOT_YET: set[str] = {
     "netagent.agent.call_form.chown_file",
     "netagent.agent.call_form.set_perms",
     "netagent.agent.call_form.unlink",
-    "netagent.agent.conditional.add_rule",
     "netagent.agent.conditional.make_node",
     "netagent.agent.conditional.set_hostname",
     "netagent.agent.linux.tc.del_qdisc",
@@ -114,20 +113,13 @@ _NOT_YET: set[str] = {
     "netagent.agent.relative.set_mtu",
     "netagent.common.utils.read_pid",
     "netagent.common.utils.run_ip",
-    "netagent.privileged.admin",
-    "netagent.privileged.chown",
     "netagent.privileged.default",
     "netagent.privileged.factory.CONTEXTS['sysctl']",
     "netagent.privileged.factory.Contexts.trace",
-    "netagent.privileged.factory.bind_mount",
-    "netagent.privileged.factory.firewall",
-    "netagent.privileged.factory.mount",
     "netagent.privileged.factory.read_environ",
     "netagent.privileged.factory.set_sysctl",
     "netagent.privileged.kill",
-    "netagent.privileged.net",
     "netagent.privileged.raw",
-    "netagent.privileged.storage",
 }
 
 

@@ -23,6 +23,9 @@ class ContextFact:
     # The identity it declares, as written (``user="root"``, ``user=0``); None when it declares
     # none, which for a leastpriv daemon means it never runs as uid 0.
     user: str | None = None
+    # Capability lists named from other modules (``capabilities=capsets.NET``), dotted through
+    # the imports; the tree index adds what they hold to `capabilities`.
+    capability_refs: tuple[str, ...] = ()
 
 
 # The kinds of flow in which the caller runs anything it likes; a flow of one of them subsumes a
@@ -152,6 +155,8 @@ class ModuleFacts:
     calls: list[CallFact] = field(default_factory=list)
     rootwrap: list[RootwrapFact] = field(default_factory=list)
     summaries: dict[str, FunctionSummary] = field(default_factory=dict)  # non-empty ones only
+    # Module-level names bound to a list of capabilities only, for contexts of other modules.
+    capability_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     identities: list[IdentityFact] = field(default_factory=list)  # config files: ``user =``
     suppressions: dict[int, Suppression] = field(default_factory=dict)
     error: tuple[int, str] | None = None  # (line, message) when the file could not be read

@@ -7,9 +7,11 @@ os_brick import privileged`` → ``os_brick.privileged.default``), including re-
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 
+from leastpriv import caps
 from leastpriv.audit.facts import CallFact, ContextFact, EntrypointFact, ModuleFacts
 
 _MAX_HOPS = 8  # re-export chains longer than this are cycles or mistakes
@@ -41,6 +43,11 @@ class TreeIndex:
             for m in self.modules.values()
             for e in m.entrypoints
         }
+        for context_id, located in self.contexts.items():
+            if located.context is not None and located.context.capability_refs:
+                self.contexts[context_id] = Located(
+                    located.module, context=self._with_lists(located.context)
+                )
         self.callers: dict[str, list[Located]] = defaultdict(list)
         for module in self.modules.values():
             for call in module.calls:
@@ -67,6 +74,26 @@ class TreeIndex:
                 target = module.imports.get(parts[cut])
                 return None if target is None else ".".join([target, *parts[cut + 1 :]])
         return None
+
+    def _with_lists(self, context: ContextFact) -> ContextFact:
+        """`context` with the capabilities of the lists it names from other modules added;
+        a list not found in the tree stays among the unresolved."""
+        held = list(context.capabilities)
+        unresolved = list(context.unresolved)
+        for ref in context.capability_refs:
+            module, _, name = self.resolve(ref).rpartition(".")
+            facts = self.modules.get(module)
+            found = facts.capability_lists.get(name) if facts is not None else None
+            if found is None:
+                unresolved.append(ref)
+            else:
+                held += found
+        return dataclasses.replace(
+            context,
+            capabilities=tuple(caps.names(held)),
+            unresolved=tuple(unresolved),
+            capability_refs=(),
+        )
 
     def context_of(self, entrypoint: EntrypointFact) -> str | None:
         """The id of the context `entrypoint` is decorated with, when it is in the tree."""

@@ -94,7 +94,7 @@ class _ModuleVisitor(ast.NodeVisitor):
         self._package = module if is_package else module.rpartition(".")[0]
         self._scope: list[str] = []
         self._module_names: set[str] = set()
-        self._lists: dict[str, ast.expr] = {}  # module-level NAME = [...] (capability lists)
+        self.lists: dict[str, ast.expr] = {}  # module-level NAME = [...] (capability lists)
         # Module-level NAME = X[...]: type aliases such as ``Path = Annotated[str, PathUnder(…)]``,
         # whose markers narrow every parameter annotated with the alias.
         self._aliases: dict[str, ast.expr] = {}
@@ -155,8 +155,8 @@ class _ModuleVisitor(ast.NodeVisitor):
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     self._module_names.add(target.id)
-                    if isinstance(node.value, ast.List | ast.Tuple):
-                        self._lists[target.id] = node.value
+                    if isinstance(node.value, ast.List | ast.Tuple | ast.Set | ast.BinOp):
+                        self.lists[target.id] = node.value
                     elif isinstance(node.value, ast.Subscript):
                         self._aliases[target.id] = node.value
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and not self._scope:
@@ -248,6 +248,7 @@ class _ModuleVisitor(ast.NodeVisitor):
             context = self._context(name, call)
             if context is not None:
                 self.facts.contexts.append(context)
+        self._capability_lists()
         for node, text, caller in self._raw_calls:
             target = self.resolve_text(text)
             if target is not None and "." in target:
@@ -266,54 +267,66 @@ class _ModuleVisitor(ast.NodeVisitor):
             if summary is not None:
                 self.facts.summaries[name] = summary
 
+    def _capability_lists(self) -> None:
+        for name, value in self.lists.items():
+            held = _Capabilities()
+            held.read(value, self)
+            if held.found and not (held.unresolved or held.refs):
+                self.facts.capability_lists[name] = tuple(caps.names(held.found))
+
     def _is_sphinx_conf(self) -> bool:
         names = self._module_names & _SPHINX_SETTINGS
         return self.facts.path.rsplit("/", 1)[-1] == "conf.py" and len(names) >= 2
 
     def _context(self, name: str, call: ast.Call) -> ContextFact | None:
-        framework = CONTEXT_CLASSES.get(self.resolve(call.func) or "")
-        if framework is None:
+        made = self._constructor(call)
+        if made is None:
             return None
-        keywords = {k.arg: k.value for k in call.keywords if k.arg}
-        capabilities, unresolved = self._capabilities(keywords.get("capabilities"))
+        framework, arguments = made
+        capabilities = _Capabilities()
+        capabilities.read(arguments.get("capabilities"), self)
         return ContextFact(
             name,
             call.lineno,
             call.col_offset,
-            self._cfg_section(call, keywords, framework),
-            tuple(caps.names(capabilities)),
-            tuple(unresolved),
+            _cfg_section(arguments, framework),
+            tuple(caps.names(capabilities.found)),
+            tuple(capabilities.unresolved),
             framework,
-            _declared_user(keywords.get("user")),
+            _declared_user(arguments.get("user")),
+            tuple(capabilities.refs),
         )
 
-    def _capabilities(self, node: ast.expr | None) -> tuple[list[caps.Capability], list[str]]:
-        if isinstance(node, ast.Name) and node.id in self._lists:
-            node = self._lists[node.id]
-        if not isinstance(node, ast.List | ast.Tuple | ast.Set):
-            return [], [] if node is None else [ast.unparse(node)]
-        found: list[caps.Capability] = []
-        unresolved: list[str] = []
-        for element in node.elts:
-            try:
-                found.append(caps.parse(_capability_token(element)))
-            except ValueError:
-                unresolved.append(ast.unparse(element))
-        return found, unresolved
+    def _constructor(self, call: ast.Call) -> tuple[str, dict[str, ast.expr]] | None:
+        """The framework and the arguments by parameter name of the context `call` makes:
+        directly, or through a module-level factory function that returns one
+        (``def _context(section, caps): return PrivContext(..., capabilities=caps)``), its
+        parameters replaced by the factory call's arguments."""
+        framework = CONTEXT_CLASSES.get(self.resolve(call.func) or "")
+        if framework is not None:
+            return framework, _arguments(call, _SIGNATURES[framework])
+        factory = self._functions.get(call.func.id) if isinstance(call.func, ast.Name) else None
+        made = self._returned_context(factory) if factory is not None else None
+        if factory is None or made is None:
+            return None
+        framework, inner = made
+        params = [a.arg for a in (*factory.args.posonlyargs, *factory.args.args)]
+        params += [a.arg for a in factory.args.kwonlyargs]
+        given = _arguments(call, tuple(params))
+        arguments = {
+            key: given.get(value.id, value) if isinstance(value, ast.Name) else value
+            for key, value in _arguments(inner, _SIGNATURES[framework]).items()
+        }
+        return framework, arguments
 
-    def _cfg_section(
-        self, call: ast.Call, keywords: dict[str, ast.expr], framework: str
-    ) -> str | None:
-        section = keywords.get("cfg_section")
-        if isinstance(section, ast.Constant) and isinstance(section.value, str):
-            return section.value
-        if section is not None:
-            return None  # computed: unknown statically
-        if framework == "oslo.privsep":
-            return "privsep"  # oslo.privsep's default
-        first = call.args[0] if call.args else None
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            return first.value.replace(".", "_")
+    def _returned_context(
+        self, func: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> tuple[str, ast.Call] | None:
+        for stmt in func.body:
+            if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Call):
+                framework = CONTEXT_CLASSES.get(self.resolve(stmt.value.func) or "")
+                if framework is not None:
+                    return framework, stmt.value
         return None
 
     def _entrypoint(
@@ -383,6 +396,87 @@ def _declared_user(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Constant):
         return str(node.value)
     return ast.unparse(node)
+
+
+# The parameters of each framework's context constructor that may be given by position.
+_SIGNATURES = {
+    "oslo.privsep": ("prefix", "cfg_section", "pypath", "capabilities", "logger_name", "timeout"),
+    "leastpriv": ("name",),
+}
+_COLLECTIONS = frozenset({"list", "tuple", "set", "frozenset"})
+_MAX_NESTING = 8  # lists built from lists: deeper is a cycle or a mistake
+
+
+def _arguments(call: ast.Call, positional: tuple[str, ...]) -> dict[str, ast.expr]:
+    """The call's arguments by parameter name (`positional` names the positional ones)."""
+    found = {
+        name: arg
+        for name, arg in zip(positional, call.args, strict=False)
+        if not isinstance(arg, ast.Starred)
+    }
+    found.update((k.arg, k.value) for k in call.keywords if k.arg)
+    return found
+
+
+def _cfg_section(arguments: dict[str, ast.expr], framework: str) -> str | None:
+    section = arguments.get("cfg_section")
+    if isinstance(section, ast.Constant) and isinstance(section.value, str):
+        return section.value
+    if section is not None:
+        return None  # computed: unknown statically
+    if framework == "oslo.privsep":
+        return "privsep"  # oslo.privsep's default
+    first = arguments.get("name")
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value.replace(".", "_")
+    return None
+
+
+class _Capabilities:
+    """The capabilities an expression holds: ``[c.CAP_X, 12]``, a module-level list or tuple
+    by name, ``A + [c.CAP_Y]``, ``[*A, c.CAP_Y]``, ``list(A)``. A list named from another module
+    is kept in `refs` (dotted) for the tree index to read; what no rule reads, in `unresolved`."""
+
+    def __init__(self) -> None:
+        self.found: list[caps.Capability] = []
+        self.unresolved: list[str] = []
+        self.refs: list[str] = []
+
+    def read(self, node: ast.expr | None, visitor: _ModuleVisitor, depth: int = 0) -> None:
+        if node is None:
+            return
+        if depth > _MAX_NESTING:
+            self.unresolved.append(ast.unparse(node))
+        elif isinstance(node, ast.Name) and node.id in visitor.lists:
+            self.read(visitor.lists[node.id], visitor, depth + 1)
+        elif isinstance(node, ast.List | ast.Tuple | ast.Set):
+            for element in node.elts:
+                if isinstance(element, ast.Starred):
+                    self.read(element.value, visitor, depth + 1)
+                else:
+                    self._element(element)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.BitOr):
+            self.read(node.left, visitor, depth + 1)
+            self.read(node.right, visitor, depth + 1)
+        elif (
+            isinstance(node, ast.Call)
+            and dotted_name(node.func) in _COLLECTIONS
+            and len(node.args) == 1
+            and not node.keywords
+        ):
+            self.read(node.args[0], visitor, depth + 1)
+        else:
+            target = visitor.resolve(node)
+            if target is not None and "." in target:
+                self.refs.append(target)
+            else:
+                self.unresolved.append(ast.unparse(node))
+
+    def _element(self, element: ast.expr) -> None:
+        try:
+            self.found.append(caps.parse(_capability_token(element)))
+        except ValueError:
+            self.unresolved.append(ast.unparse(element))
 
 
 def _entrypoint_context(decorator: ast.expr) -> ast.expr | None:
