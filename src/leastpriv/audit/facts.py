@@ -149,6 +149,8 @@ class ModuleFacts:
     kind: str = "python"  # "python" | "filters" | "config"
     parsed: bool = False  # False: the cheap pre-check found nothing worth a parse
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
+    # Module-level names assigned another name (``NET = privileged.net``): local -> dotted target.
+    assigned: dict[str, str] = field(default_factory=dict)
     imported: tuple[str, ...] = ()  # dotted modules named by imports (for files not parsed)
     contexts: list[ContextFact] = field(default_factory=list)
     entrypoints: list[EntrypointFact] = field(default_factory=list)

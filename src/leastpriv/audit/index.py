@@ -71,7 +71,8 @@ class TreeIndex:
         for cut in range(len(parts) - 1, 0, -1):
             module = self.modules.get(".".join(parts[:cut]))
             if module is not None:
-                target = module.imports.get(parts[cut])
+                name = parts[cut]
+                target = module.imports.get(name) or module.assigned.get(name)
                 return None if target is None else ".".join([target, *parts[cut + 1 :]])
         return None
 

@@ -104,6 +104,7 @@ class _ModuleVisitor(ast.NodeVisitor):
         self._classes: list[bool] = []  # per scope: is it a class body
         self._raw_calls: list[tuple[ast.Call, str, str]] = []  # (node, dotted text, caller)
         self._contexts: list[tuple[str, ast.Call]] = []
+        self._names: dict[str, ast.expr] = {}  # module-level NAME = other.name
 
     # ---- names -----------------------------------------------------------------------------
     def resolve(self, node: ast.expr) -> str | None:
@@ -153,25 +154,60 @@ class _ModuleVisitor(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         if not self._scope:
             for target in node.targets:
+                self._module_names.update(_bound_names(target))
                 if isinstance(target, ast.Name):
-                    self._module_names.add(target.id)
                     if isinstance(node.value, ast.List | ast.Tuple | ast.Set | ast.BinOp):
                         self.lists[target.id] = node.value
                     elif isinstance(node.value, ast.Subscript):
                         self._aliases[target.id] = node.value
-        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and not self._scope:
-            self._maybe_context(node.targets[0].id, node.value)
+            self._bind(node.targets, node.value)
+        elif len(self._scope) == 1 and self._classes[-1] and isinstance(node.value, ast.Call):
+            # A context as an attribute of a module-level class: ``Contexts.net``.
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self._contexts.append((f"{self._scope[0]}.{target.id}", node.value))
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if not self._scope and isinstance(node.target, ast.Name) and node.value is not None:
             self._module_names.add(node.target.id)
-            self._maybe_context(node.target.id, node.value)
+            self._bind([node.target], node.value)
         self.generic_visit(node)
 
-    def _maybe_context(self, name: str, value: ast.expr) -> None:
+    def _bind(self, targets: list[ast.expr], value: ast.expr) -> None:
+        """What module-level names are bound to, for contexts and names of contexts:
+        ``a = b = X`` (b names what a names), ``a, b = X, Y``, ``a: T = X``."""
+        first: str | None = None
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if first is None:
+                    first = target.id
+                    self._bind_name(first, value)
+                else:
+                    self._names[target.id] = ast.Name(first)
+            elif (
+                isinstance(target, ast.Tuple | ast.List)
+                and isinstance(value, ast.Tuple | ast.List)
+                and len(target.elts) == len(value.elts)
+            ):
+                for element, item in zip(target.elts, value.elts, strict=True):
+                    if isinstance(element, ast.Name):
+                        self._bind_name(element.id, item)
+
+    def _bind_name(self, name: str, value: ast.expr) -> None:
         if isinstance(value, ast.Call):
             self._contexts.append((name, value))
+        elif isinstance(value, ast.Dict):
+            # Contexts held in a dict by constant keys: ``CONTEXTS['net']``.
+            for key, item in zip(value.keys, value.values, strict=True):
+                if (
+                    isinstance(key, ast.Constant)
+                    and isinstance(key.value, str)
+                    and isinstance(item, ast.Call)
+                ):
+                    self._contexts.append((f"{name}[{key.value!r}]", item))
+        elif isinstance(value, ast.Name | ast.Attribute):
+            self._names[name] = value  # ``NET = privileged.net``: another name for a context
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         if not self._scope:
@@ -249,6 +285,10 @@ class _ModuleVisitor(ast.NodeVisitor):
             if context is not None:
                 self.facts.contexts.append(context)
         self._capability_lists()
+        for name, value in self._names.items():
+            target = self.resolve(value)
+            if target is not None and "." in target:
+                self.facts.assigned[name] = target
         for node, text, caller in self._raw_calls:
             target = self.resolve_text(text)
             if target is not None and "." in target:
@@ -405,6 +445,17 @@ _SIGNATURES = {
 }
 _COLLECTIONS = frozenset({"list", "tuple", "set", "frozenset"})
 _MAX_NESTING = 8  # lists built from lists: deeper is a cycle or a mistake
+
+
+def _bound_names(target: ast.expr) -> Iterable[str]:
+    """The names an assignment target binds: ``a``, and ``a``, ``b`` of ``a, (b, c.d)``."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, ast.Tuple | ast.List):
+        for element in target.elts:
+            yield from _bound_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _bound_names(target.value)
 
 
 def _arguments(call: ast.Call, positional: tuple[str, ...]) -> dict[str, ast.expr]:
