@@ -98,16 +98,10 @@ if sys.version_info < (3, 12):
 
 # Found wrong at the commit that added this test; each fix removes what it fixes.
 _NOT_YET: set[str] = {
-    "netagent.agent.call_form.chown_file",
-    "netagent.agent.call_form.set_perms",
-    "netagent.agent.call_form.unlink",
     "netagent.agent.methods.Bridge.add_port",
     "netagent.agent.methods.Bridge.create",
     "netagent.agent.methods.Bridge.delete",
     "netagent.agent.methods.make_flusher.flush",
-    "netagent.agent.relative.set_address",
-    "netagent.agent.relative.set_mtu",
-    "netagent.privileged.factory.set_sysctl",
 }
 
 

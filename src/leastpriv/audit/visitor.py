@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from leastpriv import caps
 from leastpriv.audit import dataflow
@@ -99,7 +100,10 @@ class _ModuleVisitor(ast.NodeVisitor):
         # whose markers narrow every parameter annotated with the alias.
         self._aliases: dict[str, ast.expr] = {}
         self._functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-        self._entrypoints: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.expr]] = []
+        self._entrypoints: list[_Made] = []
+        # Module-level names bound to a context's decorator (``entrypoint = ctx.entrypoint``,
+        # ``timed = ctx.entrypoint_with_timeout(10)``): the context expression.
+        self._decorators: dict[str, ast.expr] = {}
         self._methods: set[ast.FunctionDef | ast.AsyncFunctionDef] = set()  # defined in a class
         self._classes: list[bool] = []  # per scope: is it a class body
         self._raw_calls: list[tuple[ast.Call, str, str]] = []  # (node, dotted text, caller)
@@ -195,7 +199,14 @@ class _ModuleVisitor(ast.NodeVisitor):
                         self._bind_name(element.id, item)
 
     def _bind_name(self, name: str, value: ast.expr) -> None:
-        if isinstance(value, ast.Call):
+        wrapped = self._call_form(value)
+        if wrapped is not None:  # ``f = ctx.entrypoint(f)``
+            self._entrypoints.append(_Made(wrapped[0], wrapped[1], name, value))
+        elif _makes_decorator(value):
+            self._decorators[name] = value.value if isinstance(value, ast.Attribute) else value
+        elif isinstance(value, ast.Name) and value.id in self._decorators:
+            self._decorators[name] = self._decorators[value.id]
+        elif isinstance(value, ast.Call):
             self._contexts.append((name, value))
         elif isinstance(value, ast.Dict):
             # Contexts held in a dict by constant keys: ``CONTEXTS['net']``.
@@ -208,6 +219,31 @@ class _ModuleVisitor(ast.NodeVisitor):
                     self._contexts.append((f"{name}[{key.value!r}]", item))
         elif isinstance(value, ast.Name | ast.Attribute):
             self._names[name] = value  # ``NET = privileged.net``: another name for a context
+
+    def _decorator_context(self, node: ast.expr) -> ast.expr | None:
+        """The context of a decorator that makes an entrypoint: ``@ctx.entrypoint``,
+        ``@ctx.entrypoint_with_timeout(…)``, or a module-level name bound to either."""
+        context = _entrypoint_context(node)
+        if context is not None:
+            return context
+        name = node.func if isinstance(node, ast.Call) else node
+        if isinstance(name, ast.Name) and name.id in self._decorators:
+            found = self._decorators[name.id]
+            return _entrypoint_context(found) or found
+        return None
+
+    def _call_form(
+        self, value: ast.expr
+    ) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.expr] | None:
+        """``ctx.entrypoint(func)`` (or through a decorator's name) of a module-level function
+        defined above: the function and the context."""
+        if not (isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords):
+            return None
+        func = value.args[0]
+        if not (isinstance(func, ast.Name) and func.id in self._functions):
+            return None
+        context = self._decorator_context(value.func)
+        return None if context is None else (self._functions[func.id], context)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         if not self._scope:
@@ -228,9 +264,9 @@ class _ModuleVisitor(ast.NodeVisitor):
             self._module_names.add(node.name)
             self._functions[node.name] = node
         for decorator in node.decorator_list:
-            context = _entrypoint_context(decorator)
+            context = self._decorator_context(decorator)
             if context is not None:
-                self._entrypoints.append((node, context))
+                self._entrypoints.append(_Made(node, context, node.name))
                 if self._classes and self._classes[-1] and not _is_static(node):
                     self._methods.add(node)
                 break
@@ -298,8 +334,8 @@ class _ModuleVisitor(ast.NodeVisitor):
         flows = dataflow.FlowAnalysis(
             self._functions, self.facts.module, self.resolve, sinks, aliases=self._aliases
         )
-        for func, decorated_by in self._entrypoints:
-            self.facts.entrypoints.append(self._entrypoint(func, decorated_by, flows))
+        for made in self._entrypoints:
+            self.facts.entrypoints.append(self._entrypoint(made, flows))
         if not (summarise or self._entrypoints or self.facts.contexts):
             return
         for name, func in self._functions.items():
@@ -369,23 +405,23 @@ class _ModuleVisitor(ast.NodeVisitor):
                     return framework, stmt.value
         return None
 
-    def _entrypoint(
-        self,
-        func: ast.FunctionDef | ast.AsyncFunctionDef,
-        context: ast.expr,
-        flows: dataflow.FlowAnalysis,
-    ) -> EntrypointFact:
+    def _entrypoint(self, made: _Made, flows: dataflow.FlowAnalysis) -> EntrypointFact:
+        func = made.func
         args = func.args
         every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
         every += [a for a in (args.vararg, args.kwarg) if a is not None]
         every = [a for a in every if a.arg not in ("self", "cls")]
-        context_ref = self.resolve(context)
+        context_ref = self._context_ref(made.context)
         found, calls_out = flows.run(func)
-        first_line = min([func.lineno, *(d.lineno for d in func.decorator_list)])
+        if made.call is None:
+            line, col = func.lineno, func.col_offset
+            first_line = min([func.lineno, *(d.lineno for d in func.decorator_list)])
+        else:  # the call form: where the entrypoint is made
+            line, col, first_line = made.call.lineno, made.call.col_offset, made.call.lineno
         return EntrypointFact(
-            name=func.name,
-            line=func.lineno,
-            col=func.col_offset,
+            name=made.name,
+            line=line,
+            col=col,
             first_line=first_line,
             context_ref=context_ref,
             params=tuple(a.arg for a in every),
@@ -395,6 +431,15 @@ class _ModuleVisitor(ast.NodeVisitor):
             flows=found,
             calls_out=calls_out,
         )
+
+    def _context_ref(self, node: ast.expr) -> str | None:
+        """The dotted name of a context expression; ``CONTEXTS['net']`` for a constant key."""
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                base = self.resolve(node.value)
+                return None if base is None else f"{base}[{key.value!r}]"
+        return self.resolve(node)
 
     def _framework(self, context_ref: str | None) -> str:
         local = {c.name: c.framework for c in self.facts.contexts}
@@ -528,6 +573,27 @@ class _Capabilities:
             self.found.append(caps.parse(_capability_token(element)))
         except ValueError:
             self.unresolved.append(ast.unparse(element))
+
+
+class _Made(NamedTuple):
+    """An entrypoint the walk met: its function, the context expression, the name it is
+    called by, and the ``ctx.entrypoint(func)`` call that made it (None for a decorator)."""
+
+    func: ast.FunctionDef | ast.AsyncFunctionDef
+    context: ast.expr
+    name: str
+    call: ast.expr | None = None
+
+
+def _makes_decorator(value: ast.expr) -> bool:
+    """``ctx.entrypoint`` or ``ctx.entrypoint_with_timeout(…)``: a decorator that makes one."""
+    if isinstance(value, ast.Attribute):
+        return value.attr in _ENTRYPOINT_DECORATORS
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "entrypoint_with_timeout"
+    )
 
 
 def _entrypoint_context(decorator: ast.expr) -> ast.expr | None:
