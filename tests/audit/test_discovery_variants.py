@@ -96,48 +96,30 @@ NOT_MODULE_LEVEL = {
 if sys.version_info < (3, 12):
     del ENTRYPOINTS["netagent.enc.pep695.set_alias"]
 
-# Found wrong at the commit that added this test; each fix removes what it fixes.
-_NOT_YET: set[str] = {
-    "netagent.agent.methods.Bridge.add_port",
-    "netagent.agent.methods.Bridge.create",
-    "netagent.agent.methods.Bridge.delete",
-    "netagent.agent.methods.make_flusher.flush",
-}
-
-
-def _xfail_known(ids: list[str]) -> list[object]:
-    return [
-        pytest.param(i, marks=pytest.mark.xfail(strict=True, reason="not found yet"))
-        if i in _NOT_YET
-        else i
-        for i in ids
-    ]
-
 
 @cache
 def _result() -> AuditResult:
     return audit(TREE, AuditOptions(jobs=1))
 
 
-@pytest.mark.parametrize("context_id", _xfail_known(sorted(CONTEXTS)))
+@pytest.mark.parametrize("context_id", sorted(CONTEXTS))
 def test_context_is_found_with_its_capabilities(context_id: str) -> None:
     found = {c.id: c.capabilities for c in _result().contexts}
     assert tuple(sorted(found.get(context_id, ("<not found>",)))) == CONTEXTS[context_id]
 
 
-@pytest.mark.parametrize("entrypoint_id", _xfail_known(sorted(ENTRYPOINTS)))
+@pytest.mark.parametrize("entrypoint_id", sorted(ENTRYPOINTS))
 def test_entrypoint_is_found_with_its_context(entrypoint_id: str) -> None:
     found = {e.id: e.context for e in _result().entrypoints}
     assert entrypoint_id in found
     assert found[entrypoint_id] == ENTRYPOINTS[entrypoint_id]
 
 
-@pytest.mark.parametrize("entrypoint_id", _xfail_known(sorted(NOT_MODULE_LEVEL)))
+@pytest.mark.parametrize("entrypoint_id", sorted(NOT_MODULE_LEVEL))
 def test_entrypoint_outside_module_level_is_reported(entrypoint_id: str) -> None:
     assert entrypoint_id in {f.symbol for f in _result().findings if f.rule == "LPS207"}
 
 
-@pytest.mark.xfail(strict=True, reason="not found yet")
 def test_nothing_else_is_taken_for_a_context_or_an_entrypoint() -> None:
     result = _result()
     assert {c.id for c in result.contexts} - set(CONTEXTS) == set()

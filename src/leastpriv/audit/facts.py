@@ -88,15 +88,15 @@ class FunctionSummary:
 class EntrypointFact:
     """A function decorated with ``<context>.entrypoint`` or ``entrypoint_with_timeout(...)``."""
 
-    name: str
-    line: int  # the ``def`` line
+    name: str  # "flush"; "Connector.flush" in a class; "f" for ``f = ctx.entrypoint(g)``
+    line: int  # the ``def`` line (the call's for the call form)
     col: int
     first_line: int  # the first decorator line; suppressions there apply too
     context_ref: str | None  # dotted name of the context as written, resolved through imports
     params: tuple[str, ...]
     unannotated: tuple[str, ...]
     framework: str  # "oslo.privsep" | "leastpriv"
-    method: bool = False  # defined in a class body (an instance or class method)
+    method: bool = False  # defined in a class or a function body, not at module level
     flows: tuple[FlowFact, ...] = ()
     calls_out: tuple[OutCall, ...] = ()
 

@@ -702,14 +702,15 @@ def _shows_privilege(name_used: str) -> bool:
 @_rule("LPS207", "method-entrypoint", Severity.MEDIUM)
 def method_entrypoint(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
     """## What it does
-    Checks for entrypoints defined in a class body: instance methods and class methods
-    decorated with `<context>.entrypoint`.
+    Checks for entrypoints defined in a class body (instance, class and static methods) or in
+    a function body, decorated with `<context>.entrypoint`.
 
     ## Why is this bad?
-    oslo.privsep cannot call them remotely. It sends the function's dotted name
-    (`module.Class.method`) and the arguments, `self` among them: the instance cannot be
-    serialised, and the daemon's import of `module.Class` as a module fails, so the call breaks
-    as soon as a daemon is started — or, where the code only ever runs in client mode off, the
+    oslo.privsep cannot call them remotely. It sends `module.name` (the function's
+    `__module__` and `__name__`) and the arguments, `self` among them for a method: the
+    instance cannot be serialised, and the daemon's import of `module.name` finds no such
+    function (or a module-level one of the same name: another function), so the call breaks as
+    soon as a daemon is started — or, where the code only ever runs in client mode off, the
     method has never crossed a boundary at all and its privilege is an illusion. A privileged
     function that reads state from an object also lets whoever builds the object choose that
     state. leastpriv registers module-level functions only.
@@ -729,7 +730,7 @@ def method_entrypoint(module: ModuleFacts, options: AuditOptions) -> Iterator[Hi
     None.
 
     ## References
-    - oslo.privsep, `PrivContext.entrypoint` (the name it sends is `__qualname__`)
+    - oslo.privsep, `PrivContext._wrap` (the name it sends is `__module__` and `__name__`)
     """
     for entrypoint in module.entrypoints:
         if entrypoint.method:
@@ -737,9 +738,9 @@ def method_entrypoint(module: ModuleFacts, options: AuditOptions) -> Iterator[Hi
                 entrypoint.line,
                 entrypoint.col,
                 _ep_id(module, entrypoint),
-                f"entrypoint '{entrypoint.name}' is a method: oslo.privsep cannot call it in "
-                "its daemon (the instance is not sent and 'module.Class' is not a module); "
-                "make it a module-level function",
+                f"entrypoint '{entrypoint.name}' is not a module-level function: oslo.privsep "
+                "cannot call it in its daemon (it sends 'module.name', which names no such "
+                "function, and no instance); make it a module-level function",
                 also_lines=_ep_lines(entrypoint),
             )
 

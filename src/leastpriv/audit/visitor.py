@@ -104,7 +104,8 @@ class _ModuleVisitor(ast.NodeVisitor):
         # Module-level names bound to a context's decorator (``entrypoint = ctx.entrypoint``,
         # ``timed = ctx.entrypoint_with_timeout(10)``): the context expression.
         self._decorators: dict[str, ast.expr] = {}
-        self._methods: set[ast.FunctionDef | ast.AsyncFunctionDef] = set()  # defined in a class
+        # Entrypoints defined in a class or a function body rather than at module level.
+        self._methods: set[ast.FunctionDef | ast.AsyncFunctionDef] = set()
         self._classes: list[bool] = []  # per scope: is it a class body
         self._raw_calls: list[tuple[ast.Call, str, str]] = []  # (node, dotted text, caller)
         self._contexts: list[tuple[str, ast.Call]] = []
@@ -266,8 +267,12 @@ class _ModuleVisitor(ast.NodeVisitor):
         for decorator in node.decorator_list:
             context = self._decorator_context(decorator)
             if context is not None:
-                self._entrypoints.append(_Made(node, context, node.name))
-                if self._classes and self._classes[-1] and not _is_static(node):
+                # Named by its place (``Class.method``, ``outer.inner``): two in one module may
+                # share a bare name. oslo.privsep sends ``func.__module__ + "." + func.__name__``
+                # and its daemon imports that name, so one defined in a class (static methods
+                # too) or a function is never the function the daemon runs.
+                self._entrypoints.append(_Made(node, context, ".".join([*self._scope, node.name])))
+                if self._scope:
                     self._methods.add(node)
                 break
         self._enter(node, is_class=False)
@@ -467,11 +472,6 @@ def _summary(
     return FunctionSummary(
         positional, (*positional, *(a.arg for a in args.kwonlyargs)), found, calls
     )
-
-
-def _is_static(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """A ``@staticmethod``: no instance or class travels with the call."""
-    return any(dotted_name(d) == "staticmethod" for d in func.decorator_list)
 
 
 def _declared_user(node: ast.expr | None) -> str | None:
