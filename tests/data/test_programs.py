@@ -16,6 +16,8 @@ def test_the_shipped_tables_parse_and_name_real_fields() -> None:
     assert kb.programs["sysctl"].kernel_setting
     assert kb.takes_program("dnsmasq", "--dhcp-script")
     assert not kb.takes_path("dnsmasq", "--dhcp-script")
+    assert "-exec" in kb.programs["find"].command_options and kb.takes_value("find", "-name")
+    assert kb.programs["find"].runs is None and "-delete" in kb.programs["find"].changes_when
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,92 @@ def judge(argv: list[Elem], kb: KnowledgeBase) -> list[Reach]:
         return [("command-string", f"as arguments of {shown}, which runs them as code", labels)]
     if any(p.runs in ("program", "wrapper") for p in programs) or _runs_subcommand(argv):
         return [("runs-program", f"as arguments of {shown}, which runs a command", labels)]
+    if any(p.command_options for p in programs):
+        return _with_commands(argv, shown, programs, kb)
     return _arguments(argv, shown, programs, kb)
+
+
+def _with_commands(
+    argv: list[Elem], shown: str, programs: list[Program], kb: KnowledgeBase
+) -> list[Reach]:
+    """find: the words after -exec (-execdir, -ok, -okdir) up to ";" or "{} +" are a command,
+    judged as one; the other words are starting points, tests and actions, which run nothing.
+
+    Outside those commands a caller reaches code only with several words: "-exec PROG ;" needs
+    the option, the program and a terminator after them. So a run of arguments, or two caller
+    words side by side with a terminator somewhere after them, is argument injection into a
+    program that runs commands. One caller word after a test (-name, -mindepth) only chooses
+    among the files under the starting points; after -fprint it is a file find writes; anywhere
+    else it is a starting point or an action, and can be -delete itself, so it is a path the
+    command changes. Behind fixed text that does not start with "-" ("/srv/" + name) it can
+    only be a starting point, changed when -delete or an -exec of a changing program is there.
+    """
+    opening = frozenset().union(*(p.command_options for p in programs))
+    reaches: list[Reach] = []
+    outside: list[int] = []  # the words that are not part of a command find runs
+    runs_changing = False
+    index = 1
+    while index < len(argv):
+        elem = argv[index]
+        if elem.const not in opening or elem.labels:
+            outside.append(index)
+            index += 1
+            continue
+        end = _command_end(argv, index + 1)
+        inner = argv[index + 1 : end]
+        where = f"in the command {shown} {elem.const} runs"
+        reaches += [(kind, f"{role}, {where}", labels) for kind, role, labels in judge(inner, kb)]
+        if inner and not inner[0].labels:
+            inner_programs = [kb.program(name) for name in inner[0].words()]
+            runs_changing = runs_changing or _changes_files(inner_programs, inner)
+        index = end + 1
+    tail = join_elems(argv[i] for i in outside if argv[i].starred)
+    if tail:
+        role = f"as a run of arguments of {shown} (it can add {min(opening)} PROG ;)"
+        reaches.append(("argv-tail", role, tail))
+    free: list[int] = []
+    path_values: list[Elem] = []
+    for i in outside:
+        elem = argv[i]
+        if not elem.labels or elem.starred or elem.templated:
+            continue
+        if _is_path_option(argv[i - 1], elem, programs, kb):
+            path_values.append(elem)
+        elif not _is_option(argv[i - 1], elem, programs, kb.takes_value):
+            free.append(i)
+    loose = {i for i in free if argv[i].head is None}  # may be any word: "-delete", "-exec"
+    paired = join_elems(
+        argv[j] for i in sorted(loose) if i + 1 in loose and _may_end_later(argv, i + 2)
+        for j in (i, i + 1)
+    )
+    if paired:
+        role = f"as words of {shown} side by side (they can be {min(opening)} PROG)"
+        reaches.append(("runs-program", role, paired))
+    if path_values:
+        reaches.append(
+            ("path-option", f"as the value of a file option of {shown}", join_elems(path_values))
+        )
+    if free and (loose or runs_changing or _changes_files(programs, argv)):
+        role = f"as a starting point or action of {shown} (the trees it changes)"
+        reaches.append(("operand", role, join_elems(argv[i] for i in free)))
+    return reaches
+
+
+def _command_end(argv: list[Elem], start: int) -> int:
+    """The index of the ";" or "{} +" that ends find's -exec command begun at `start`."""
+    for index in range(start, len(argv)):
+        word = argv[index].const if not argv[index].labels else None
+        if word == ";" or (word == "+" and argv[index - 1].const == "{}"):
+            return index
+    return len(argv)
+
+
+def _may_end_later(argv: list[Elem], start: int) -> bool:
+    """True when a word from `start` on is, or may be, a ";" or "+" that ends an -exec."""
+    return any(
+        (e.labels and e.head is None) or (not e.labels and e.const in (";", "+"))
+        for e in argv[start:]
+    )
 
 
 def _arguments(
@@ -101,9 +186,13 @@ def _is_option(
 
 def _changes_files(programs: list[Program], argv: list[Elem]) -> bool:
     """True when a program of `programs` writes its operands, given its sub-command: a read-only
-    one anywhere among the fixed words (``qemu-img info PATH``, ``parted -s DEV print``)."""
+    one anywhere among the fixed words (``qemu-img info PATH``, ``parted -s DEV print``), or none
+    of the words it needs to change anything (``find DIR`` without ``-delete``)."""
     words = {e.const for e in argv[1:] if e.const is not None and not e.labels}
-    return any(p.changes and not words & p.read_only for p in programs)
+    return any(
+        p.changes and not words & p.read_only and (not p.changes_when or words & p.changes_when)
+        for p in programs
+    )
 
 
 def _inner_command(

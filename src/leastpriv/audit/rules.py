@@ -447,6 +447,14 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     fixed kind and is not reported, given to `open` or to a command (`tee`) alike; a fixed
     extension alone (`/run/{name}.pid`) does not fix the file and is reported.
 
+    `find` changes the trees under its starting points when `-delete`, or an `-exec` of a
+    program that changes its operands (`-exec chmod 0600 {} ;`), is among its words: a caller
+    starting point is then reported (`find DIR -mindepth 1 -delete`). So is one caller word
+    wherever find reads a starting point or an action, with or without `-delete`, because the
+    word can be `-delete` itself (`find /srv -type f WORD`). The value of a test (`-name`,
+    `-path`, `-mindepth`, `-mtime`) only chooses among the files under the starting points and
+    is not reported; the value of `-fprint` (`-fls`, `-fprintf`) is a file find writes.
+
     ## Why is this bad?
     The caller chooses which file the privileged daemon changes. Anyone who can make the
     unprivileged service call it — one injection bug away — can write `/etc/shadow`, chmod a
@@ -506,6 +514,18 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     `importutils.import_class(name)`, `importlib.import_module(name)`). Command sinks are
     `processutils.execute`, `utils.execute` and other `execute` wrappers, `subprocess.*`,
     `os.system`, `os.popen`, `os.exec*` and `os.spawn*`.
+
+    An interpreter's operands are code with or without an option (`bash FILE`, `python FILE`,
+    `awk PROGRAM`, `sh -c TEXT`). `find` runs a command only through `-exec`, `-execdir`, `-ok`
+    and `-okdir` (`command_options` in the knowledge base): the words from there to `;` or
+    `{} +` are judged as a command of their own (a caller program there is reported, a caller
+    pattern of `-exec grep -l PATTERN {} ;` is not). Elsewhere in find's arguments a caller
+    reaches `-exec` only with several words, the option, a program and a terminator after them:
+    a run of arguments (`find /srv *predicates`), or two caller words side by side with a `;` or
+    another caller word after them (`find A B -exec rm {} ;` runs B when A is `-exec`), is
+    reported. One caller word is not: in a test's value (`-name WORD`) it stays a pattern;
+    elsewhere it can be `-exec`, but the program is then the fixed word after it, not one of the
+    caller's (LPS203 reports that word, since it can be `-delete`).
 
     ## Why is this bad?
     It is root as a service: the caller runs any program with the daemon's capabilities. Such an

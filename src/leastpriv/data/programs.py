@@ -25,7 +25,8 @@ __all__ = ["KnowledgeBase", "Program", "load", "parse"]
 
 Runs = Literal["program", "wrapper", "string"] | None
 _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "program_options", "runs",
-                     "string_options", "kernel_setting", "gives_root"})
+                     "string_options", "command_options", "value_options", "changes_when",
+                     "kernel_setting", "gives_root"})
 _RUNS = (None, "program", "wrapper", "string")
 
 
@@ -41,6 +42,9 @@ class Program:
     program_options: frozenset[str] = frozenset()  # the value is a program it runs
     runs: Runs = None
     string_options: frozenset[str] = frozenset()
+    command_options: frozenset[str] = frozenset()  # find -exec: a command up to ";" or "{} +"
+    value_options: frozenset[str] = frozenset()  # the value is no path, program or code
+    changes_when: frozenset[str] = frozenset()  # it changes nothing without one of these words
     kernel_setting: bool = False
     gives_root: str | None = None
 
@@ -67,6 +71,11 @@ class KnowledgeBase:
         """True when `option` of `program` (``-f``, ``of=``, ``--config=``) names a file."""
         return option in self.path_options or option in self.program(program).path_options
 
+    def takes_value(self, program: str, option: str) -> bool:
+        """True when `option` of `program` takes a value that is no path, program or code
+        (``find -name``)."""
+        return option in self.program(program).value_options
+
     def takes_program(self, program: str, option: str) -> bool:
         """True when the value of `option` of `program` is a program it runs
         (``--dhcp-script=``)."""
@@ -92,6 +101,9 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         program_options=frozenset(table.get("program_options", ())),
         runs=runs,
         string_options=frozenset(table.get("string_options", ())),
+        command_options=frozenset(table.get("command_options", ())),
+        value_options=frozenset(table.get("value_options", ())),
+        changes_when=frozenset(table.get("changes_when", ())),
         kernel_setting=bool(table.get("kernel_setting", False)),
         gives_root=table.get("gives_root"),
     )
