@@ -41,6 +41,7 @@ CONTEXTS = {
     f"{_F}.CONTEXTS['sysctl']": ("CAP_SYS_ADMIN",),  # a dict value
     f"{_F}.Contexts.trace": ("CAP_SYS_PTRACE",),  # a class attribute
     "netagent.agent.privileged.agent_ctx": ("CAP_NET_BROADCAST",),  # a second `privileged`
+    f"{_P}.custom.traced": ("CAP_KILL", "CAP_SYS_PTRACE"),  # made by a subclass of PrivContext
     "nsplugin.privileged.plugin": ("CAP_NET_ADMIN",),  # a namespace package
 }
 
@@ -84,6 +85,11 @@ ENTRYPOINTS = {
     "netagent.enc.tabs.write_file": _DEFAULT,  # tabs
     "netagent.enc.latin1.append_line": _DEFAULT,  # an encoding cookie
     "nsplugin.ops.net.set_up": "nsplugin.privileged.plugin",  # a namespace package
+    f"{_A}.linux.bridge.add_bridge": f"{_P}.net",  # @as_root, imported from another module
+    f"{_A}.linux.bridge.del_bridge": f"{_P}.admin",  # @decorators.as_admin
+    f"{_P}.custom.signal_process": f"{_P}.custom.traced",
+    f"{_A}.star.set_forwarding": f"{_P}.net",  # from netagent.privileged import *
+    f"{_A}.star.unmount": f"{_F}.mount",  # @netagent.privileged.factory.mount.entrypoint
 }
 # oslo.privsep sends ``func.__module__ + "." + func.__name__`` and the daemon imports that name,
 # so an entrypoint defined in a class or a function body can never be called there: LPS207.
@@ -97,18 +103,37 @@ if sys.version_info < (3, 12):
     del ENTRYPOINTS["netagent.enc.pep695.set_alias"]
 
 
+# Found wrong at the commit that added them; each fix removes what it fixes.
+_NOT_YET = {
+    f"{_P}.custom.traced",
+    f"{_A}.linux.bridge.add_bridge",
+    f"{_A}.linux.bridge.del_bridge",
+    f"{_P}.custom.signal_process",
+    f"{_A}.star.set_forwarding",
+}
+
+
+def _xfail_known(ids: list[str]) -> list[object]:
+    return [
+        pytest.param(i, marks=pytest.mark.xfail(strict=True, reason="not found yet"))
+        if i in _NOT_YET
+        else i
+        for i in ids
+    ]
+
+
 @cache
 def _result() -> AuditResult:
     return audit(TREE, AuditOptions(jobs=1))
 
 
-@pytest.mark.parametrize("context_id", sorted(CONTEXTS))
+@pytest.mark.parametrize("context_id", _xfail_known(sorted(CONTEXTS)))
 def test_context_is_found_with_its_capabilities(context_id: str) -> None:
     found = {c.id: c.capabilities for c in _result().contexts}
     assert tuple(sorted(found.get(context_id, ("<not found>",)))) == CONTEXTS[context_id]
 
 
-@pytest.mark.parametrize("entrypoint_id", sorted(ENTRYPOINTS))
+@pytest.mark.parametrize("entrypoint_id", _xfail_known(sorted(ENTRYPOINTS)))
 def test_entrypoint_is_found_with_its_context(entrypoint_id: str) -> None:
     found = {e.id: e.context for e in _result().entrypoints}
     assert entrypoint_id in found
