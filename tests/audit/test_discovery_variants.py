@@ -105,10 +105,8 @@ if sys.version_info < (3, 12):
 
 # Found wrong at the commit that added them; each fix removes what it fixes.
 _NOT_YET = {
-    f"{_P}.custom.traced",
     f"{_A}.linux.bridge.add_bridge",
     f"{_A}.linux.bridge.del_bridge",
-    f"{_P}.custom.signal_process",
     f"{_A}.star.set_forwarding",
 }
 

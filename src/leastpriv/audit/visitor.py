@@ -110,6 +110,9 @@ class _ModuleVisitor(ast.NodeVisitor):
         self._raw_calls: list[tuple[ast.Call, str, str]] = []  # (node, dotted text, caller)
         self._contexts: list[tuple[str, ast.Call]] = []
         self._names: dict[str, ast.expr] = {}  # module-level NAME = other.name
+        self._classdefs: list[ast.ClassDef] = []  # module-level classes
+        # The context classes this module can call: the frameworks', and its own subclasses.
+        self._context_classes = dict(CONTEXT_CLASSES)
 
     # ---- names -----------------------------------------------------------------------------
     def resolve(self, node: ast.expr) -> str | None:
@@ -249,6 +252,7 @@ class _ModuleVisitor(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         if not self._scope:
             self._module_names.add(node.name)
+            self._classdefs.append(node)
         self._enter(node, is_class=True)
 
     def _enter(
@@ -321,6 +325,11 @@ class _ModuleVisitor(ast.NodeVisitor):
         if self._is_sphinx_conf():
             # Its tuples name programs for man pages and manuals: documentation, not uses.
             self.facts.rootwrap = [r for r in self.facts.rootwrap if r.kind != "rootwrap_command"]
+        for cls in self._classdefs:  # class TracedContext(priv_context.PrivContext)
+            bases = [self._context_classes.get(self.resolve(b) or "") for b in cls.bases]
+            framework = next((b for b in bases if b is not None), None)
+            if framework is not None:
+                self._context_classes[f"{self.facts.module}.{cls.name}"] = framework
         for name, call in self._contexts:
             context = self._context(name, call)
             if context is not None:
@@ -383,7 +392,7 @@ class _ModuleVisitor(ast.NodeVisitor):
         directly, or through a module-level factory function that returns one
         (``def _context(section, caps): return PrivContext(..., capabilities=caps)``), its
         parameters replaced by the factory call's arguments."""
-        framework = CONTEXT_CLASSES.get(self.resolve(call.func) or "")
+        framework = self._context_classes.get(self.resolve(call.func) or "")
         if framework is not None:
             return framework, _arguments(call, _SIGNATURES[framework])
         factory = self._functions.get(call.func.id) if isinstance(call.func, ast.Name) else None
@@ -405,7 +414,7 @@ class _ModuleVisitor(ast.NodeVisitor):
     ) -> tuple[str, ast.Call] | None:
         for stmt in func.body:
             if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Call):
-                framework = CONTEXT_CLASSES.get(self.resolve(stmt.value.func) or "")
+                framework = self._context_classes.get(self.resolve(stmt.value.func) or "")
                 if framework is not None:
                     return framework, stmt.value
         return None
