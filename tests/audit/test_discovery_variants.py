@@ -107,7 +107,6 @@ if sys.version_info < (3, 12):
 _NOT_YET = {
     f"{_A}.linux.bridge.add_bridge",
     f"{_A}.linux.bridge.del_bridge",
-    f"{_A}.star.set_forwarding",
 }
 
 

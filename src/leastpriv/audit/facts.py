@@ -151,6 +151,7 @@ class ModuleFacts:
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
     # Module-level names assigned another name (``NET = privileged.net``): local -> dotted target.
     assigned: dict[str, str] = field(default_factory=dict)
+    star_imports: tuple[str, ...] = ()  # modules imported with ``from MODULE import *``
     imported: tuple[str, ...] = ()  # dotted modules named by imports (for files not parsed)
     contexts: list[ContextFact] = field(default_factory=list)
     entrypoints: list[EntrypointFact] = field(default_factory=list)

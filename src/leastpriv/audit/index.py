@@ -72,8 +72,25 @@ class TreeIndex:
             module = self.modules.get(".".join(parts[:cut]))
             if module is not None:
                 name = parts[cut]
-                target = module.imports.get(name) or module.assigned.get(name)
+                target = (
+                    module.imports.get(name)
+                    or module.assigned.get(name)
+                    or self._from_star(module, name)
+                )
                 return None if target is None else ".".join([target, *parts[cut + 1 :]])
+        return None
+
+    def _from_star(self, module: ModuleFacts, name: str) -> str | None:
+        """Where `name` comes from when `module` star-imports a module that binds it."""
+        for star in module.star_imports:
+            source = self.modules.get(star)
+            dotted = f"{star}.{name}"
+            if source is None:
+                continue
+            if name in source.imports or name in source.assigned:
+                return dotted
+            if dotted in self.contexts or dotted in self.entrypoints:
+                return dotted
         return None
 
     def _with_lists(self, context: ContextFact) -> ContextFact:

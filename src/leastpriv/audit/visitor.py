@@ -154,7 +154,9 @@ class _ModuleVisitor(ast.NodeVisitor):
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         base = self._absolute(node.module, node.level)
         for alias in node.names:
-            if alias.name != "*":
+            if alias.name == "*":
+                self.facts.star_imports += (base,)
+            else:
                 self.facts.imports[alias.asname or alias.name] = (
                     f"{base}.{alias.name}" if base else alias.name
                 )
@@ -453,7 +455,13 @@ class _ModuleVisitor(ast.NodeVisitor):
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
                 base = self.resolve(node.value)
                 return None if base is None else f"{base}[{key.value!r}]"
-        return self.resolve(node)
+        found = self.resolve(node)
+        if self.facts.star_imports and (found is None or "." not in found):
+            # A name no import or assignment binds may come from ``from pkg import *``: a name
+            # of this module, which the tree index looks up in the modules imported so.
+            text = dotted_name(node)
+            return None if text is None else f"{self.facts.module}.{text}"
+        return found
 
     def _framework(self, context_ref: str | None) -> str:
         local = {c.name: c.framework for c in self.facts.contexts}
