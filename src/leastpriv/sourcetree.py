@@ -81,9 +81,14 @@ def is_file(path: Path) -> bool:
 
 
 def module_name(root: Path, path: Path) -> str:
-    """The dotted module name of `path` under `root`: nova/privsep/path.py is nova.privsep.path."""
-    root = Path(root)
-    relative = Path(path).relative_to(root) if Path(root).is_dir() else Path(Path(path).name)
+    """The dotted module name of `path` under `root`: nova/privsep/path.py is nova.privsep.path.
+
+    When `root` is itself a package (``leastpriv audit nova`` on an unpacked wheel) or a file in
+    one, the packages holding it come first, as Python imports them: nova.privsep.path still.
+    """
+    root = Path(os.path.abspath(root))
+    top = _package_top(root.parent if is_file(root) else root)
+    relative = Path(os.path.abspath(path)).relative_to(top)
     parts = list(relative.with_suffix("").parts)
     if parts and parts[-1] == "__init__":
         parts.pop()
@@ -93,11 +98,14 @@ def module_name(root: Path, path: Path) -> str:
 def package_module_name(path: Path) -> str:
     """The dotted module name of `path` from its packages alone, whatever the working directory:
     the directories above it that hold an ``__init__.py`` are its packages."""
-    path = Path(os.path.abspath(path))
-    top = path.parent
-    while top.parent != top and is_file(top / "__init__.py"):
-        top = top.parent
-    return module_name(top, path)
+    return module_name(path, path)
+
+
+def _package_top(directory: Path) -> Path:
+    """The directory that holds the outermost package `directory` is in (itself if none)."""
+    while directory.parent != directory and is_file(directory / "__init__.py"):
+        directory = directory.parent
+    return directory
 
 
 def map_files(

@@ -320,3 +320,28 @@ def test_a_path_that_is_a_symlink_loop_is_an_error_naming_it_not_a_traceback(tmp
     proc = leastpriv(str(tmp_path / "loop"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert str(tmp_path / "loop") in proc.stderr
+
+
+BORROWING = '''\
+from demo.privsep import pctxt
+
+
+@pctxt.entrypoint
+def chown_privileged(path: str) -> None:
+    pass
+'''
+
+
+def test_a_package_directory_gives_the_ids_its_parent_gives(real_tree: Path) -> None:
+    # `leastpriv audit nova` on an unpacked wheel names the package itself: its modules are
+    # still demo.*, so an entrypoint on the package's own context is not "borrowed" (LPS304).
+    (real_tree / "demo" / "privsep" / "fs.py").write_text(BORROWING)
+    from_parent = json.loads(leastpriv("--format", "json", str(real_tree)).stdout)
+    from_package = json.loads(leastpriv("--format", "json", str(real_tree / "demo")).stdout)
+
+    def ids(doc: dict) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+        return ([c["id"] for c in doc["contexts"]], [e["id"] for e in doc["entrypoints"]],
+                sorted((f["rule"], f["symbol"]) for f in doc["findings"]))
+
+    assert ids(from_package) == ids(from_parent)
+    assert "LPS304" not in {f["rule"] for f in from_package["findings"]}
