@@ -19,7 +19,7 @@ import functools
 import io
 import re
 import tokenize
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from leastpriv import sourcetree
@@ -108,6 +108,7 @@ def _collect(
     facts += [_scan_config(root, path) for path in configs]
     if progress is not None:
         progress(total, total)
+    facts = _parse_decorated(root, facts, options)
     facts = _parse_callers(root, facts, options)
     facts += [_unreadable(_relative(root, d), why) for d, why in unreadable]
     return facts, total
@@ -140,7 +141,13 @@ def may_matter(source: str) -> bool:
 
 # ---- per-file work (runs in worker processes) --------------------------------------------------
 def _scan_python(
-    root: Path, sinks: dataflow.Sinks, force: bool, summarise: frozenset[str], path: Path
+    root: Path,
+    sinks: dataflow.Sinks,
+    force: bool,
+    summarise: frozenset[str],
+    path: Path,
+    *,
+    decorators: Mapping[str, str] | None = None,
 ) -> ModuleFacts:
     relative = _relative(root, path)
     module = sourcetree.module_name(root, path)
@@ -157,6 +164,7 @@ def _scan_python(
             is_package=is_package,
             sinks=sinks,
             summarise=relative in summarise,
+            decorators=decorators,
         )
     return ModuleFacts(
         relative, module, imported=imported_modules(source, module=module, is_package=is_package)
@@ -245,6 +253,36 @@ def _parse_callers(
             break
         facts = _parse(root, facts, options, callers | helpers, helpers)
         callers = set()
+    return facts
+
+
+def _parse_decorated(
+    root: Path, facts: list[ModuleFacts], options: AuditOptions
+) -> list[ModuleFacts]:
+    """Parse again the files that import a module binding a name to a context's decorator
+    (``as_root = privileged.net.entrypoint``), knowing those names: ``@as_root`` there makes
+    an entrypoint, which one file alone cannot tell. Trees without such names pay nothing."""
+    known = {
+        f"{m.module}.{name}": context for m in facts for name, context in m.decorators.items()
+    }
+    if not known:
+        return facts
+    modules = frozenset(name.rpartition(".")[0] for name in known)
+    order = [
+        i
+        for i, m in enumerate(facts)
+        if m.kind == "python"
+        and m.error is None
+        and m.module not in modules
+        and may_call(tuple(m.imports.values()) if m.parsed else m.imported, modules)
+    ]
+    scan = functools.partial(
+        _scan_python, root, _sinks(options), True, frozenset(), decorators=known
+    )
+    parsed = sourcetree.map_files(scan, [root / facts[i].path for i in order], jobs=options.jobs)
+    facts = list(facts)
+    for index, module in zip(order, parsed, strict=True):
+        facts[index] = module
     return facts
 
 

@@ -152,6 +152,9 @@ class ModuleFacts:
     # Module-level names assigned another name (``NET = privileged.net``): local -> dotted target.
     assigned: dict[str, str] = field(default_factory=dict)
     star_imports: tuple[str, ...] = ()  # modules imported with ``from MODULE import *``
+    # Module-level names bound to a context's decorator (``as_root = ctx.entrypoint``): the
+    # context's dotted name, for the modules that import the name and decorate with it.
+    decorators: dict[str, str] = field(default_factory=dict)
     imported: tuple[str, ...] = ()  # dotted modules named by imports (for files not parsed)
     contexts: list[ContextFact] = field(default_factory=list)
     entrypoints: list[EntrypointFact] = field(default_factory=list)

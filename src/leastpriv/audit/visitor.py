@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from leastpriv import caps
@@ -64,6 +64,7 @@ def scan_module(
     is_package: bool,
     sinks: dataflow.Sinks = dataflow.NO_EXTRA_SINKS,
     summarise: bool = False,
+    decorators: Mapping[str, str] | None = None,
 ) -> ModuleFacts:
     """Parse `source` and collect its facts; a syntax error becomes ``ModuleFacts.error``.
 
@@ -80,7 +81,7 @@ def scan_module(
             f"cannot parse: {exc.__class__.__name__}: {exc}",
         )
         return facts
-    visitor = _ModuleVisitor(facts, is_package)
+    visitor = _ModuleVisitor(facts, is_package, decorators or {})
     visitor.visit(tree)
     visitor.finish(sinks, summarise)
     return facts
@@ -89,8 +90,12 @@ def scan_module(
 class _ModuleVisitor(ast.NodeVisitor):
     """Walks one module once; `finish` resolves names and runs the data flow."""
 
-    def __init__(self, facts: ModuleFacts, is_package: bool) -> None:
+    def __init__(
+        self, facts: ModuleFacts, is_package: bool, decorators: Mapping[str, str]
+    ) -> None:
         self.facts = facts
+        # Names other modules bind to a context's decorator, dotted: the context's id as there.
+        self._known_decorators = decorators
         module = facts.module
         self._package = module if is_package else module.rpartition(".")[0]
         self._scope: list[str] = []
@@ -226,9 +231,10 @@ class _ModuleVisitor(ast.NodeVisitor):
         elif isinstance(value, ast.Name | ast.Attribute):
             self._names[name] = value  # ``NET = privileged.net``: another name for a context
 
-    def _decorator_context(self, node: ast.expr) -> ast.expr | None:
+    def _decorator_context(self, node: ast.expr) -> ast.expr | str | None:
         """The context of a decorator that makes an entrypoint: ``@ctx.entrypoint``,
-        ``@ctx.entrypoint_with_timeout(…)``, or a module-level name bound to either."""
+        ``@ctx.entrypoint_with_timeout(…)``, or a name bound to either, in this module (an
+        expression) or in another (the context's dotted name)."""
         context = _entrypoint_context(node)
         if context is not None:
             return context
@@ -236,11 +242,13 @@ class _ModuleVisitor(ast.NodeVisitor):
         if isinstance(name, ast.Name) and name.id in self._decorators:
             found = self._decorators[name.id]
             return _entrypoint_context(found) or found
+        if self._known_decorators:
+            return self._known_decorators.get(self.resolve(name) or "")
         return None
 
     def _call_form(
         self, value: ast.expr
-    ) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.expr] | None:
+    ) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.expr | str] | None:
         """``ctx.entrypoint(func)`` (or through a decorator's name) of a module-level function
         defined above: the function and the context."""
         if not (isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords):
@@ -337,6 +345,10 @@ class _ModuleVisitor(ast.NodeVisitor):
             if context is not None:
                 self.facts.contexts.append(context)
         self._capability_lists()
+        for name, decorator in self._decorators.items():
+            ref = self._context_ref(_entrypoint_context(decorator) or decorator)
+            if ref is not None and "." in ref:
+                self.facts.decorators[name] = ref
         for name, value in self._names.items():
             target = self.resolve(value)
             if target is not None and "." in target:
@@ -448,8 +460,10 @@ class _ModuleVisitor(ast.NodeVisitor):
             calls_out=calls_out,
         )
 
-    def _context_ref(self, node: ast.expr) -> str | None:
+    def _context_ref(self, node: ast.expr | str) -> str | None:
         """The dotted name of a context expression; ``CONTEXTS['net']`` for a constant key."""
+        if isinstance(node, str):
+            return node  # named by another module's decorator, resolved there
         if isinstance(node, ast.Subscript):
             key = node.slice
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
@@ -597,7 +611,7 @@ class _Made(NamedTuple):
     called by, and the ``ctx.entrypoint(func)`` call that made it (None for a decorator)."""
 
     func: ast.FunctionDef | ast.AsyncFunctionDef
-    context: ast.expr
+    context: ast.expr | str
     name: str
     call: ast.expr | None = None
 
