@@ -241,17 +241,20 @@ def _parse_callers(
     root: Path, facts: list[ModuleFacts], options: AuditOptions
 ) -> list[ModuleFacts]:
     """Pass 2: parse the skipped files that import a module defining entrypoints, and the
-    modules whose functions entrypoints pass their parameters to (summarised for that);
-    then, once more, the modules those functions call into."""
+    modules whose functions entrypoints pass their parameters to (summarised for that, parsed
+    again when pass 1 parsed them without summaries); then, once more, the modules those
+    functions call into."""
     targets = defines_entrypoints(facts)
     callers = {
         i for i, m in enumerate(facts) if _skipped(m) and may_call(m.imported, targets)
     }
+    summarised: set[int] = set()
     for _ in range(summaries.MAX_DEPTH):
-        helpers = {i for i in _callees(facts) if _skipped(facts[i])}
+        helpers = {i for i in _callees(facts) if _unsummarised(facts[i])} - summarised
         if not (callers or helpers):
             break
         facts = _parse(root, facts, options, callers | helpers, helpers)
+        summarised |= helpers
         callers = set()
     return facts
 
@@ -288,6 +291,18 @@ def _parse_decorated(
 
 def _skipped(module: ModuleFacts) -> bool:
     return module.kind == "python" and not module.parsed and module.error is None
+
+
+def _unsummarised(module: ModuleFacts) -> bool:
+    """Not parsed, or parsed in pass 1 for a marker alone (a helper module that names
+    ``run_as_root`` or ``privileged``), which makes no summaries: parsed (again) to make them."""
+    if _skipped(module):
+        return True
+    return (
+        module.kind == "python"
+        and module.parsed
+        and not (module.entrypoints or module.contexts or module.summaries)
+    )
 
 
 def _callees(facts: list[ModuleFacts]) -> set[int]:

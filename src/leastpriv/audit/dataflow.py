@@ -42,9 +42,12 @@ from leastpriv.audit.flowvalue import (
     Value,
     concat,
     flatten,
+    formatted,
     join,
     join_elems,
+    percent,
     sequence,
+    text,
 )
 from leastpriv.audit.narrowing import holds_when, wide_params
 from leastpriv.audit.sinks import NO_EXTRA_SINKS, Sinks, SinkTable
@@ -57,7 +60,11 @@ Resolver = Callable[[ast.expr], "str | None"]
 Reach = tuple[str, frozenset[str]]  # (role as worded, the parameters that reach in it)
 
 _MAX_DEPTH = 4  # helper-call nesting followed; deeper chains are rare and cost more than they find
-_SANITISERS = frozenset({"len", "bool", "isinstance", "type", "id", "hash", "callable", "hasattr"})
+# Calls whose result carries nothing of the caller's text: a number, a truth value, a type.
+_SANITISERS = frozenset(
+    {"len", "bool", "isinstance", "type", "id", "hash", "callable", "hasattr", "int", "float",
+     "abs", "round", "ord"}
+)
 _NORMALISERS = frozenset({"os.path.realpath", "os.path.abspath", "os.path.normpath"})
 _NORMALISING_METHODS = frozenset({"resolve", "realpath", "absolute"})
 
@@ -75,6 +82,7 @@ class _Frame:
     # Parameters that chose the working directory (os.chdir): commands run after it may run
     # whatever the caller put there.
     workdir: frozenset[str] = frozenset()
+    in_loop: bool = False  # an element appended here may be appended any number of times
 
 
 class FlowAnalysis:
@@ -136,10 +144,12 @@ class FlowAnalysis:
         env = {**(enclosing or {}), **_bind_arguments(func, node, lambda e: self._value(e, frame))}
         outer = self._outer_call
         self._outer_call = outer or node
+        inner = _Frame(env)
         try:
-            return self._analyse(func, _Frame(env))
+            return self._analyse(func, inner)
         finally:
             self._outer_call = outer
+            frame.workdir |= inner.workdir  # the process's directory, changed by the helper
 
     # ---- statements ------------------------------------------------------------------------
     def _block(self, body: Sequence[ast.stmt], frame: _Frame) -> bool:
@@ -181,7 +191,7 @@ class FlowAnalysis:
         elif isinstance(stmt, ast.Try):
             return self._try(stmt, frame)
         elif isinstance(stmt, ast.Assert):
-            _narrow(frame, holds_when(stmt.test, True, frame.normalised))
+            _narrow(frame, holds_when(stmt.test, True, frame.normalised, self._predicate))
         elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
             frame.closures[stmt.name] = stmt
             frame.env.pop(stmt.name, None)
@@ -190,8 +200,8 @@ class FlowAnalysis:
     def _if(self, stmt: ast.If, frame: _Frame) -> bool:
         self._value(stmt.test, frame)
         then, other = _copy(frame), _copy(frame)
-        _narrow(then, holds_when(stmt.test, True, frame.normalised))
-        _narrow(other, holds_when(stmt.test, False, frame.normalised))
+        _narrow(then, holds_when(stmt.test, True, frame.normalised, self._predicate))
+        _narrow(other, holds_when(stmt.test, False, frame.normalised, self._predicate))
         then_leaves = self._block(stmt.body, then)
         other_leaves = self._block(stmt.orelse, other)
         frame.returns.extend(then.returns[len(frame.returns) :])
@@ -206,7 +216,7 @@ class FlowAnalysis:
     ) -> None:
         # Twice, so a value built in one iteration reaches a sink in the next.
         for _ in range(2):
-            inner = _copy(frame)
+            inner = dataclasses.replace(_copy(frame), in_loop=True)
             if binding is not None:
                 self._assign(binding[0], binding[1], None, inner)
             self._block(body, inner)
@@ -246,6 +256,24 @@ class FlowAnalysis:
                 old = frame.env.get(base, NOTHING)
                 frame.env[base] = Value(old.labels | value.labels, None)
 
+    def _predicate(self, call: ast.Call) -> set[str]:
+        """A helper of the module that is a check (its body ``return <narrowing test>``): the
+        names passed to the parameters it confines when it returns true."""
+        local = self._local_function(call.func)
+        if local is None:
+            return set()
+        body = [s for s in self._functions[local].body if not _is_docstring(s)]
+        if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+            return set()
+        confined = holds_when(body[0].value, True, set())
+        params = [a.arg for a in (*self._functions[local].args.posonlyargs,
+                                  *self._functions[local].args.args)]
+        return {
+            arg.id
+            for param, arg in zip(params, call.args, strict=False)
+            if param in confined and isinstance(arg, ast.Name)
+        }
+
     def _is_normaliser(self, node: ast.expr) -> bool:
         if not isinstance(node, ast.Call):
             return False
@@ -268,15 +296,15 @@ class FlowAnalysis:
         if isinstance(node, ast.JoinedStr):
             return self._template(node, frame)
         if isinstance(node, ast.BinOp):
-            left, right = self._value(node.left, frame), self._value(node.right, frame)
-            if isinstance(node.op, ast.Add):
-                return concat(left, right)
-            if isinstance(node.op, ast.Mod) and left.const is not None:
-                # "…%s…" % x, the text written in place or bound to a name first.
-                return _percent(left.const, right.labels)
-            return Value(left.labels | right.labels)
+            return self._binop(node, frame)
         if isinstance(node, ast.BoolOp | ast.Dict):
             return join(self._value(part, frame) for part in node.values)
+        if isinstance(node, ast.Attribute) and self._resolve(node) in self._table.programs:
+            return Value(const=self._table.programs[self._resolve(node) or ""])  # sys.executable
+        if isinstance(node, ast.Subscript) and self._is_namespace(node.value):
+            # globals()[name]: any function of the module, named by the caller.
+            key = self._value(node.slice, frame)
+            return Value(key.labels, origin="getattr") if key.head is None else Value(key.labels)
         if isinstance(
             node, ast.FormattedValue | ast.Attribute | ast.Subscript | ast.Starred | ast.Await
         ):
@@ -296,14 +324,38 @@ class FlowAnalysis:
                 self._value(child, frame)
         return NOTHING
 
+    def _binop(self, node: ast.BinOp, frame: _Frame) -> Value:
+        left, right = self._value(node.left, frame), self._value(node.right, frame)
+        if isinstance(node.op, ast.Add):
+            return concat(left, right)
+        if isinstance(node.op, ast.Mod) and left.const is not None:
+            # "…%s…" % x, the text written in place or bound to a name first.
+            if isinstance(node.right, ast.Tuple):
+                slots = [self._value(elt, frame) for elt in node.right.elts]
+                return percent(left.const, slots, join(slots))
+            return percent(left.const, [right], right)
+        if isinstance(node.op, ast.Div) and left.origin in self._table.joiners:
+            # pathlib.Path(…) / name: the same path object, one component longer.
+            return dataclasses.replace(text([left, "/", right]), origin=left.origin)
+        return Value(left.labels | right.labels)
+
+    def _is_namespace(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Call) and self._resolve(node.func) in self._table.namespaces
+
     def _template(self, node: ast.JoinedStr, frame: _Frame) -> Value:
-        """An f-string; `templated` when it names a fixed kind of file (`_fixed_kind`)."""
-        parts = [self._value(v, frame) for v in node.values]
-        texts = [str(v.value) if isinstance(v, ast.Constant) else "" for v in node.values]
-        head = texts[0] if isinstance(node.values[0], ast.Constant) else None
-        labels = join(parts).labels
-        templated = len(parts) > 1 and _fixed_kind(texts[0], texts[-1], "".join(texts))
-        return Value(labels, templated=templated and bool(labels), head=head)
+        """An f-string, read as `leastpriv.audit.flowvalue.text`; ``{x:d}`` is a number."""
+        pieces: list[str | Value] = []
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue):
+                spec = part.format_spec
+                numeric = isinstance(spec, ast.JoinedStr) and any(
+                    isinstance(v, ast.Constant) and str(v.value)[-1:] in "dxXofeEgG"
+                    for v in spec.values
+                )
+                pieces.append("0" if numeric else self._value(part.value, frame))
+            else:
+                pieces.append(str(part.value) if isinstance(part, ast.Constant) else "")
+        return text(pieces)
 
     def _elem(self, node: ast.expr, frame: _Frame) -> Elem | tuple[Elem, ...]:
         if isinstance(node, ast.Starred):
@@ -338,6 +390,17 @@ class FlowAnalysis:
         if isinstance(node.func, ast.Attribute) and receiver is not None:
             return self._method(node, node.func.attr, receiver, frame)
         args = [self._value(arg, frame) for arg in call_operands(node)]
+        if name in self._table.joiners:
+            pieces: list[str | Value] = []
+            for arg in args:
+                pieces += [arg, "/"]
+            return dataclasses.replace(text(pieces[:-1]), origin=name)
+        if name is not None and name in self._table.getters:
+            position = self._table.getters[name]
+            member = args[position] if position < len(args) else NOTHING
+            if member.labels and member.head is None:
+                return Value(member.labels, origin="getattr")  # a member the caller names
+            return Value(join(args).labels)  # getattr(obj, "do_" + x): one of a fixed family
         if name is not None and self._table.command_style(name) is not None:
             self._check_sink(node, name, frame)
             # What a command prints is the system's answer, not the caller's value.
@@ -350,13 +413,11 @@ class FlowAnalysis:
             return args[0]
         if name == "map" and len(args) == 2:
             return args[1]
-        if name == "getattr" and len(args) >= 2 and args[1].labels:
-            return Value(args[1].labels, origin="getattr")  # a member the caller names
         return Value(join(args).labels, origin=name)
 
     def _check_dispatch(self, node: ast.Call, frame: _Frame) -> None:
         """Shape G: calling what ``getattr(obj, caller_name)`` returned runs any member."""
-        if isinstance(node.func, ast.Call):
+        if isinstance(node.func, ast.Call | ast.Subscript):
             called = self._value(node.func, frame)
         elif isinstance(node.func, ast.Name) and node.func.id not in frame.closures:
             called = frame.env.get(node.func.id, NOTHING)
@@ -395,8 +456,10 @@ class FlowAnalysis:
         base = base_name(node.func.value) if isinstance(node.func, ast.Attribute) else None
         if base is not None and method in ("append", "extend", "insert", "add", "update"):
             added = args[-1] if args else NOTHING
-            if method == "append" or method == "add":
-                added = Value(added.labels, (Elem(added.labels, added.const),))
+            if method in ("append", "add", "insert"):
+                # In a loop, a caller value appended on its own is a run of caller words.
+                many = frame.in_loop and bool(added.labels)
+                added = Value(added.labels, (Elem(added.labels, added.const, starred=many),))
             elif added.elements is None:
                 added = Value(added.labels, (Elem(added.labels, starred=True),))
             frame.env[base] = concat(frame.env.get(base, NOTHING), added)
@@ -404,7 +467,11 @@ class FlowAnalysis:
         if method in ("split", "splitlines") and receiver.labels:
             return Value(receiver.labels, (Elem(receiver.labels, starred=True),))
         if method == "format" and receiver.const is not None:
-            return _formatted(receiver.const, join(args).labels)
+            positional = args[: len(node.args)]
+            return formatted(receiver.const, positional, join(args))
+        if method in self._table.derived and receiver.origin in self._table.joiners:
+            # Path(p).with_suffix(".conf"): another path of the caller's.
+            return Value(receiver.labels, origin=receiver.origin)
         self._check_method_sink(node, method, receiver, args)
         return Value(join([receiver, *args]).labels)
 
@@ -429,23 +496,31 @@ class FlowAnalysis:
                     by_kind.setdefault(kind, []).append((self._table.role(role), value.labels))
             for kind, reaches in by_kind.items():
                 self._report(kind, node, name, reaches)
-            return True
-        if self._table.matches(name, self._table.dispatch):
+        elif self._table.matches(name, self._table.dispatch):
             self._report_labels(self._table.dispatch_kind, node, name, "name", frame)
             return True
-        if name in self._table.workdir:
+        elif name in self._table.workdir:
             # Not a finding by itself: the commands run from that directory are.
             frame.workdir |= self._value(first_arg(node), frame).labels
             return True
-        style = self._table.command_style(name)
+        style = self._table.command_style(name)  # NSPopen is a file sink and a command sink
         if style is None:
-            return False
-        if frame.workdir:
-            # Shape F: a command run after os.chdir(caller value) may run what lies there.
-            reach = (self._table.role("workdir"), frame.workdir)
+            return chosen is not None
+        workdir = frame.workdir | self._keyword_labels(node, self._table.workdir_keywords, frame)
+        if workdir:
+            # Shape F: a command run in the caller's directory (os.chdir, cwd=) may run what
+            # lies there.
+            reach = (self._table.role("workdir"), workdir)
             self._report(self._table.workdir_kind, node, name, [reach])
         self._check_command(node, name, style, frame)
         return True
+
+    def _keyword_labels(
+        self, node: ast.Call, keywords: frozenset[str], frame: _Frame
+    ) -> frozenset[str]:
+        """The labels of the call's keyword arguments named in `keywords` (cwd=, input=)."""
+        values = [self._value(k.value, frame) for k in node.keywords if k.arg in keywords]
+        return join(values).labels if values else EMPTY
 
     def _report_labels(
         self, kind: str, node: ast.Call, name: str, role: str, frame: _Frame
@@ -466,7 +541,9 @@ class FlowAnalysis:
             reaches: list[Reach] = []
             if sink.receiver and receiver.labels and not receiver.templated:
                 reaches.append((self._table.role(sink.receiver), receiver.labels))
-            for role, value in zip(sink.args, args, strict=False):
+            keywords = [sink.keywords.get(k.arg or "", "") for k in node.keywords]
+            roles = [*sink.args[: len(node.args)], *[""] * (len(node.args) - len(sink.args))]
+            for role, value in zip([*roles, *keywords], args, strict=False):
                 if role and value.labels and not value.templated:
                     reaches.append((self._table.role(role), value.labels))
             if reaches:
@@ -479,13 +556,27 @@ class FlowAnalysis:
             if labels:
                 self._report("shell", node, name, [("in a shell command line", labels)])
             return
+        stdin = self._keyword_labels(node, self._table.stdin, frame)
         if style in ("argv", "exec"):
             argv = self._argv_from_list(node, name, style, frame)
-            if argv is not None:
-                self._judge_argv(node, name, argv)
-            return
-        for argv in self._argv_variants(node, frame):
+            argvs = [argv] if argv is not None else []
+        else:
+            argvs = self._argv_variants(node, frame)
+        for argv in argvs:
             self._judge_argv(node, name, argv)
+            if stdin and self._reads_code(argv):
+                role = f"as the standard input of {argv[0].const}, which runs it as code"
+                self._report("command-string", node, name, [(role, stdin)])
+
+    def _reads_code(self, argv: list[Elem]) -> bool:
+        """An interpreter given no script or code in its arguments (``sh``, ``python3 -``,
+        ``bash -s``) runs its standard input."""
+        first = argv[0] if argv else None
+        if first is None or first.labels or first.const is None:
+            return False
+        if self._programs.program(first.const).runs != "string":
+            return False
+        return all(e.labels or e.starred or (e.const or "").startswith("-") for e in argv[1:])
 
     def _argv_variants(self, node: ast.Call, frame: _Frame) -> list[list[Elem]]:
         """``execute(*cmd, x)``: one argv per variant of each unpacked list."""
@@ -514,7 +605,9 @@ class FlowAnalysis:
             rest = [self._elem(arg, frame) for arg in args[1:]]
             flat = flatten(rest)
             return [Elem(EMPTY, program.const), *flat[1:]] if flat else None
-        command = self._value(first_arg(node), frame)
+        position = self._table.argv_at.get(name, 0)
+        listed = node.args[position] if position and len(node.args) > position else None
+        command = self._value(listed if position else first_arg(node), frame)
         if command.elements is None:
             if command.labels:
                 self._report("argv", node, name, [("as the whole command", command.labels)])
@@ -541,6 +634,10 @@ class FlowAnalysis:
             kind, anchor.lineno, anchor.col_offset, sink, node.lineno, merged, (*self._stack[1:],)
         )
 
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
 def _narrow(frame: _Frame, names: set[str]) -> None:
@@ -614,33 +711,10 @@ def merge_reaches(
 
 
 
-def _fixed_kind(head: str, tail: str, text: str) -> bool:
-    """Caller values between a fixed absolute directory (`head`) and a fixed last path component
-    (`tail`, after the last caller value): ``/proc/sys/net/ipv6/conf/{dev}/disable_ipv6``. The
-    caller picks an entry of a fixed kind; a ``../`` in its value still reaches only files of that
-    name. A tail without ``/`` (``/run/{name}.pid``) fixes an extension, not the file: any file."""
-    return head.startswith("/") and "/" in tail and ".." not in text
-
-
-def _percent(text: str, labels: frozenset[str]) -> Value:
-    """``"/proc/sys/net/ipv6/conf/%s/disable_ipv6" % x``: templated like the f-string it could
-    be."""
-    tail = text.rsplit("%", 1)[-1][1:] if "%" in text else ""
-    templated = _fixed_kind(text, tail, text)
-    return Value(labels, templated=templated and bool(labels), head=text.split("%", 1)[0])
-
-
-def _formatted(text: str, labels: frozenset[str]) -> Value:
-    """``"/sys/class/net/{}/address".format(x)``: templated like the f-string it could be."""
-    tail = text.rsplit("}", 1)[-1] if "}" in text else ""
-    templated = _fixed_kind(text, tail, text)
-    return Value(labels, templated=templated and bool(labels), head=text.split("{", 1)[0])
-
-
 def _copy(frame: _Frame) -> _Frame:
     return _Frame(
         dict(frame.env), set(frame.normalised), list(frame.returns), dict(frame.closures),
-        frame.workdir,
+        frame.workdir, frame.in_loop,
     )
 
 

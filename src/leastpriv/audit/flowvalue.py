@@ -7,7 +7,8 @@ nothing about sinks or rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 EMPTY: frozenset[str] = frozenset()
@@ -51,6 +52,10 @@ class Value:
     # The dotted name of the call that made it (``configparser.ConfigParser``), for the methods
     # of library objects that act on files.
     origin: str | None = None
+    # Text built from fixed text and values (`text`): the whole of it, each caller value's place
+    # marked CALLER and text the code fixes but the walker cannot read UNKNOWN, so that a path
+    # joined further (pathlib's ``/``) is judged whole.
+    template: str | None = None
 
     def shapes(self) -> tuple[tuple[Elem, ...], ...]:
         """Every list this value may be; empty when it is not a known list."""
@@ -60,6 +65,91 @@ class Value:
 
 
 NOTHING = Value()
+CALLER = "\0"  # a caller value's place in a `template`
+UNKNOWN = "\1"  # text the code fixes but the walker cannot read (a module constant's value)
+# "--pid-file=" or "of=" before a path: the option is judged by the command knowledge base, the
+# path after it like any other.
+_OPTION = re.compile(r"(?:--?[A-Za-z][\w-]*|[a-z]+)=")
+_CONVERSION = re.compile(r"%(?:\((\w+)\))?[#0 +-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([a-zA-Z%])")
+_NUMBER = frozenset("diouxXeEfFgGc")  # "%d" % x: a number (or a character), whatever x is
+_FIELD = re.compile(r"\{([^{}:!]*)(?:![rsa])?(?::([^{}]*))?\}")
+
+
+def text(pieces: Sequence[str | Value]) -> Value:
+    """A string built from fixed text and values (an f-string, ``"…%s…" % x``, a joined path).
+
+    Its labels; `head`, the fixed text before the first caller value (or the ``--opt=`` that
+    starts it); `templated` when the caller values sit between a fixed absolute directory and a
+    fixed last path component, under any ``--opt=``: ``/proc/sys/net/ipv6/conf/{dev}/disable_ipv6``
+    names an entry of a fixed kind (a ``../`` in the value still reaches only files of that name),
+    while ``/run/{name}.pid`` fixes an extension, not the file. Text the walker cannot read before
+    the first caller value (``PID_ROOT + "/" + x``) is taken as the code's fixed directory.
+    """
+    parts: list[str] = []
+    labels: frozenset[str] = EMPTY
+    for piece in pieces:
+        if isinstance(piece, str):
+            parts.append(piece)
+        elif piece.template is not None:
+            labels |= piece.labels
+            parts.append(piece.template)
+        elif piece.labels:
+            labels |= piece.labels
+            parts.append(CALLER)
+        else:
+            parts.append(piece.const if piece.const is not None else UNKNOWN)
+    whole = "".join(parts)
+    if not labels:
+        return Value(const=None if UNKNOWN in whole else whole)
+    option = _OPTION.match(whole)
+    path = whole[option.end() :] if option else whole
+    head, tail = path.split(CALLER, 1)[0], path.rsplit(CALLER, 1)[-1]
+    templated = head.startswith(("/", UNKNOWN)) and "/" in tail and ".." not in whole
+    # The fixed text before the first caller value, without what the walker cannot read
+    # (f"{KEY}={value}" with KEY the code's: "=").
+    fixed = whole.split(CALLER, 1)[0].replace(UNKNOWN, "")
+    shown = option.group(0) if option else fixed or None
+    return Value(labels, templated=templated, head=shown, template=whole)
+
+
+def percent(fmt: str, slots: Sequence[Value], named: Value) -> Value:
+    """``fmt % (a, b)``: each conversion takes its slot (``%(name)s`` takes `named`); a numeric
+    one (``%d``) makes a number of any value."""
+    pieces: list[str | Value] = []
+    start = position = 0
+    for match in _CONVERSION.finditer(fmt):
+        pieces.append(fmt[start : match.start()])
+        start = match.end()
+        if match.group(2) == "%":
+            pieces.append("%")
+            continue
+        if match.group(1) is not None or position >= len(slots):
+            value = named
+        else:
+            value = slots[position]
+            position += 1
+        pieces.append("0" if match.group(2) in _NUMBER else value)
+    pieces.append(fmt[start:])
+    return text(pieces)
+
+
+def formatted(fmt: str, positional: Sequence[Value], named: Value) -> Value:
+    """``fmt.format(a, b, key=c)``: ``{}`` and ``{0}`` take their argument, ``{key}`` `named`;
+    a numeric format spec (``{:d}``) makes a number."""
+    pieces: list[str | Value] = []
+    start = auto = 0
+    for match in _FIELD.finditer(fmt.replace("{{", "\2").replace("}}", "\3")):
+        pieces.append(fmt[start : match.start()])
+        start = match.end()
+        field, spec = match.group(1), match.group(2) or ""
+        if field == "":
+            field, auto = str(auto), auto + 1
+        index = int(field) if field.isdigit() else None
+        value = positional[index] if index is not None and index < len(positional) else named
+        pieces.append("0" if spec[-1:] in _NUMBER else value)
+    pieces.append(fmt[start:])
+    return text([p.replace("\2", "{").replace("\3", "}") if isinstance(p, str) else p
+                 for p in pieces])
 
 
 def sequence(parts: list[Elem | tuple[Elem, ...]]) -> Value:
@@ -88,7 +178,7 @@ def concat(left: Value, right: Value) -> Value:
     if left.elements is not None and right.labels and right.const is None:
         tail = (Elem(right.labels, starred=True),)
         return Value(labels, left.elements + tail, variants=tuple(v + tail for v in left.variants))
-    return Value(labels, head=left.const if left.const is not None else left.head)
+    return text([left, right])
 
 
 def join(values: Iterable[Value]) -> Value:

@@ -9,7 +9,7 @@ the start.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from leastpriv.audit.astnames import callee_tail, dotted_name, is_fixed
 
@@ -25,23 +25,32 @@ _VALIDATOR_SUFFIXES = (
     "is_valid_mac",
     "is_valid_cidr",
 )
+# A call that is itself a check: the names it confines when it returns true (a helper of the
+# module whose body is ``return name in CORES``), given by the data flow, which knows the helpers.
+Predicate = Callable[[ast.Call], set[str]]
+
+
 # leastpriv contract markers that make a parameter narrow (``Annotated[str, PathUnder(...)]``).
 _NARROWING_MARKERS = frozenset({"PathUnder", "Match", "OneOf", "Range", "Literal"})
 
 
-def holds_when(test: ast.expr, outcome: bool, normalised: set[str]) -> set[str]:
+def holds_when(
+    test: ast.expr, outcome: bool, normalised: set[str], predicate: Predicate | None = None
+) -> set[str]:
     """Names that a narrowing check has confined when `test` evaluated to `outcome`."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        return holds_when(test.operand, not outcome, normalised)
+        return holds_when(test.operand, not outcome, normalised, predicate)
     if isinstance(test, ast.BoolOp):
         # ``a and b`` true: both hold; ``a or b`` false: neither held, so both negations hold.
         if isinstance(test.op, ast.And) == outcome:
-            return set().union(*(holds_when(v, outcome, normalised) for v in test.values))
+            return set().union(
+                *(holds_when(v, outcome, normalised, predicate) for v in test.values)
+            )
         return set()
     if isinstance(test, ast.Compare) and len(test.ops) == 1:
         return _compare_narrows(test, outcome)
     if isinstance(test, ast.Call) and outcome:
-        return _call_narrows(test, normalised)
+        return _call_narrows(test, normalised) | (predicate(test) if predicate else set())
     return set()
 
 
@@ -55,9 +64,19 @@ def _compare_narrows(test: ast.Compare, outcome: bool) -> set[str]:
     left = test.left
     if isinstance(left, ast.Call) and callee_tail(left) == "commonpath":
         return {n.id for n in ast.walk(left) if isinstance(n, ast.Name)}
-    if isinstance(left, ast.Name) and is_fixed(right):
+    if isinstance(left, ast.Name) and (is_fixed(right) or _computed(right)):
         return {left.id}
     return set()
+
+
+def _computed(node: ast.expr) -> bool:
+    """A collection the code computes from fixed arguments (``netns.listnetns()``,
+    ``get_available_cores()``): a value found in it is one the system has, not the caller's."""
+    return (
+        isinstance(node, ast.Call)
+        and all(is_fixed(arg) for arg in node.args)
+        and all(is_fixed(k.value) for k in node.keywords)
+    )
 
 
 def _call_narrows(test: ast.Call, normalised: set[str]) -> set[str]:

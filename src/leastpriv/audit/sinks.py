@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from leastpriv.audit.astnames import call_operands
+from leastpriv.audit.astnames import call_operands, dotted_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,17 +31,23 @@ class FileSink:
     kind: str
     args: tuple[str, ...]  # role per position; "" chooses nothing
     keywords: Mapping[str, str]
-    unless: Mapping[str, object]  # keyword -> constant with which the call is harmless
+    # keyword -> the constant, or the names (last part) of which any, that make the call harmless
+    unless: Mapping[str, object]
 
     def harmless(self, node: ast.Call) -> bool:
-        """True when the call passes a keyword of `unless` with its constant (flags=0)."""
+        """True when the call passes a keyword of `unless` with its constant (``flags=0``) or one
+        of its names (``Loader=yaml.SafeLoader``)."""
         return any(
-            k.arg is not None
-            and k.arg in self.unless
-            and isinstance(k.value, ast.Constant)
-            and k.value.value == self.unless[k.arg]
+            k.arg is not None and k.arg in self.unless and _is_one_of(k.value, self.unless[k.arg])
             for k in node.keywords
         )
+
+
+def _is_one_of(node: ast.expr, wanted: object) -> bool:
+    if isinstance(wanted, list):
+        name = dotted_name(node)
+        return name is not None and name.rsplit(".", 1)[-1] in wanted
+    return isinstance(node, ast.Constant) and node.value == wanted
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class MethodSink:
     receivers: frozenset[str]  # the calls that make such an object (its Value.origin)
     receiver: str  # the role of the object itself when it carries a caller value; "" none
     args: tuple[str, ...]
+    keywords: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,13 +82,21 @@ class SinkTable:
     methods: Mapping[str, tuple[MethodSink, ...]]
     dispatch: frozenset[str]
     dispatch_kind: str
+    getters: Mapping[str, int]  # getattr → 1: the position of the member's name
+    namespaces: frozenset[str]  # globals, vars: indexed by a name, any function
     workdir: frozenset[str]
     workdir_kind: str
+    workdir_keywords: frozenset[str]  # cwd=
+    joiners: frozenset[str]  # os.path.join, pathlib.Path: a path from their arguments
+    derived: frozenset[str]  # pathlib methods returning a path of the same origin
     shell: frozenset[str]
     argv: frozenset[str]
+    argv_at: Mapping[str, int]  # argument-list sinks whose list is not first: NSPopen(ns, argv)
     exec_prefixes: tuple[str, ...]
     execute: frozenset[str]
     execute_suffix: str
+    stdin: frozenset[str]  # keywords that give a command its standard input
+    programs: Mapping[str, str]  # names whose value is a known program: sys.executable
     extra: Sinks = field(default=NO_EXTRA_SINKS)
 
     def role(self, role: str) -> str:
@@ -132,7 +147,7 @@ class SinkTable:
         """How command sink `name` takes its command: shell, argv, exec, execute; None: no sink."""
         if name in self.shell:
             return "shell"
-        if name in self.argv:
+        if name in self.argv or name in self.argv_at:
             return "argv"
         if name.startswith(self.exec_prefixes):
             return "exec"
@@ -159,7 +174,8 @@ def _method_sinks(tables: list[Mapping[str, Any]]) -> dict[str, tuple[MethodSink
     found: dict[str, list[MethodSink]] = {}
     for table in tables:
         sink = MethodSink(table.get("kind", "library"), frozenset(table["receivers"]),
-                          table.get("receiver", ""), tuple(table.get("args", ())))
+                          table.get("receiver", ""), tuple(table.get("args", ())),
+                          dict(table.get("keywords", {})))
         for name in table["names"]:
             found.setdefault(name, []).append(sink)
     return {name: tuple(sinks) for name, sinks in found.items()}
@@ -170,20 +186,29 @@ def parse(text: str, extra: Sinks = NO_EXTRA_SINKS) -> SinkTable:
     data = tomllib.loads(text)
     files, tails = _file_sinks(data.get("file", []))
     commands = data["commands"]
+    dispatch, workdir, paths = data["dispatch"], data["workdir"], data["paths"]
     return SinkTable(
         roles=dict(data.get("roles", {})),
         files=files,
         file_tails=tails,
         methods=_method_sinks(data.get("method", [])),
-        dispatch=frozenset(data["dispatch"]["names"]),
-        dispatch_kind=data["dispatch"].get("kind", "dispatch"),
-        workdir=frozenset(data["workdir"]["names"]),
-        workdir_kind=data["workdir"].get("kind", "workdir"),
+        dispatch=frozenset(dispatch["names"]),
+        dispatch_kind=dispatch.get("kind", "dispatch"),
+        getters=dict(dispatch.get("getters", {})),
+        namespaces=frozenset(dispatch.get("namespaces", ())),
+        workdir=frozenset(workdir["names"]),
+        workdir_kind=workdir.get("kind", "workdir"),
+        workdir_keywords=frozenset(workdir.get("keywords", ())),
+        joiners=frozenset(paths.get("joiners", ())),
+        derived=frozenset(paths.get("derived", ())),
         shell=frozenset(commands["shell"]),
         argv=frozenset(commands["argv"]),
+        argv_at=dict(commands.get("argv_at", {})),
         exec_prefixes=tuple(commands["exec_prefixes"]),
         execute=frozenset(commands["execute"]),
         execute_suffix=commands["execute_suffix"],
+        stdin=frozenset(commands.get("stdin", ())),
+        programs=dict(commands.get("programs", {})),
         extra=extra,
     )
 

@@ -9,10 +9,10 @@ entrypoint handing ``_path`` to ``neutron.common.utils.read_file``, which opens 
 followed `MAX_DEPTH` modules deep; the callee's own narrowing checks already shaped its summary.
 
 Summarised are the modules that define a context or an entrypoint (parsed anyway) and those
-parsed only because such code calls into them. A module parsed in pass 1 for another reason
-(it mentions a marker but defines neither) is not summarised, so a call into it is not
-followed: summarising every parsed caller costs about a tenth of the run on nova, and parsing
-it again would break the one-parse-per-file rule.
+that such code calls into. A called module parsed in pass 1 for a marker alone (a helper module
+naming ``run_as_root`` or ``privileged``) is parsed a second time to summarise it: summarising
+every parsed module in pass 1 would cost about a tenth of the run on nova, and the called ones
+are few.
 """
 
 from __future__ import annotations
