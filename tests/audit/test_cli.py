@@ -345,3 +345,27 @@ def test_a_package_directory_gives_the_ids_its_parent_gives(real_tree: Path) -> 
 
     assert ids(from_package) == ids(from_parent)
     assert "LPS304" not in {f["rule"] for f in from_package["findings"]}
+
+
+def test_a_closed_stdout_is_an_io_error_not_a_crash(real_tree: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "leastpriv", "audit", str(real_tree)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          timeout=120, check=False, preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_a_closed_stderr_still_reports_and_fails_on_findings(real_tree: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "leastpriv", "audit", "--format", "json",
+                           str(real_tree)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True, timeout=120, check=False, preexec_fn=lambda: os.close(2))
+    assert proc.returncode == 1
+    assert [c["id"] for c in json.loads(proc.stdout)["contexts"]] == ["demo.privsep.pctxt"]
+
+
+def test_a_full_disk_on_stdout_is_an_io_error(real_tree: Path) -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "leastpriv", "audit", str(real_tree)],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+                              check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr

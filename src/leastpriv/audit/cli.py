@@ -227,10 +227,15 @@ def _failing(findings: Iterable[Finding], threshold: Severity) -> bool:
     return any(f.severity >= threshold for f in findings)
 
 
-def _emit(text: str, output: Path | None, stdout: TextIO) -> None:
+def _emit(text: str, output: Path | None, stdout: TextIO | None) -> None:
     if output is None:
-        stdout.write(text)
-        stdout.flush()
+        if stdout is None:  # started with descriptor 1 closed
+            raise UsageError("cannot write the report: standard output is closed (use --output)")
+        try:
+            stdout.write(text)
+            stdout.flush()
+        except OSError as exc:  # a full disk, a reader gone away (EPIPE): not delivered
+            raise UsageError(f"cannot write the report to standard output: {exc}") from exc
         return
     try:
         output.write_text(text, encoding="utf-8")
@@ -238,12 +243,13 @@ def _emit(text: str, output: Path | None, stdout: TextIO) -> None:
         raise UsageError(f"cannot write {output}: {exc}") from exc
 
 
-def _colour(args: argparse.Namespace, stdout: TextIO) -> bool:
+def _colour(args: argparse.Namespace, stdout: TextIO | None) -> bool:
     # https://no-color.org: a set NO_COLOR turns colour off whatever its value.
-    return args.output is None and stdout.isatty() and "NO_COLOR" not in os.environ
+    return (args.output is None and stdout is not None and stdout.isatty()
+            and "NO_COLOR" not in os.environ)
 
 
-def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def _run(args: argparse.Namespace, stdout: TextIO | None, stderr: TextIO) -> int:
     rules = _rules()
     common, paths = _roots(args.paths)  # first: settings are searched from the first path
     found = _settings(args)
@@ -278,8 +284,13 @@ def _warn_skipped(result: AuditResult, stderr: TextIO, *, verbose: bool) -> None
 
 def run(args: argparse.Namespace, *, stdout: TextIO | None = None,
         stderr: TextIO | None = None) -> int:
-    """Run ``leastpriv audit`` as parsed into `args`; returns the exit status."""
-    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    """Run ``leastpriv audit`` as parsed into `args`; returns the exit status.
+
+    A standard stream closed when the command started is None in `sys`: without stdout the report
+    needs --output; without stderr the warnings are lost, never the report or the status.
+    """
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr or open(os.devnull, "w")  # noqa: SIM115 - lives as the process
     try:
         return _run(args, stdout, stderr)
     except (UsageError, settings.SettingsError, baseline.BaselineError, OSError) as exc:
