@@ -88,7 +88,7 @@ class FunctionSummary:
 class EntrypointFact:
     """A function decorated with ``<context>.entrypoint`` or ``entrypoint_with_timeout(...)``."""
 
-    name: str  # "flush"; "Connector.flush" in a class; "f" for ``f = ctx.entrypoint(g)``
+    name: str  # the function's; "f" for ``f = ctx.entrypoint(g)``
     line: int  # the ``def`` line (the call's for the call form)
     col: int
     first_line: int  # the first decorator line; suppressions there apply too
@@ -97,6 +97,7 @@ class EntrypointFact:
     unannotated: tuple[str, ...]
     framework: str  # "oslo.privsep" | "leastpriv"
     method: bool = False  # defined in a class or a function body, not at module level
+    qualname: str = ""  # its place in the module: "flush", "Connector.flush", "outer.inner"
     flows: tuple[FlowFact, ...] = ()
     calls_out: tuple[OutCall, ...] = ()
 

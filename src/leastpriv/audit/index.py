@@ -38,11 +38,9 @@ class TreeIndex:
             for m in self.modules.values()
             for c in m.contexts
         }
-        self.entrypoints = {
-            f"{m.module}.{e.name}": Located(m, entrypoint=e)
-            for m in self.modules.values()
-            for e in m.entrypoints
-        }
+        self.entrypoints: dict[str, Located] = {}
+        self._places: dict[str, str] = {}  # "m.Class.method" -> its id
+        self._add_entrypoints()
         for context_id, located in self.contexts.items():
             if located.context is not None and located.context.capability_refs:
                 self.contexts[context_id] = Located(
@@ -55,9 +53,25 @@ class TreeIndex:
                 if target in self.entrypoints:
                     self.callers[target].append(Located(module, call=call))
 
+    def _add_entrypoints(self) -> None:
+        """Each entrypoint by its id, ``module.name``: the name oslo.privsep sends and its daemon
+        imports. Module-level functions first, since the daemon runs those; an entrypoint of a
+        class or function body whose id is taken (a static method named as a module-level
+        function) is listed under its place, ``module.Class.name``. Calls by the place
+        (``path.path.exists(...)``) find it either way."""
+        located = [(m, e) for m in self.modules.values() for e in m.entrypoints]
+        for module, entrypoint in sorted(located, key=lambda pair: pair[1].method):
+            entrypoint_id = f"{module.module}.{entrypoint.name}"
+            place = f"{module.module}.{entrypoint.qualname or entrypoint.name}"
+            if entrypoint_id in self.entrypoints:
+                entrypoint_id = place
+            self.entrypoints[entrypoint_id] = Located(module, entrypoint=entrypoint)
+            self._places[place] = entrypoint_id
+
     def resolve(self, dotted: str) -> str:
         """`dotted` with every re-export along the way replaced by what it names."""
         for _ in range(_MAX_HOPS):
+            dotted = self._places.get(dotted, dotted)
             if dotted in self.contexts or dotted in self.entrypoints:
                 return dotted
             step = self._step(dotted)

@@ -281,11 +281,11 @@ class _ModuleVisitor(ast.NodeVisitor):
         for decorator in node.decorator_list:
             context = self._decorator_context(decorator)
             if context is not None:
-                # Named by its place (``Class.method``, ``outer.inner``): two in one module may
-                # share a bare name. oslo.privsep sends ``func.__module__ + "." + func.__name__``
-                # and its daemon imports that name, so one defined in a class (static methods
-                # too) or a function is never the function the daemon runs.
-                self._entrypoints.append(_Made(node, context, ".".join([*self._scope, node.name])))
+                # oslo.privsep sends ``func.__module__ + "." + func.__name__`` and its daemon
+                # imports that name: its id. One defined in a class (static methods too) or a
+                # function is never the function the daemon runs; its place is kept as well.
+                place = ".".join([*self._scope, node.name])
+                self._entrypoints.append(_Made(node, context, node.name, qualname=place))
                 if self._scope:
                     self._methods.add(node)
                 break
@@ -448,6 +448,7 @@ class _ModuleVisitor(ast.NodeVisitor):
             line, col, first_line = made.call.lineno, made.call.col_offset, made.call.lineno
         return EntrypointFact(
             name=made.name,
+            qualname=made.qualname or made.name,
             line=line,
             col=col,
             first_line=first_line,
@@ -607,13 +608,15 @@ class _Capabilities:
 
 
 class _Made(NamedTuple):
-    """An entrypoint the walk met: its function, the context expression, the name it is
-    called by, and the ``ctx.entrypoint(func)`` call that made it (None for a decorator)."""
+    """An entrypoint the walk met: its function, the context expression, its name (the
+    function's, or the one ``f = ctx.entrypoint(g)`` binds), the call that made it (None for a
+    decorator), and its place in the module."""
 
     func: ast.FunctionDef | ast.AsyncFunctionDef
     context: ast.expr | str
     name: str
     call: ast.expr | None = None
+    qualname: str = ""  # its place in the module: "Class.method"
 
 
 def _makes_decorator(value: ast.expr) -> bool:
