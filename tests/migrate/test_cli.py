@@ -73,3 +73,27 @@ def test_a_missing_path_is_a_usage_error(tmp_path):
 
 def test_a_bad_format_is_a_usage_error():
     assert migrate(str(ROOTWRAPPED), "--format", "xml").returncode == 2
+
+
+@pytest.fixture
+def tree_with_unreadable_files(tmp_path: Path) -> Path:
+    package = tmp_path / "svc"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "broken.py").write_text("utils.execute('ls', run_as_root=True\n")
+    (package / "gone.py").symlink_to("nowhere.py")
+    (package / "loop_a.py").symlink_to("loop_b.py")
+    (package / "loop_b.py").symlink_to("loop_a.py")
+    return tmp_path
+
+
+@needs_catalog
+@pytest.mark.parametrize("fmt", ["md", "json"])
+def test_files_it_cannot_read_are_warnings_naming_them(tree_with_unreadable_files, fmt):
+    result = migrate("--format", fmt, str(tree_with_unreadable_files))
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    skipped = ["svc/broken.py", "svc/gone.py", "svc/loop_a.py", "svc/loop_b.py"]
+    warned = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert [path for path in skipped if any(path in line for line in warned)] == skipped
+    # Listed in the plan too, not only counted.
+    assert [path for path in skipped if path in result.stdout] == skipped

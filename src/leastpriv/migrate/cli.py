@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         text = status.status_json(rows) if args.format == "json" else status.status_markdown(rows)
         return _emit(text, args.output)
     plans = [build_plan(path, include_tests=args.include_tests, jobs=args.jobs) for path in paths]
+    _warn_skipped(plans)
     if args.apply:
         return _emit("".join(_patch(plan, args) for plan in plans), args.output)
     if args.stubs:
@@ -68,6 +69,16 @@ def run(args: argparse.Namespace) -> int:
         if code != EXIT_OK:
             return code
     return _emit(_render(plans, args.format), args.output)
+
+
+def _warn_skipped(plans: list[Plan]) -> None:
+    """A warning naming each file or directory that could not be read or parsed, as the audit
+    gives: the plan goes on without it, and the reader should know which calls it may miss."""
+    for plan in plans:
+        for skipped in plan.skipped:
+            where = Path(plan.root, skipped.path) if len(plans) > 1 else skipped.path
+            print(f"leastpriv migrate: warning: skipped {where}: {skipped.message}",
+                  file=sys.stderr)
 
 
 def _patch(plan: Plan, args: argparse.Namespace) -> str:

@@ -130,6 +130,7 @@ def to_markdown(plan: Plan) -> str:
         _contexts_section(plan),
         _functions_section(plan),
         _review_section(plan),
+        _skipped_section(plan),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
 
@@ -214,6 +215,14 @@ def _shown(item: str | Param | Template | OptionalPart) -> str:
         return "[" + " ".join(_shown(part) for part in item.items) + "]"
     parts = item.parts if isinstance(item, Template) else (item,)
     return "".join(f"{{{p.name}}}" if isinstance(p, Param) else p for p in parts)
+
+
+def _skipped_section(plan: Plan) -> str:
+    if not plan.skipped:
+        return ""
+    lines = [f"- `{s.path}:{s.line}` {s.message}" if s.line else f"- `{s.path}` {s.message}"
+             for s in plan.skipped]
+    return "## Files that could not be read or parsed\n\n" + "\n".join(lines)
 
 
 def _review_section(plan: Plan) -> str:
