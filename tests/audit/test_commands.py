@@ -102,3 +102,52 @@ def test_only_the_words_after_find_exec_are_a_command(
 )
 def test_the_operands_of_an_interpreter_stay_code(argv: list[Elem]) -> None:
     assert kinds(argv) == ["command-string"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # nova 19's dmcrypt_delete_volume: a device-mapper name, not a path.
+        ([*fixed("cryptsetup", "remove"), Elem(P)], ["name-operand"]),
+        ([*fixed("cryptsetup", "close", "--deferred"), Elem(P)], ["name-operand"]),
+        ([*fixed("cryptsetup", "luksClose"), Elem(P)], ["name-operand"]),
+        ([*fixed("cryptsetup", "status"), Elem(P)], []),  # read-only
+        # The device of luksFormat, open and luksOpen comes first, that of create second.
+        ([*fixed("cryptsetup", "luksFormat", "--type", "luks2"), Elem(P)], ["operand"]),
+        ([*fixed("cryptsetup", "--batch-mode", "luksFormat"), Elem(P)], ["operand"]),
+        ([*fixed("cryptsetup", "luksOpen"), Elem(P), *fixed("crypt-1")], ["operand"]),
+        ([*fixed("cryptsetup", "open", "--type", "plain", "/dev/sdb"), Elem(P)], ["name-operand"]),
+        ([*fixed("cryptsetup", "create"), Elem(P), *fixed("/dev/sdb")], ["name-operand"]),
+        ([*fixed("cryptsetup", "create", "crypt-1"), Elem(P)], ["operand"]),
+        # A cipher or a key size is no path; a key file is one.
+        ([*fixed("cryptsetup", "create", "n", "/dev/sdb"), Elem(P, head="--cipher=")],
+         ["name-operand"]),
+        ([*fixed("cryptsetup", "luksOpen", "--key-file"), Elem(P), *fixed("/dev/sdb", "n")],
+         ["path-option"]),
+        ([*fixed("dmsetup", "remove", "--retry"), Elem(P)], ["name-operand"]),
+        ([*fixed("dmsetup", "rename", "old"), Elem(P)], ["name-operand"]),
+        ([*fixed("dmsetup", "create", "n"), Elem(P)], ["operand"]),  # the table file
+        ([*fixed("dmsetup", "info"), Elem(P)], []),  # read-only
+        ([*fixed("dmsetup", "ls", "--exec"), Elem(P)], ["program"]),
+    ],
+)
+def test_operands_are_judged_per_sub_command(argv: list[Elem], expected: list[str]) -> None:
+    assert kinds(argv) == expected
+
+
+def test_a_sub_command_not_described_keeps_the_programs_operand_kind() -> None:
+    kb = programs.parse(
+        '[program.tool]\nchanges = "y"\nvalue_options = ["--size"]\n'
+        'subcommands = { drop = ["name"], copy = ["name", "path"] }\n'
+    )
+
+    def kinds_of(*argv: Elem) -> list[str]:
+        return [kind for kind, _, _ in judge(list(argv), kb)]
+
+    assert kinds_of(*fixed("tool", "wipe"), Elem(P)) == ["operand"]
+    assert kinds_of(*fixed("tool", "drop", "a"), Elem(P)) == ["name-operand"]  # the last repeats
+    assert kinds_of(*fixed("tool", "copy", "--size", "1", "a", "b"), Elem(P)) == ["operand"]
+    # The caller chooses the sub-command: the program's kind.
+    assert kinds_of(Elem(frozenset(), "tool"), Elem(P), *fixed("a")) == ["operand"]
+    with pytest.raises(ValueError):
+        programs.parse('[program.tool]\nsubcommands = { drop = ["file"] }\n')

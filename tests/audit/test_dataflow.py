@@ -60,15 +60,17 @@ _CASES = variants.cases()
 _STILL_WRONG = frozenset(
     {
         "svc.privileged.ops.enable_forwarding",
-        "svc.privileged.ops.tool",
-        "svc_fixture.lps203_variants.iproute_kwargs",
         "svc_fixture.lps203_variants.write_basename",
         "svc_fixture.lps204_variants.partial_tail",
         "svc_fixture.lps204_variants.python_fixed_code",
         "svc_fixture.lps204_variants.shell_quoted",
-        "svc_fixture.lps208_variants.remove_mapping",
     }
 )
+
+
+# Right only with dmsetup's sub-commands in the command knowledge base (remove NAME is a name),
+# which another change brings: not strict until it is committed.
+_AWAITING = frozenset({"svc_fixture.lps208_variants.remove_mapping"})
 
 
 @functools.cache
@@ -81,6 +83,8 @@ def _verdicts() -> dict[str, frozenset[str]]:
     [
         pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="known miss"))
         if c.entrypoint in _STILL_WRONG
+        else pytest.param(c, marks=pytest.mark.xfail(strict=False, reason="dmsetup"))
+        if c.entrypoint in _AWAITING
         else c
         for c in _CASES
     ],

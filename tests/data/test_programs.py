@@ -18,6 +18,7 @@ def test_the_shipped_tables_parse_and_name_real_fields() -> None:
     assert not kb.takes_path("dnsmasq", "--dhcp-script")
     assert "-exec" in kb.programs["find"].command_options and kb.takes_value("find", "-name")
     assert kb.programs["find"].runs is None and "-delete" in kb.programs["find"].changes_when
+    assert kb.programs["cryptsetup"].subcommands["create"] == ("name", "path")
 
 
 @pytest.mark.parametrize(
@@ -52,7 +53,7 @@ def test_capability_entries_and_argument_tables_live_in_one_file() -> None:
 @pytest.mark.parametrize(
     "table",
     ['[program.x]\nruns = "sometimes"\n', '[program.x]\noperands = "files"\n',
-     '[program.x]\nchanges = "y"\nverb = "z"\n'],
+     '[program.x]\nchanges = "y"\nverb = "z"\n', '[program.x]\nsubcommands = { rm = [] }\n'],
 )
 def test_a_malformed_table_is_refused(table: str) -> None:
     with pytest.raises(ValueError):

@@ -13,7 +13,7 @@ import os.path
 from collections.abc import Callable
 
 from leastpriv.audit.flowvalue import Elem, join_elems
-from leastpriv.data.programs import KnowledgeBase, Program
+from leastpriv.data.programs import KnowledgeBase, OperandKind, Program
 
 # (kind, role as worded in a finding, the parameters that reach in it)
 Reach = tuple[str, str, frozenset[str]]
@@ -162,12 +162,58 @@ def _arguments(
     if options:
         reaches.append(("path-option", f"as the value of a file option of {shown}", options))
     if _changes_files(programs, argv):
-        rest = join_elems(e for i, e in single if not _is_path_option(argv[i - 1], e, programs, kb))
-        if rest and all(p.operands == "names" for p in programs if p.changes):
-            reaches.append(("name-operand", f"as an operand of {shown}, a name or size", rest))
-        elif rest:
-            reaches.append(("operand", f"as an operand of {shown}", rest))
+        rest = [(i, e) for i, e in single if not _is_path_option(argv[i - 1], e, programs, kb)]
+        kinds = [_operand_kind(argv, i, programs, kb) for i, _ in rest]
+        names = join_elems(e for (_, e), kind in zip(rest, kinds, strict=True) if kind == "name")
+        paths = join_elems(e for (_, e), kind in zip(rest, kinds, strict=True) if kind == "path")
+        if names:
+            reaches.append(("name-operand", f"as an operand of {shown}, a name or size", names))
+        if paths:
+            reaches.append(("operand", f"as an operand of {shown}", paths))
     return reaches
+
+
+def _operand_kind(
+    argv: list[Elem], index: int, programs: list[Program], kb: KnowledgeBase
+) -> OperandKind:
+    """What the caller value at `index` is to a program that changes its operands: the value of an
+    option that takes no path (``--cipher=``) is a name; an operand has the kind its sub-command
+    gives its position (``cryptsetup remove NAME``, ``create NAME DEVICE``), or, when the
+    sub-command is not described or not known, the program's `operands`."""
+    if _is_option(argv[index - 1], argv[index], programs, kb.takes_value):
+        return "name"
+    changing = [p for p in programs if p.changes]
+    default: OperandKind = "name" if all(p.operands == "names" for p in changing) else "path"
+    if len(changing) != 1 or not changing[0].subcommands:
+        return default
+    program = changing[0]
+    kinds: tuple[OperandKind, ...] | None = None
+    position = 0
+    takes_next = False
+    for elem in argv[1:index]:
+        if takes_next:
+            takes_next = False
+            continue
+        if elem.starred:
+            return default  # how many words it holds is unknown, and so is every position after
+        word = elem.const if not elem.labels else elem.head
+        if word is not None and word.startswith("-"):
+            takes_next = "=" not in word and _takes_value(program, word, kb)
+        elif kinds is not None:
+            position += 1
+        elif elem.labels or elem.const is None or elem.const not in program.subcommands:
+            return default  # the caller's sub-command, or one the knowledge base does not describe
+        else:
+            kinds = program.subcommands[elem.const]
+    if kinds is None:
+        return default
+    return kinds[min(position, len(kinds) - 1)]
+
+
+def _takes_value(program: Program, option: str, kb: KnowledgeBase) -> bool:
+    """True when `option` of `program`, written alone, takes the next word as its value."""
+    name = program.name
+    return any(takes(name, option) for takes in (kb.takes_value, kb.takes_path, kb.takes_program))
 
 
 def _is_path_option(before: Elem, elem: Elem, programs: list[Program], kb: KnowledgeBase) -> bool:

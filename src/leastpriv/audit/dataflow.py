@@ -432,7 +432,11 @@ class FlowAnalysis:
         bound: list[tuple[int | str, tuple[str, ...]]] = []
         for position, (arg, value) in enumerate(zip(node.args, args, strict=False)):
             if isinstance(arg, ast.Starred):
-                return  # positions unknown from here on: not worth guessing
+                # Its length is unknown: it may fill any parameter from here on (the summary
+                # binds "*N"), and the positions after it are unknown.
+                if value.labels:
+                    bound.append((f"*{position}", tuple(sorted(value.labels))))
+                break
             if value.labels and not value.templated:
                 bound.append((position, tuple(sorted(value.labels))))
         for keyword, value in zip(node.keywords, args[len(node.args) :], strict=True):

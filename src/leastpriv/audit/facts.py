@@ -70,7 +70,8 @@ class OutCall:
     target: str  # dotted, through the caller's imports: "neutron.common.utils.read_file"
     line: int  # in the function analysed: the call, or the helper call that leads to it
     col: int
-    args: tuple[tuple[int | str, tuple[str, ...]], ...]  # (position or keyword, parameters in it)
+    # (position, keyword, or "*N" for an unpacked sequence from position N on; its parameters)
+    args: tuple[tuple[int | str, tuple[str, ...]], ...]
     via: tuple[str, ...] = ()
 
 
@@ -82,6 +83,7 @@ class FunctionSummary:
     keywords: tuple[str, ...]  # every parameter a keyword may name
     flows: tuple[FlowFact, ...]
     calls: tuple[OutCall, ...]
+    vararg: str | None = None  # the *args parameter, which takes the positions after `params`
 
 
 @dataclass(frozen=True)

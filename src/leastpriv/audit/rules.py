@@ -454,6 +454,9 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     word can be `-delete` itself (`find /srv -type f WORD`). The value of a test (`-name`,
     `-path`, `-mindepth`, `-mtime`) only chooses among the files under the starting points and
     is not reported; the value of `-fprint` (`-fls`, `-fprintf`) is a file find writes.
+    Operand kinds can depend on the sub-command: the device of `cryptsetup luksFormat DEVICE`
+    and of `create NAME DEVICE` is reported here, the mapping name of `cryptsetup remove NAME`
+    under LPS208.
 
     ## Why is this bad?
     The caller chooses which file the privileged daemon changes. Anyone who can make the
@@ -564,6 +567,15 @@ def unconfined_operand(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     of a command that changes storage: the volume name or size of `lvcreate`, `lvextend`,
     `lvremove` and the other LVM commands whose operands are names, not files or devices (the
     command knowledge base says which: `operands = "names"`).
+
+    Where a program's operands depend on its sub-command, the knowledge base gives each described
+    sub-command the kind of each operand in order (`subcommands`): `cryptsetup close NAME` (and
+    `remove`, `luksClose`), `cryptsetup luksOpen DEVICE NAME`, `cryptsetup create NAME DEVICE`,
+    `dmsetup remove NAME`. A name there is this rule's and a device LPS203's: nova's
+    `cryptsetup remove TARGET` is reported here, `cryptsetup luksFormat DEVICE` under LPS203. So
+    is the value of an option that takes no path (`--cipher=`, `--key-size=`) of such a command.
+    A sub-command the knowledge base does not describe, or one the caller chooses, keeps the
+    program's kind (paths for cryptsetup and dmsetup).
 
     ## Why is this bad?
     The caller picks which volume is created, resized or removed, and how big: an unchecked name

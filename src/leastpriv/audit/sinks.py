@@ -131,6 +131,9 @@ class SinkTable:
             for k in node.keywords
             if k.arg is not None and k.arg in sink.keywords
         ]
+        # IPRoute(**options): the mapping may hold any keyword, the one that chooses among them.
+        roles = [*sink.keywords.values(), *(r for r in sink.args if r)]
+        chosen += [(sink.kind, roles[0], k.value) for k in node.keywords if k.arg is None and roles]
         return chosen
 
     def method_sinks(self, method: str) -> tuple[MethodSink, ...]:

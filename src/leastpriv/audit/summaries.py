@@ -108,12 +108,15 @@ def _summary(index: TreeIndex, target: str) -> FunctionSummary | None:
 def _bind(summary: FunctionSummary, call: OutCall, labels: Labels) -> Labels:
     """The callee's parameters, each with the entrypoint parameters the call put in it."""
     bound: Labels = {}
+    rest = (summary.vararg,) if summary.vararg else ()
     for where, params in call.args:
         if isinstance(where, int):
-            name = summary.params[where] if where < len(summary.params) else None
+            names = summary.params[where : where + 1] or rest
+        elif where.startswith("*"):
+            names = (*summary.params[int(where[1:]) :], *rest)  # f(x, *cmd): any from there on
         else:
-            name = where if where in summary.keywords else None
-        if name is not None:
+            names = (where,) if where in summary.keywords else ()
+        for name in names:
             bound[name] = bound.get(name, frozenset()) | _rename(params, labels)
     return bound
 

@@ -495,14 +495,15 @@ def _summary(
 ) -> FunctionSummary | None:
     """What another module's entrypoint would see if it passed its parameters to `func`."""
     args = func.args
-    if not (args.posonlyargs or args.args or args.kwonlyargs):
+    if not (args.posonlyargs or args.args or args.kwonlyargs or args.vararg):
         return None
     found, calls = flows.run(func)
     if not (found or calls):
         return None
     positional = tuple(a.arg for a in (*args.posonlyargs, *args.args))
     return FunctionSummary(
-        positional, (*positional, *(a.arg for a in args.kwonlyargs)), found, calls
+        positional, (*positional, *(a.arg for a in args.kwonlyargs)), found, calls,
+        args.vararg.arg if args.vararg else None,
     )
 
 

@@ -12,7 +12,7 @@ import functools
 import posixpath
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
 
@@ -21,12 +21,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["KnowledgeBase", "Program", "load", "parse"]
+__all__ = ["KnowledgeBase", "OperandKind", "Program", "load", "parse"]
 
 Runs = Literal["program", "wrapper", "string"] | None
 _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "program_options", "runs",
                      "string_options", "command_options", "value_options", "changes_when",
-                     "kernel_setting", "gives_root"})
+                     "subcommands", "kernel_setting", "gives_root"})
+OperandKind = Literal["path", "name"]
 _RUNS = (None, "program", "wrapper", "string")
 
 
@@ -45,6 +46,8 @@ class Program:
     command_options: frozenset[str] = frozenset()  # find -exec: a command up to ";" or "{} +"
     value_options: frozenset[str] = frozenset()  # the value is no path, program or code
     changes_when: frozenset[str] = frozenset()  # it changes nothing without one of these words
+    # sub-command -> the kinds of its operands in order (the last repeats); others: `operands`
+    subcommands: Mapping[str, tuple[OperandKind, ...]] = field(default_factory=dict, hash=False)
     kernel_setting: bool = False
     gives_root: str | None = None
 
@@ -90,8 +93,12 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
     unknown = set(table) - _FIELDS
     runs = table.get("runs")
     operands = table.get("operands", "paths")
-    if unknown or runs not in _RUNS or operands not in ("paths", "names"):
-        raise ValueError(f"[program.{name}]: unknown fields {sorted(unknown)} or bad runs/operands")
+    subcommands = {sub: tuple(kinds) for sub, kinds in table.get("subcommands", {}).items()}
+    bad_kinds = any(not kinds or set(kinds) - {"path", "name"} for kinds in subcommands.values())
+    if unknown or runs not in _RUNS or operands not in ("paths", "names") or bad_kinds:
+        raise ValueError(
+            f"[program.{name}]: unknown fields {sorted(unknown)} or bad runs/operands/subcommands"
+        )
     return Program(
         name=name,
         changes=table.get("changes"),
@@ -104,6 +111,7 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         command_options=frozenset(table.get("command_options", ())),
         value_options=frozenset(table.get("value_options", ())),
         changes_when=frozenset(table.get("changes_when", ())),
+        subcommands=subcommands,
         kernel_setting=bool(table.get("kernel_setting", False)),
         gives_root=table.get("gives_root"),
     )
