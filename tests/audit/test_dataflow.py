@@ -68,11 +68,6 @@ _STILL_WRONG = frozenset(
 )
 
 
-# Right only with dmsetup's sub-commands in the command knowledge base (remove NAME is a name),
-# which another change brings: not strict until it is committed.
-_AWAITING = frozenset({"svc_fixture.lps208_variants.remove_mapping"})
-
-
 @functools.cache
 def _verdicts() -> dict[str, frozenset[str]]:
     return variants.verdicts()
@@ -83,8 +78,6 @@ def _verdicts() -> dict[str, frozenset[str]]:
     [
         pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="known miss"))
         if c.entrypoint in _STILL_WRONG
-        else pytest.param(c, marks=pytest.mark.xfail(strict=False, reason="dmsetup"))
-        if c.entrypoint in _AWAITING
         else c
         for c in _CASES
     ],
