@@ -116,6 +116,32 @@ def test_sarif_results_point_at_relative_uris_under_srcroot() -> None:
     assert locations[0]["region"] == {"startLine": 23, "startColumn": 1}
 
 
+def test_sarif_uris_are_relative_to_the_working_directory_the_audit_ran_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GitHub code scanning ignores originalUriBaseIds and reads each uri from the checkout's
+    # root, where CI runs `leastpriv audit src`: the uri must name src/... to reach the file.
+    audited = tmp_path / "src"
+    monkeypatch.chdir(tmp_path)
+    run = sarif.document(make_result(root=str(audited)), RULES)["runs"][0]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in run["results"]}
+    assert uris == {f"src/{f.path}" for f in FINDINGS}
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
+
+
+def test_sarif_lists_skipped_files_as_tool_notifications() -> None:
+    log = sarif.document(make_result(), RULES)
+    jsonschema.validate(log, _sarif_schema())
+    (invocation,) = log["runs"][0]["invocations"]
+    (notice,) = invocation["toolExecutionNotifications"]
+    location = notice["locations"][0]["physicalLocation"]
+    assert notice["level"] == "warning"
+    assert location["artifactLocation"]["uri"] == "nova/broken.py"
+    assert location["region"]["startLine"] == 3
+    assert invocation["executionSuccessful"] is True
+
+
 def test_sarif_rule_index_and_level_follow_the_rule() -> None:
     run = sarif.document(make_result(), RULES)["runs"][0]
     rules = run["tool"]["driver"]["rules"]

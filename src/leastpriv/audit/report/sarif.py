@@ -1,8 +1,11 @@
 """The SARIF 2.1.0 report, for GitHub code scanning and other SARIF viewers.
 
-Paths are relative to the ``%SRCROOT%`` base (the audited root). Each result carries a
-``partialFingerprints`` entry built from the same line-independent key as the baseline, plus the
-occurrence number of that key, so code scanning keeps recognising an alert when code moves.
+Paths are relative to the ``%SRCROOT%`` base: the working directory when the audited root is in
+it (GitHub code scanning ignores ``originalUriBaseIds`` and reads every relative uri from the
+checkout's root, where CI runs ``leastpriv audit src``), else the audited root. Each result
+carries a ``partialFingerprints`` entry built from the same line-independent key as the
+baseline, plus the occurrence number of that key, so code scanning keeps recognising an alert
+when code moves. Files that could not be read or parsed are the invocation's warnings.
 """
 
 from __future__ import annotations
@@ -52,10 +55,14 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
     }
 
 
-def _location(finding: Finding) -> dict[str, Any]:
+def _artifact(path: str, prefix: str) -> dict[str, str]:
+    return {"uri": quote(f"{prefix}{path}"), "uriBaseId": SRCROOT}
+
+
+def _location(finding: Finding, prefix: str) -> dict[str, Any]:
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": quote(finding.path), "uriBaseId": SRCROOT},
+            "artifactLocation": _artifact(finding.path, prefix),
             "region": {"startLine": max(finding.line, 1), "startColumn": column(finding)},
         },
         "logicalLocations": [{"fullyQualifiedName": finding.symbol}],
@@ -67,7 +74,9 @@ def _fingerprint(finding: Finding, occurrence: int) -> str:
     return f"{digest}:{occurrence}"
 
 
-def _results(findings: list[Finding], rule_index: Mapping[str, int]) -> list[dict[str, Any]]:
+def _results(
+    findings: list[Finding], rule_index: Mapping[str, int], prefix: str
+) -> list[dict[str, Any]]:
     seen: Counter[baseline.Key] = Counter()
     results = []
     for finding in findings:
@@ -77,7 +86,7 @@ def _results(findings: list[Finding], rule_index: Mapping[str, int]) -> list[dic
             "ruleId": finding.rule,
             "level": LEVELS[finding.severity],
             "message": {"text": finding.message},
-            "locations": [_location(finding)],
+            "locations": [_location(finding, prefix)],
             "partialFingerprints": {FINGERPRINT: _fingerprint(finding, seen[key])},
         }
         if finding.rule in rule_index:
@@ -86,9 +95,32 @@ def _results(findings: list[Finding], rule_index: Mapping[str, int]) -> list[dic
     return results
 
 
-def _root_uri(root: str) -> str:
-    uri = Path(root).resolve().as_uri()
+def _base(root: str) -> tuple[Path, str]:
+    """The directory `%SRCROOT%` names, and the prefix from it to the audited root's paths."""
+    audited, here = Path(root).resolve(), Path.cwd().resolve()
+    if audited == here or here in audited.parents:
+        return here, "".join(f"{part}/" for part in audited.relative_to(here).parts)
+    return audited, ""
+
+
+def _root_uri(base: Path) -> str:
+    uri = base.as_uri()
     return uri if uri.endswith("/") else uri + "/"
+
+
+def _invocation(result: AuditResult, prefix: str) -> dict[str, Any]:
+    """The run itself: it completed, with a warning per file or directory it had to skip."""
+    notices = []
+    for skipped in sorted(result.skipped, key=lambda s: (s.path, s.line)):
+        location: dict[str, Any] = {"artifactLocation": _artifact(skipped.path, prefix)}
+        if skipped.line > 0:
+            location["region"] = {"startLine": skipped.line}
+        notices.append({
+            "level": "warning",
+            "message": {"text": f"skipped {skipped.path}: {skipped.message}"},
+            "locations": [{"physicalLocation": location}],
+        })
+    return {"executionSuccessful": True, "toolExecutionNotifications": notices}
 
 
 def document(result: AuditResult, rules: Mapping[str, RuleInfo]) -> dict[str, Any]:
@@ -99,10 +131,13 @@ def document(result: AuditResult, rules: Mapping[str, RuleInfo]) -> dict[str, An
         "version": _version(),
         "rules": [_rule(rules[rule_id]) for rule_id in rule_ids],
     }
+    base, prefix = _base(result.root)
+    rule_index = {r: i for i, r in enumerate(rule_ids)}
     run = {
         "tool": {"driver": driver},
-        "originalUriBaseIds": {SRCROOT: {"uri": _root_uri(result.root)}},
-        "results": _results(sorted_findings(result), {r: i for i, r in enumerate(rule_ids)}),
+        "invocations": [_invocation(result, prefix)],
+        "originalUriBaseIds": {SRCROOT: {"uri": _root_uri(base)}},
+        "results": _results(sorted_findings(result), rule_index, prefix),
         "columnKind": "unicodeCodePoints",
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
