@@ -369,3 +369,25 @@ def test_a_full_disk_on_stdout_is_an_io_error(real_tree: Path) -> None:
                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
                               check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("make", [
+    lambda tmp: tmp,  # an empty directory
+    lambda tmp: (tmp / "README.md", (tmp / "README.md").write_text("# x\n"))[0],
+], ids=["empty-tree", "not-python"])
+def test_a_path_with_nothing_to_audit_is_a_warning_naming_it(tmp_path: Path, make) -> None:
+    path = make(tmp_path)
+    proc = leastpriv(str(path))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+    assert any("warning" in line and str(path) in line for line in proc.stderr.splitlines())
+
+
+def test_a_path_that_is_neither_file_nor_directory_is_a_usage_error() -> None:
+    proc = leastpriv("/dev/null")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "/dev/null" in proc.stderr
+
+
+def test_fail_on_takes_any_case(analyser, tree, capsys) -> None:
+    analyser.findings = [finding("LPS101", Severity.MEDIUM)]
+    assert run_json(capsys, "--fail-on", "HIGH", str(tree))[0] == 0

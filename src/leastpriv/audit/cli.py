@@ -89,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directories or files to audit")
     parser.add_argument("--format", choices=sorted(FORMATS), default="text")
     parser.add_argument("--output", "-o", type=Path, help="write the report here, not to stdout")
-    parser.add_argument("--fail-on", choices=[str(s) for s in Severity],
+    parser.add_argument("--fail-on", choices=[str(s) for s in Severity], type=str.lower,
                         help="exit 1 when a finding this severe or worse exists (default: low)")
     parser.add_argument("--select", type=_codes, help="comma-separated rule ids or prefixes (LPS2)")
     parser.add_argument("--ignore", type=_codes, help="comma-separated rule ids or prefixes")
@@ -171,6 +171,8 @@ def _roots(paths: Sequence[Path]) -> tuple[Path, list[Path]]:
             path.stat()
         except OSError as exc:  # missing, a symbolic link loop, a parent it cannot search
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if not (path.is_dir() or path.is_file()):  # a device, a pipe, a socket
+            raise UsageError(f"{path} is neither a directory nor a file")
     bases = [Path(os.path.abspath(p if p.is_dir() else p.parent)) for p in paths]
     return Path(os.path.commonpath(bases)), list(paths)
 
@@ -206,12 +208,15 @@ def _audit_one(path: Path, options: AuditOptions,
 
 
 def _audit(paths: Sequence[Path], common: Path, options: AuditOptions,
-           progress: ProgressBar | None) -> AuditResult:
+           progress: ProgressBar | None, stderr: TextIO) -> AuditResult:
     merged = AuditResult(root=str(common))
     for path in paths:
         base = Path(os.path.abspath(path if path.is_dir() else path.parent))
         prefix = base.relative_to(common).as_posix()
         part = _rebase(_audit_one(path, options, progress), "" if prefix == "." else prefix)
+        if not part.files_read and not part.skipped:  # a mistyped PATH must not pass silently
+            print(f"leastpriv audit: warning: no Python, rootwrap filter or configuration file "
+                  f"to audit in {path}", file=stderr)
         merged.contexts += part.contexts
         merged.entrypoints += part.entrypoints
         merged.findings += part.findings
@@ -258,7 +263,7 @@ def _run(args: argparse.Namespace, stdout: TextIO | None, stderr: TextIO) -> int
     fail_on = fail_on or Severity.LOW
     accepted = baseline.load(args.baseline) if args.baseline else None
     progress = None if args.no_progress else ProgressBar.for_stream(stderr)
-    result = _audit(paths, common, options, progress)
+    result = _audit(paths, common, options, progress, stderr)
     if args.write_baseline is not None:
         baseline.write(args.write_baseline, result.findings)
         count = len(result.findings)
