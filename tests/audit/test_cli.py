@@ -391,3 +391,14 @@ def test_a_path_that_is_neither_file_nor_directory_is_a_usage_error() -> None:
 def test_fail_on_takes_any_case(analyser, tree, capsys) -> None:
     analyser.findings = [finding("LPS101", Severity.MEDIUM)]
     assert run_json(capsys, "--fail-on", "HIGH", str(tree))[0] == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["--baseline", "{tree}/bad.json", "{tree}"],
+    ["--write-baseline", "{tree}/no/such/dir/b.json", "{tree}"],
+], ids=["malformed-baseline", "unwritable-baseline"])
+def test_baseline_errors_exit_2_naming_the_file(analyser, tree, capsys, argv) -> None:
+    (tree / "bad.json").write_text("not json\n")
+    argv = [a.format(tree=tree) for a in argv]
+    assert main(["audit", "--no-progress", *argv]) == 2
+    assert argv[1] in capsys.readouterr().err

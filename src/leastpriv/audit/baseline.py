@@ -60,7 +60,10 @@ def dumps(findings: Iterable[Finding]) -> str:
 
 
 def write(path: Path, findings: Iterable[Finding]) -> None:
-    Path(path).write_text(dumps(findings), encoding="utf-8")
+    try:
+        Path(path).write_text(dumps(findings), encoding="utf-8")
+    except OSError as exc:
+        raise BaselineError(f"cannot write baseline {path}: {exc.strerror or exc}") from exc
 
 
 def _entry(raw: object) -> tuple[Key, int]:
@@ -97,7 +100,10 @@ def load(path: Path) -> Counter[Key]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError(f"cannot read baseline {path}: {exc}") from exc
-    return loads(text)
+    try:
+        return loads(text)
+    except BaselineError as exc:
+        raise BaselineError(f"baseline {path}: {exc}") from exc
 
 
 def new_findings(findings: Iterable[Finding], accepted: Counter[Key]) -> tuple[list[Finding], int]:
