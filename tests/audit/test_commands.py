@@ -40,9 +40,12 @@ def test_wrappers_are_judged_by_what_they_run(argv: list[Elem], expected: list[s
     assert kinds(argv) == expected
 
 
-def test_a_kernel_setting_is_wide_unless_its_key_starts_fixed() -> None:
+def test_a_kernel_setting_is_wide_unless_the_code_fixes_its_key_around_the_callers_value() -> None:
     assert kinds([*fixed("sysctl", "-w"), Elem(P, head=None)]) == ["kernel-setting"]
-    assert kinds([*fixed("sysctl", "-w"), Elem(P, head="net.ipv4.conf.")]) == []
+    # "kernel.{name}=…": a fixed start still lets the caller name kernel.core_pattern.
+    assert kinds([*fixed("sysctl", "-w"), Elem(P, head="kernel.")]) == ["kernel-setting"]
+    # "net.ipv4.conf.{dev}.forwarding=1" (flowvalue.text says fixed_key).
+    assert kinds([*fixed("sysctl", "-w"), Elem(P, head="net.ipv4.conf.", fixed_key=True)]) == []
 
 
 def test_a_path_given_as_an_option_value_is_a_path_option() -> None:

@@ -145,9 +145,10 @@ def _arguments(
         (i, e) for i, e in enumerate(argv) if i and e.labels and not e.starred and not e.templated
     ]
     if any(p.kernel_setting for p in programs):
-        # A fixed key prefix ("net.ipv4.conf.") or a whole key fixed by the code ("{KEY}=") leaves
-        # the caller a device or a value, not the setting.
-        keys = join_elems(e for _, e in single if not (e.head and ("." in e.head or "=" in e.head)))
+        # A key the code fixes but for a device between its dotted words
+        # ("net.ipv4.conf.{dev}.forwarding=1"), or whole ("{KEY}={value}"), leaves the caller a
+        # device or a value; "kernel.{name}=…" leaves it kernel.core_pattern.
+        keys = join_elems(e for _, e in single if not e.fixed_key)
         if keys:
             role = f"as a kernel setting of {shown} (kernel.core_pattern runs a program as root)"
             reaches.append(("kernel-setting", role, keys))

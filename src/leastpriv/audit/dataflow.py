@@ -309,7 +309,11 @@ class FlowAnalysis:
             node, ast.FormattedValue | ast.Attribute | ast.Subscript | ast.Starred | ast.Await
         ):
             inner = self._value(node.value, frame)
-            return inner if isinstance(node, ast.Starred | ast.Await) else Value(inner.labels)
+            if isinstance(node, ast.Starred | ast.Await):
+                return inner
+            if isinstance(node, ast.Attribute) and node.attr in self._table.derived:
+                return Value(inner.labels, origin=inner.origin)  # Path(p).parent: a path too
+            return Value(inner.labels)
         if isinstance(node, ast.IfExp):
             self._value(node.test, frame)
             return join([self._value(node.body, frame), self._value(node.orelse, frame)])
@@ -364,7 +368,8 @@ class FlowAnalysis:
                 return inner.elements
             return Elem(inner.labels, starred=True)
         value = self._value(node, frame)
-        return Elem(value.labels, value.const, templated=value.templated, head=value.head)
+        return Elem(value.labels, value.const, templated=value.templated, head=value.head,
+                    fixed_key=value.fixed_key)
 
     def _comprehension(
         self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, frame: _Frame
@@ -505,7 +510,7 @@ class FlowAnalysis:
             return True
         elif name in self._table.workdir:
             # Not a finding by itself: the commands run from that directory are.
-            frame.workdir |= self._value(first_arg(node), frame).labels
+            frame.workdir |= _chosen(self._value(first_arg(node), frame))
             return True
         style = self._table.command_style(name)  # NSPopen is a file sink and a command sink
         if style is None:
@@ -516,6 +521,10 @@ class FlowAnalysis:
             # lies there.
             reach = (self._table.role("workdir"), workdir)
             self._report(self._table.workdir_kind, node, name, [reach])
+        environment = self._environment(node, frame)
+        if environment:
+            reach = (self._table.role("environment"), environment)
+            self._report(self._table.workdir_kind, node, name, [reach])
         self._check_command(node, name, style, frame)
         return True
 
@@ -523,8 +532,26 @@ class FlowAnalysis:
         self, node: ast.Call, keywords: frozenset[str], frame: _Frame
     ) -> frozenset[str]:
         """The labels of the call's keyword arguments named in `keywords` (cwd=, input=)."""
-        values = [self._value(k.value, frame) for k in node.keywords if k.arg in keywords]
-        return join(values).labels if values else EMPTY
+        values = [_chosen(self._value(k.value, frame)) for k in node.keywords if k.arg in keywords]
+        return frozenset().union(*values)
+
+    def _environment(self, node: ast.Call, frame: _Frame) -> frozenset[str]:
+        """The caller's labels in a command's environment that choose what runs: the whole
+        mapping, a variable's name, or the value of PATH, LD_PRELOAD and the like."""
+        found: frozenset[str] = EMPTY
+        for keyword in node.keywords:
+            if keyword.arg not in self._table.environment:
+                continue
+            mapping = keyword.value
+            if not isinstance(mapping, ast.Dict):
+                found |= self._value(mapping, frame).labels
+                continue
+            for key, value in zip(mapping.keys, mapping.values, strict=True):
+                name = self._value(key, frame) if key is not None else NOTHING
+                found |= name.labels
+                if key is None or name.const is None or name.const in self._table.variables:
+                    found |= self._value(value, frame).labels
+        return found
 
     def _report_labels(
         self, kind: str, node: ast.Call, name: str, role: str, frame: _Frame
@@ -585,6 +612,11 @@ class FlowAnalysis:
     def _argv_variants(self, node: ast.Call, frame: _Frame) -> list[list[Elem]]:
         """``execute(*cmd, x)``: one argv per variant of each unpacked list."""
         argvs: list[list[Elem]] = [[]]
+        if len(node.args) == 1 and not isinstance(node.args[0], ast.Starred):
+            # neutron's utils.execute(cmd, ...): the whole command as one list.
+            listed = self._value(node.args[0], frame)
+            if listed.elements is not None:
+                return [list(shape) for shape in listed.shapes()]
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 value = self._value(arg.value, frame)
@@ -638,6 +670,11 @@ class FlowAnalysis:
             kind, anchor.lineno, anchor.col_offset, sink, node.lineno, merged, (*self._stack[1:],)
         )
 
+
+
+def _chosen(value: Value) -> frozenset[str]:
+    """The labels of a value that chooses a file or directory: none when it is a fixed kind."""
+    return EMPTY if value.templated else value.labels
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -25,6 +25,7 @@ class Elem:
     choices: frozenset[str] = frozenset()  # constants it may be, when branches differ
     templated: bool = False  # see Value.templated
     head: str | None = None  # see Value.head
+    fixed_key: bool = False  # see Value.fixed_key
 
     def words(self) -> frozenset[str]:
         """The constant texts this element may hold."""
@@ -52,6 +53,9 @@ class Value:
     # The dotted name of the call that made it (``configparser.ConfigParser``), for the methods
     # of library objects that act on files.
     origin: str | None = None
+    # KEY=VALUE text whose key the code fixes, but for a caller value between fixed dotted words
+    # (f"net.ipv4.conf.{dev}.forwarding=1", f"{KEY}={value}"): the caller picks no kernel setting.
+    fixed_key: bool = False
     # Text built from fixed text and values (`text`): the whole of it, each caller value's place
     # marked CALLER and text the code fixes but the walker cannot read UNKNOWN, so that a path
     # joined further (pathlib's ``/``) is judged whole.
@@ -109,7 +113,16 @@ def text(pieces: Sequence[str | Value]) -> Value:
     # (f"{KEY}={value}" with KEY the code's: "=").
     fixed = whole.split(CALLER, 1)[0].replace(UNKNOWN, "")
     shown = option.group(0) if option else fixed or None
-    return Value(labels, templated=templated, head=shown, template=whole)
+    fixed_key = _fixed_key(whole)
+    return Value(labels, templated=templated, head=shown, template=whole, fixed_key=fixed_key)
+
+
+def _fixed_key(whole: str) -> bool:
+    key, equals, _ = whole.partition("=")
+    if CALLER not in key:
+        return bool(equals)
+    before, after = key.split(CALLER, 1)[0], key.rsplit(CALLER, 1)[-1]
+    return "." in before and after.startswith(".") and len(after) > 1
 
 
 def percent(fmt: str, slots: Sequence[Value], named: Value) -> Value:
