@@ -270,6 +270,7 @@ def _parse_decorated(
     }
     if not known:
         return facts
+    known |= _reexported(facts, known)
     modules = frozenset(name.rpartition(".")[0] for name in known)
     order = [
         i
@@ -287,6 +288,23 @@ def _parse_decorated(
     for index, module in zip(order, parsed, strict=True):
         facts[index] = module
     return facts
+
+
+def _reexported(facts: list[ModuleFacts], known: dict[str, str]) -> dict[str, str]:
+    """The decorator names packages re-export (``from .decorators import as_root`` in an
+    ``__init__``), one hop, read from the imports of parsed and unparsed files alike."""
+    found: dict[str, str] = {}
+    for module in facts:
+        if not module.path.endswith("__init__.py"):
+            continue
+        if module.parsed:
+            pairs = list(module.imports.items())
+        else:  # the regex keeps the imported names, not their local aliases
+            pairs = [(name.rpartition(".")[2], name) for name in module.imported]
+        for local, target in pairs:
+            if target in known:
+                found[f"{module.module}.{local}"] = known[target]
+    return found
 
 
 def _skipped(module: ModuleFacts) -> bool:
