@@ -154,3 +154,30 @@ def test_a_sub_command_not_described_keeps_the_programs_operand_kind() -> None:
     assert kinds_of(Elem(frozenset(), "tool"), Elem(P), *fixed("a")) == ["operand"]
     with pytest.raises(ValueError):
         programs.parse('[program.tool]\nsubcommands = { drop = ["file"] }\n')
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # After a fixed NAME= the caller's value cannot be env's program: the rest is judged as
+        # the argv of the program env runs (nova 20's restart_dnsmasq).
+        ([*fixed("env"), Elem(P, head="CONFIG_FILE="), *fixed("dnsmasq", "--strict-order")], []),
+        ([*fixed("env"), Elem(P, head="NETWORK_ID="), *fixed("dnsmasq"),
+          Elem(P, head="--dhcp-script=")], ["program"]),
+        ([*fixed("env"), Elem(P, head="NETWORK_ID="), *fixed("dnsmasq"),
+          Elem(P, head="--conf-file=")], ["path-option"]),
+        ([*fixed("env"), Elem(P, head="HOME="), *fixed("rm"), Elem(P)], ["operand"]),
+        # A variable that makes the program load or run code.
+        ([*fixed("env"), Elem(P, head="LD_PRELOAD="), *fixed("ip", "link")], ["program"]),
+        ([*fixed("env"), Elem(P, head="PATH=/usr/sbin:"), *fixed("ip", "link")], ["program"]),
+        # Without a fixed name the caller may write LD_PRELOAD= or be the program.
+        ([*fixed("env"), Elem(P), *fixed("dnsmasq")], ["runs-program"]),
+        ([*fixed("env"), Elem(P, head="LC_"), *fixed("dnsmasq")], ["runs-program"]),
+        # The value of env's own options is no program.
+        ([*fixed("env", "-u", "LANG", "rm"), Elem(P)], ["operand"]),
+    ],
+)
+def test_a_value_after_a_fixed_name_is_an_environment_value(
+    argv: list[Elem], expected: list[str]
+) -> None:
+    assert kinds(argv) == expected

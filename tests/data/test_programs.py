@@ -19,6 +19,8 @@ def test_the_shipped_tables_parse_and_name_real_fields() -> None:
     assert "-exec" in kb.programs["find"].command_options and kb.takes_value("find", "-name")
     assert kb.programs["find"].runs is None and "-delete" in kb.programs["find"].changes_when
     assert kb.programs["cryptsetup"].subcommands["create"] == ("name", "path")
+    assert kb.programs["env"].assignments and kb.loads_code("LD_AUDIT") and kb.loads_code("PATH")
+    assert not kb.loads_code("NETWORK_ID")
 
 
 @pytest.mark.parametrize(

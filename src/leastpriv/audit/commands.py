@@ -10,6 +10,7 @@ a narrow privileged function looks like.
 from __future__ import annotations
 
 import os.path
+import re
 from collections.abc import Callable
 
 from leastpriv.audit.flowvalue import Elem, join_elems
@@ -36,7 +37,8 @@ def judge(argv: list[Elem], kb: KnowledgeBase) -> list[Reach]:
     shown = "/".join(names)
     inner = _inner_command(argv, names, programs)
     if inner is not None:
-        return judge(inner, kb)
+        settings = argv[1 : len(argv) - len(inner)]
+        return _environment(settings, shown, programs, kb) + judge(inner, kb)
     if any(p.runs == "string" for p in programs):
         return [("command-string", f"as arguments of {shown}, which runs them as code", labels)]
     if any(p.runs in ("program", "wrapper") for p in programs) or _runs_subcommand(argv):
@@ -253,15 +255,49 @@ def _inner_command(
         return None if argv[3].starred else argv[4:]
     if not programs or not all(p.runs == "wrapper" for p in programs):
         return None
-    # Options, NAME=value settings and numbers are skipped; a caller value before the inner
-    # program may be that program, which the caller then chooses.
+    # Options (with the value of those that take one), NAME=value settings and numbers are
+    # skipped. A caller value before the inner program may be that program, which the caller
+    # then chooses, unless it follows a fixed NAME= of env: it is then a value of the inner
+    # program's environment (judged by _environment), and cannot name the program.
+    assigns = all(p.assignments for p in programs)
+    takes_next = False
     for index, elem in enumerate(argv[1:], start=1):
-        if elem.labels or elem.starred or elem.const is None:
+        option_value, takes_next = takes_next, False
+        if elem.starred or (elem.labels and (option_value or not assigns or not _assigned(elem))):
             return None
+        if elem.labels or option_value:
+            continue
         word = elem.const
-        if not (word.startswith("-") or "=" in word or word.replace(".", "").isdigit()):
+        if word is None:
+            return None
+        if word.startswith("-"):
+            takes_next = "=" not in word and any(word in p.value_options for p in programs)
+        elif not ("=" in word or word.replace(".", "").isdigit()):
             return argv[index:]
     return None
+
+
+def _assigned(elem: Elem) -> str | None:
+    """The variable a ``NAME=value`` element sets, when NAME is fixed text (``"HOME=%s" % x``)."""
+    match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=", elem.head or elem.const or "")
+    return match.group(1) if match else None
+
+
+def _environment(
+    settings: list[Elem], shown: str, programs: list[Program], kb: KnowledgeBase
+) -> list[Reach]:
+    """The caller values among env's ``NAME=value`` settings that choose code the program it runs
+    loads (``LD_PRELOAD=``, ``PATH=``: ``[options] code_env``). Any other variable's value is the
+    inner program's business, which the knowledge base does not describe: not a reach."""
+    if not all(p.assignments for p in programs):
+        return []
+    reaches: list[Reach] = []
+    for elem in settings:
+        name = _assigned(elem) if elem.labels else None
+        if name is not None and kb.loads_code(name):
+            role = f"as the value of {name}, which makes the program {shown} runs load code"
+            reaches.append(("program", role, elem.labels))
+    return reaches
 
 
 def _runs_subcommand(argv: list[Elem]) -> bool:

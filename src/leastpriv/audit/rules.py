@@ -530,6 +530,15 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     elsewhere it can be `-exec`, but the program is then the fixed word after it, not one of the
     caller's (LPS203 reports that word, since it can be `-delete`).
 
+    `env NAME=value PROG …`: a caller value behind a fixed `NAME=` cannot become the program, so
+    the rest is judged as the argument list of PROG (`env NETWORK_ID=%s dnsmasq
+    --dhcp-script=%s`: the script is reported, as a program dnsmasq runs). The value still lands
+    in the environment of a program run as root. It is reported when the variable makes programs
+    load or run code (`LD_PRELOAD`, `LD_*`, `PATH`, `PYTHONPATH`, `BASH_ENV`, `OPENSSL_CONF`:
+    `[options] code_env` in the knowledge base); any other variable means what the program makes
+    of it, which the knowledge base does not describe, and is not reported by itself. A caller
+    value with no fixed name before its `=` may be `LD_PRELOAD=…` or the program: reported.
+
     ## Why is this bad?
     It is root as a service: the caller runs any program with the daemon's capabilities. Such an
     entrypoint is a rootwrap without even the filter file.

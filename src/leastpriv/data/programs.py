@@ -26,7 +26,7 @@ __all__ = ["KnowledgeBase", "OperandKind", "Program", "load", "parse"]
 Runs = Literal["program", "wrapper", "string"] | None
 _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "program_options", "runs",
                      "string_options", "command_options", "value_options", "changes_when",
-                     "subcommands", "kernel_setting", "gives_root"})
+                     "subcommands", "assignments", "kernel_setting", "gives_root"})
 OperandKind = Literal["path", "name"]
 _RUNS = (None, "program", "wrapper", "string")
 
@@ -48,6 +48,7 @@ class Program:
     changes_when: frozenset[str] = frozenset()  # it changes nothing without one of these words
     # sub-command -> the kinds of its operands in order (the last repeats); others: `operands`
     subcommands: Mapping[str, tuple[OperandKind, ...]] = field(default_factory=dict, hash=False)
+    assignments: bool = False  # NAME=value words before its program set the environment (env)
     kernel_setting: bool = False
     gives_root: str | None = None
 
@@ -59,6 +60,7 @@ class KnowledgeBase:
     programs: Mapping[str, Program]
     prefixes: Mapping[str, str]  # "mkfs." -> "mkfs": mkfs.ext4 is read as mkfs
     path_options: frozenset[str]  # for every program
+    code_env: frozenset[str] = frozenset()  # variables that make a program load code ("LD_*")
 
     def program(self, command: str) -> Program:
         """The facts of `command` (``/sbin/rm`` → rm), through a prefix when not named itself."""
@@ -83,6 +85,13 @@ class KnowledgeBase:
         """True when the value of `option` of `program` is a program it runs
         (``--dhcp-script=``)."""
         return option in self.program(program).program_options
+
+    def loads_code(self, variable: str) -> bool:
+        """True when a program loads or runs code named by `variable` (``LD_PRELOAD``, ``PATH``)."""
+        return any(
+            variable == name or (name.endswith("*") and variable.startswith(name[:-1]))
+            for name in self.code_env
+        )
 
     def gives_root(self) -> dict[str, str]:
         """Program → how running it as root with free arguments gives root away."""
@@ -112,6 +121,7 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         value_options=frozenset(table.get("value_options", ())),
         changes_when=frozenset(table.get("changes_when", ())),
         subcommands=subcommands,
+        assignments=bool(table.get("assignments", False)),
         kernel_setting=bool(table.get("kernel_setting", False)),
         gives_root=table.get("gives_root"),
     )
@@ -125,6 +135,7 @@ def parse(text: str) -> KnowledgeBase:
         programs=programs,
         prefixes=dict(data.get("prefix", {})),
         path_options=frozenset(data.get("options", {}).get("path", ())),
+        code_env=frozenset(data.get("options", {}).get("code_env", ())),
     )
 
 
