@@ -90,6 +90,7 @@ ENTRYPOINTS = {
     f"{_A}.linux.bridge.add_bridge": f"{_P}.net",  # @as_root, imported from another module
     f"{_A}.linux.bridge.del_bridge": f"{_P}.admin",  # @decorators.as_admin
     f"{_A}.linux.vlan.add_vlan": f"{_P}.net",  # @as_root, re-exported by a package
+    "netagent.build.image.write_image": _DEFAULT,  # a package named build
     f"{_P}.custom.signal_process": f"{_P}.custom.traced",
     f"{_A}.star.set_forwarding": f"{_P}.net",  # from netagent.privileged import *
     f"{_A}.star.unmount": f"{_F}.mount",  # @netagent.privileged.factory.mount.entrypoint
@@ -99,6 +100,19 @@ ENTRYPOINTS = {
 NOT_MODULE_LEVEL = {f"{_M}.add_port", f"{_M}.create", f"{_M}.delete", f"{_M}.flush"}
 if sys.version_info < (3, 12):
     del ENTRYPOINTS["netagent.enc.pep695.set_alias"]
+
+
+# Found wrong at the commit that added them; each fix removes what it fixes.
+_NOT_YET = {"netagent.build.image.write_image"}
+
+
+def _xfail_known(ids: list[str]) -> list[object]:
+    return [
+        pytest.param(i, marks=pytest.mark.xfail(strict=True, reason="not found yet"))
+        if i in _NOT_YET
+        else i
+        for i in ids
+    ]
 
 
 @cache
@@ -112,7 +126,7 @@ def test_context_is_found_with_its_capabilities(context_id: str) -> None:
     assert tuple(sorted(found.get(context_id, ("<not found>",)))) == CONTEXTS[context_id]
 
 
-@pytest.mark.parametrize("entrypoint_id", sorted(ENTRYPOINTS))
+@pytest.mark.parametrize("entrypoint_id", _xfail_known(sorted(ENTRYPOINTS)))
 def test_entrypoint_is_found_with_its_context(entrypoint_id: str) -> None:
     found = {e.id: e.context for e in _result().entrypoints}
     assert entrypoint_id in found
