@@ -41,6 +41,18 @@ def tree_with_locked_dir(tmp_path: Path):
     locked.chmod(0o700)
 
 
+def test_a_package_named_like_build_output_is_read_and_build_output_is_not(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pkg" / "build").mkdir(parents=True)
+    (tmp_path / "pkg" / "build" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "build" / "image.py").write_text("")
+    (tmp_path / "build" / "lib" / "pkg").mkdir(parents=True)
+    (tmp_path / "build" / "lib" / "pkg" / "copy.py").write_text("")
+    found = [p.relative_to(tmp_path).as_posix() for p in sourcetree.iter_files(tmp_path)]
+    assert found == ["pkg/build/__init__.py", "pkg/build/image.py"]
+
+
 def test_directory_links_are_not_followed(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "m.py").write_text("")

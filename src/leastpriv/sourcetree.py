@@ -57,9 +57,7 @@ def iter_files(
             unreadable.append((Path(error.filename or root), error.strerror or str(error)))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=skip):
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in _SKIPPED_DIRS and not d.startswith(".")
-        )
+        dirnames[:] = sorted(d for d in dirnames if _wanted(Path(dirpath, d)))
         for filename in sorted(filenames):
             if suffixes and not filename.endswith(tuple(suffixes)):
                 continue
@@ -70,6 +68,15 @@ def iter_files(
             if any(fnmatch.fnmatch(relative.as_posix(), pattern) for pattern in patterns):
                 continue
             yield path
+
+
+def _wanted(directory: Path) -> bool:
+    """False for VCS data, caches, environments and build output; a package that has one of
+    their names (``mypkg/build/__init__.py``) is code and is read."""
+    name = directory.name
+    if name.startswith("."):
+        return False
+    return name not in _SKIPPED_DIRS or is_file(directory / "__init__.py")
 
 
 def is_file(path: Path) -> bool:

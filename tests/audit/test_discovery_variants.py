@@ -102,19 +102,6 @@ if sys.version_info < (3, 12):
     del ENTRYPOINTS["netagent.enc.pep695.set_alias"]
 
 
-# Found wrong at the commit that added them; each fix removes what it fixes.
-_NOT_YET = {"netagent.build.image.write_image"}
-
-
-def _xfail_known(ids: list[str]) -> list[object]:
-    return [
-        pytest.param(i, marks=pytest.mark.xfail(strict=True, reason="not found yet"))
-        if i in _NOT_YET
-        else i
-        for i in ids
-    ]
-
-
 @cache
 def _result() -> AuditResult:
     return audit(TREE, AuditOptions(jobs=1))
@@ -126,7 +113,7 @@ def test_context_is_found_with_its_capabilities(context_id: str) -> None:
     assert tuple(sorted(found.get(context_id, ("<not found>",)))) == CONTEXTS[context_id]
 
 
-@pytest.mark.parametrize("entrypoint_id", _xfail_known(sorted(ENTRYPOINTS)))
+@pytest.mark.parametrize("entrypoint_id", sorted(ENTRYPOINTS))
 def test_entrypoint_is_found_with_its_context(entrypoint_id: str) -> None:
     found = {e.id: e.context for e in _result().entrypoints}
     assert entrypoint_id in found
