@@ -111,3 +111,42 @@ def test_flake8_reports_an_ignore_comment_naming_no_rule(tmp_path: Path) -> None
     (tmp_path / "typo.py").write_text(NARROW + "x = 1  # leastpriv: ignore[LPS230] -- typo\n")
     status, hits = flake8(tmp_path, "typo.py")
     assert status == 1 and [(line, code) for _, line, code in hits] == [(5, "LPS001")]
+
+
+EXTRA_SINK = '''\
+from oslo_privsep import priv_context
+
+from svc import fsutil
+
+ctx = priv_context.PrivContext("svc", capabilities=[0])
+
+
+@ctx.entrypoint
+def put_privileged(path: str) -> None:
+    fsutil.write_as_root(path)
+'''
+
+
+def test_flake8_reads_the_projects_tool_leastpriv_table(tmp_path: Path) -> None:
+    # The same settings as `leastpriv audit`, so both report the same findings: an extra sink
+    # and a wider capability limit from pyproject.toml, found from the file, not the cwd.
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.leastpriv]\nextra-file-sinks = ["svc.fsutil.write_as_root"]\n'
+        "max-capabilities = 3\n")
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "__init__.py").write_text("")
+    (tmp_path / "svc" / "put.py").write_text(EXTRA_SINK)
+    (tmp_path / "svc" / "two.py").write_text(SAME_FAMILY.replace("CAP_FOWNER]", "CAP_FOWNER, "
+                                                                 "caps.CAP_DAC_OVERRIDE]"))
+    for cwd, target in [(tmp_path, "svc"), (tmp_path / "svc", ".")]:
+        _, hits = flake8(cwd, target)
+        assert [(Path(path).name, code) for path, _, code in hits] == [("put.py", "LPS203")]
+
+
+def test_flake8_stops_on_an_invalid_tool_leastpriv_table_without_a_traceback(tmp_path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.leastpriv]\nignor = ["LPS1"]\n')
+    (tmp_path / "wide.py").write_text(WIDE)
+    proc = subprocess.run([sys.executable, "-m", "flake8", "--select", "LPS", "wide.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr
+    assert "ignor" in proc.stdout + proc.stderr
