@@ -58,7 +58,8 @@ class Plugin:
     @classmethod
     def add_options(cls, manager: Any) -> None:
         manager.add_option(
-            "--leastpriv-max-capabilities", type=_at_least_one, default=None, parse_from_config=True,
+            "--leastpriv-max-capabilities", type=_at_least_one, default=None,
+            parse_from_config=True,
             help="LPS101: a context holding more than this many capabilities is broad "
                  "(default: max-capabilities in [tool.leastpriv], else "
                  f"{AuditOptions().max_capabilities})",
