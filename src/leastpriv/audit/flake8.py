@@ -71,7 +71,8 @@ class Plugin:
         try:  # an invalid table stops the run once, with its reason, not once per file
             _project_settings(Path.cwd())
         except settings.SettingsError as exc:
-            from flake8.exceptions import ExecutionError  # flake8 is there: it loaded us
+            # flake8 is there (it loaded us) but ships no type information.
+            from flake8.exceptions import ExecutionError  # type: ignore[import-untyped]
 
             raise ExecutionError(f"leastpriv: {exc}") from exc
 
