@@ -549,7 +549,7 @@ class FlowAnalysis:
             for key, value in zip(mapping.keys, mapping.values, strict=True):
                 name = self._value(key, frame) if key is not None else NOTHING
                 found |= name.labels
-                if key is None or name.const is None or name.const in self._table.variables:
+                if key is None or name.const is None or self._programs.loads_code(name.const):
                     found |= self._value(value, frame).labels
         return found
 

@@ -458,6 +458,23 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     and of `create NAME DEVICE` is reported here, the mapping name of `cryptsetup remove NAME`
     under LPS208.
 
+    A path is read whole however it is built: an f-string, `"…%s…" % x`, `str.format`,
+    `os.path.join(a, b, c)`, `pathlib.Path(a, b)`, `Path(a) / b`, a module constant before the
+    caller's value (taken as the code's directory); so
+    `os.path.join("/proc/sys/net/ipv4/conf", dev, "forwarding")` is a fixed kind like its
+    f-string, and `"--pid-file=%s/%s/pid" % (PID_ROOT, router_id)` too (an `--opt=` or `of=`
+    before a path is the option; the path after it is judged). `%d`, `{:d}` and `int(x)` make a
+    number, not a path. Libraries: `io.FileIO`, `codecs`/`gzip`/`bz2`/`lzma.open`, tempfile's
+    `dir=` and `prefix=` (a prefix with `../` leaves the directory; a suffix cannot),
+    `tarfile`/`zipfile` `extractall(path)`, `shutil.unpack_archive(extract_dir=)`, pathlib's
+    `with_suffix`, `joinpath`, `resolve`, `parent`. A kernel setting is the caller's unless the
+    code fixes its key, whole (`f"{KEY}={value}"` after a membership check) or around the
+    caller's device (`net.ipv4.conf.{dev}.forwarding`): `"kernel.%s=%s"` still reaches
+    `kernel.core_pattern`, and `sysctl -n KEY` writes too when KEY holds `=`. A check the module
+    makes in a helper (`def exists(core): return core in available()`), and membership in a
+    collection computed from fixed arguments (`name in netns.listnetns()`), narrow like the same
+    test written in place.
+
     ## Why is this bad?
     The caller chooses which file the privileged daemon changes. Anyone who can make the
     unprivileged service call it — one injection bug away — can write `/etc/shadow`, chmod a
@@ -468,6 +485,14 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     @nova.privsep.sys_admin_pctxt.entrypoint
     def chmod(path, mode):
         os.chmod(path, mode)
+    ```
+    The same contract in other words, each reported:
+    ```python
+    processutils.execute("sysctl", "-w", "kernel.%s=%s" % (name, value))
+    pathlib.Path("/proc/sys", key.replace(".", "/")).write_text(value)
+    tempfile.mkstemp(prefix=prefix, dir="/var/lib/svc/tmp")
+    processutils.execute("genisoimage", "-o", path, "/var/lib/svc/drive")
+    tarfile.open("/var/lib/svc/bundle.tar").extractall(dest)
     ```
 
     ## Use instead
@@ -482,7 +507,13 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     ```
     A check in the body also counts when it rejects: `os.path.realpath` then `startswith(ROOT)`,
     `os.path.commonpath`, `is_relative_to`, a regex `fullmatch`, or membership in a fixed set,
-    followed by `raise` or `return`. `os.path.exists` is not a narrowing check.
+    followed by `raise` or `return`. `os.path.exists` is not a narrowing check. Not reported:
+    ```python
+    processutils.execute("sysctl", "-w", "net.ipv4.conf.%s.forwarding=1" % iface)
+    open(os.path.join("/proc/sys/net/ipv4/conf", iface, "forwarding"), "w")
+    os.unlink("/var/run/svc/%d.pid" % pid)
+    tempfile.mkstemp(suffix=suffix, dir="/var/lib/svc/tmp")
+    ```
 
     ## Options
     - `extra-file-sinks`: dotted names of project functions that change files as root.
@@ -538,6 +569,20 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     `[options] code_env` in the knowledge base); any other variable means what the program makes
     of it, which the knowledge base does not describe, and is not reported by itself. A caller
     value with no fixed name before its `=` may be `LD_PRELOAD=…` or the program: reported.
+    The same holds for a command's `env=` (`env_variables=` of processutils): a caller mapping,
+    a caller variable name, or a caller value for such a variable is reported.
+
+    Also reported: a command run in the caller's directory (`cwd=`, `contextlib.chdir`,
+    `os.chdir` in a helper of the module), unless the directory is a fixed kind; the caller's
+    text as the standard input of an interpreter given no script of its own
+    (`execute("sh", process_input=script)`, `subprocess.run(["python3", "-"], input=code)`);
+    `pyroute2.NSPopen(ns, argv)`, `asyncio.create_subprocess_shell`, `pty.spawn` and eventlet's
+    green `subprocess`; `sys.executable` is read as `python3`; neutron's `utils.execute(cmd)`,
+    which takes the command as one list, is judged as that list. Code from a name or from data:
+    `operator.methodcaller(name)`, `globals()[name]`, `vars(module)[name]`, `pickle.loads`,
+    `yaml.load` without a safe loader, `ctypes.CDLL(path)`, `runpy.run_path`,
+    `importlib.util.spec_from_file_location`, and a `jinja2.Template` of the caller's text.
+    `getattr(obj, "do_" + action)` picks among a fixed family and is not reported.
 
     ## Why is this bad?
     It is root as a service: the caller runs any program with the daemon's capabilities. Such an
@@ -548,6 +593,15 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     @privileged.default.entrypoint
     def execute_root(*cmd, **kwargs):
         return processutils.execute(*cmd, **kwargs)
+    ```
+    The same contract in other words, each reported:
+    ```python
+    subprocess.run(["make", "install"], cwd=source_dir)
+    processutils.execute("sh", process_input=script)
+    subprocess.run(["ip", "link", "show"], env={"PATH": path})
+    NSPopen(namespace, cmd, flags=0)
+    operator.methodcaller(name)(driver)
+    jinja2.Template(text).render()
     ```
 
     ## Use instead

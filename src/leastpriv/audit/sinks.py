@@ -88,7 +88,6 @@ class SinkTable:
     workdir_kind: str
     workdir_keywords: frozenset[str]  # cwd=
     environment: frozenset[str]  # env=, env_variables=
-    variables: frozenset[str]  # PATH, LD_PRELOAD: environment variables that choose what runs
     joiners: frozenset[str]  # os.path.join, pathlib.Path: a path from their arguments
     derived: frozenset[str]  # pathlib methods returning a path of the same origin
     shell: frozenset[str]
@@ -205,7 +204,6 @@ def parse(text: str, extra: Sinks = NO_EXTRA_SINKS) -> SinkTable:
         workdir_kind=workdir.get("kind", "workdir"),
         workdir_keywords=frozenset(workdir.get("keywords", ())),
         environment=frozenset(workdir.get("environment", ())),
-        variables=frozenset(workdir.get("variables", ())),
         joiners=frozenset(paths.get("joiners", ())),
         derived=frozenset(paths.get("derived", ())),
         shell=frozenset(commands["shell"]),
