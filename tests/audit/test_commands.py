@@ -181,3 +181,26 @@ def test_a_value_after_a_fixed_name_is_an_environment_value(
     argv: list[Elem], expected: list[str]
 ) -> None:
     assert kinds(argv) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # A wrapper's own operands before its program are not that program: timeout DURATION,
+        # flock FILE, taskset MASK; nor are the values of its options.
+        ([*fixed("timeout", "10s", "rm"), Elem(P)], ["operand"]),
+        ([*fixed("timeout", "-s", "KILL", "30", "rm"), Elem(P)], ["operand"]),
+        ([*fixed("flock", "/run/lock/svc", "rm"), Elem(P)], ["operand"]),
+        ([*fixed("flock", "-w", "5", "/run/lock/svc", "rm"), Elem(P)], ["operand"]),
+        ([*fixed("taskset", "0x3", "rm"), Elem(P)], ["operand"]),
+        ([*fixed("systemd-run", "--unit", "svc-job", "rm"), Elem(P)], ["operand"]),
+        # flock FILE -c TEXT runs TEXT with a shell.
+        ([*fixed("flock", "/run/lock/svc", "-c"), Elem(P)], ["runs-program"]),
+        # A caller value where the wrapper reads its own operand may still shift the program.
+        ([*fixed("timeout"), Elem(P), *fixed("rm", "/x")], ["runs-program"]),
+    ],
+)
+def test_a_wrappers_own_operands_are_not_its_program(
+    argv: list[Elem], expected: list[str]
+) -> None:
+    assert kinds(argv) == expected

@@ -21,6 +21,7 @@ def test_the_shipped_tables_parse_and_name_real_fields() -> None:
     assert kb.programs["cryptsetup"].subcommands["create"] == ("name", "path")
     assert kb.programs["env"].assignments and kb.loads_code("LD_AUDIT") and kb.loads_code("PATH")
     assert not kb.loads_code("NETWORK_ID")
+    assert kb.programs["timeout"].leading_operands == 1 and kb.takes_value("timeout", "-s")
 
 
 @pytest.mark.parametrize(

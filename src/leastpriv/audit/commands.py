@@ -255,11 +255,14 @@ def _inner_command(
         return None if argv[3].starred else argv[4:]
     if not programs or not all(p.runs == "wrapper" for p in programs):
         return None
-    # Options (with the value of those that take one), NAME=value settings and numbers are
-    # skipped. A caller value before the inner program may be that program, which the caller
-    # then chooses, unless it follows a fixed NAME= of env: it is then a value of the inner
-    # program's environment (judged by _environment), and cannot name the program.
+    # Options (with the value of those that take one), the wrapper's own leading operands
+    # (timeout DURATION, flock FILE), NAME=value settings and numbers are skipped. A caller value
+    # before the inner program may be that program, which the caller then chooses, unless it
+    # follows a fixed NAME= of env: it is then a value of the inner program's environment (judged
+    # by _environment), and cannot name the program. A string option (flock -c TEXT) runs a
+    # command line, not an argument list: there is no inner program to judge.
     assigns = all(p.assignments for p in programs)
+    leading = max(p.leading_operands for p in programs)
     takes_next = False
     for index, elem in enumerate(argv[1:], start=1):
         option_value, takes_next = takes_next, False
@@ -268,10 +271,12 @@ def _inner_command(
         if elem.labels or option_value:
             continue
         word = elem.const
-        if word is None:
+        if word is None or any(word in p.string_options for p in programs):
             return None
         if word.startswith("-"):
             takes_next = "=" not in word and any(word in p.value_options for p in programs)
+        elif leading:
+            leading -= 1
         elif not ("=" in word or word.replace(".", "").isdigit()):
             return argv[index:]
     return None

@@ -569,6 +569,11 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     `[options] code_env` in the knowledge base); any other variable means what the program makes
     of it, which the knowledge base does not describe, and is not reported by itself. A caller
     value with no fixed name before its `=` may be `LD_PRELOAD=…` or the program: reported.
+    Other wrappers are judged the same way, by the fixed program they run after their options,
+    the values of those options and their own operands (`leading_operands`): `timeout 10s rm
+    PATH` and `flock /run/lock/x rm PATH` are judged as `rm PATH` (LPS203), and `flock FILE -c
+    TEXT` runs a command line (reported). A caller value where the wrapper reads its own operand
+    is reported: it can be an option that moves the program to another word.
     The same holds for a command's `env=` (`env_variables=` of processutils): a caller mapping,
     a caller variable name, or a caller value for such a variable is reported.
 

@@ -26,7 +26,8 @@ __all__ = ["KnowledgeBase", "OperandKind", "Program", "load", "parse"]
 Runs = Literal["program", "wrapper", "string"] | None
 _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "program_options", "runs",
                      "string_options", "command_options", "value_options", "changes_when",
-                     "subcommands", "assignments", "kernel_setting", "gives_root"})
+                     "subcommands", "assignments", "leading_operands", "kernel_setting",
+                     "gives_root"})
 OperandKind = Literal["path", "name"]
 _RUNS = (None, "program", "wrapper", "string")
 
@@ -49,6 +50,7 @@ class Program:
     # sub-command -> the kinds of its operands in order (the last repeats); others: `operands`
     subcommands: Mapping[str, tuple[OperandKind, ...]] = field(default_factory=dict, hash=False)
     assignments: bool = False  # NAME=value words before its program set the environment (env)
+    leading_operands: int = 0  # a wrapper's own operands before its program (timeout DURATION)
     kernel_setting: bool = False
     gives_root: str | None = None
 
@@ -122,6 +124,7 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         changes_when=frozenset(table.get("changes_when", ())),
         subcommands=subcommands,
         assignments=bool(table.get("assignments", False)),
+        leading_operands=int(table.get("leading_operands", 0)),
         kernel_setting=bool(table.get("kernel_setting", False)),
         gives_root=table.get("gives_root"),
     )
