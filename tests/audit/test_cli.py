@@ -402,3 +402,16 @@ def test_baseline_errors_exit_2_naming_the_file(analyser, tree, capsys, argv) ->
     argv = [a.format(tree=tree) for a in argv]
     assert main(["audit", "--no-progress", *argv]) == 2
     assert argv[1] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("terms", [800, 20000], ids=["deep-for-the-walk", "deep-for-the-parser"])
+def test_a_file_nested_too_deeply_is_skipped_not_a_crash(real_tree: Path, terms: int) -> None:
+    # A generated expression: 800 terms parse but overflow a recursive walk; 20000 overflow the
+    # parser itself. Either is one file to skip, never the whole run.
+    (real_tree / "demo" / "deep.py").write_text(
+        "import oslo_privsep\nx = " + " + ".join(["1"] * terms) + "\n")
+    proc = leastpriv("--format", "json", str(real_tree))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    doc = json.loads(proc.stdout)
+    assert "demo/deep.py" in {s["path"] for s in doc["skipped"]}
+    assert [c["id"] for c in doc["contexts"]] == ["demo.privsep.pctxt"]

@@ -150,3 +150,13 @@ def test_flake8_stops_on_an_invalid_tool_leastpriv_table_without_a_traceback(tmp
                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr
     assert "ignor" in proc.stdout + proc.stderr
+
+
+def test_the_plugin_skips_a_file_nested_too_deeply_for_its_walk(tmp_path: Path) -> None:
+    # pyflakes fails on such a file under flake8 too; the plugin must not add a second failure.
+    from leastpriv.audit.flake8 import Plugin
+
+    source = "import oslo_privsep\nx = " + " + ".join(["1"] * 800) + "\n"
+    (tmp_path / "deep.py").write_text(source)
+    lines = source.splitlines(keepends=True)
+    assert list(Plugin(None, str(tmp_path / "deep.py"), lines).run()) == []

@@ -57,6 +57,9 @@ _CONFIG_SUFFIXES = (".conf", ".conf.sample", ".ini")
 _SECTION = re.compile(r"^\[([^\]]+)\]\s*$")
 _USER = re.compile(r"^user\s*[=:]\s*([^\s#;]+)")
 _DEFAULTS = AuditOptions()  # frozen, so one shared default is safe
+# An expression nested deeper than the parser or the recursive walk can follow (a generated
+# ``1 + 1 + ... + 1`` of a few hundred terms is enough for the walk).
+_TOO_DEEP = "cannot parse: nested too deeply to analyse"
 
 
 def audit(
@@ -121,13 +124,16 @@ def audit_source(
 
     A file that does not parse yields no findings: the caller (flake8) reports syntax errors.
     """
-    facts = scan_module(
-        source,
-        path=path,
-        module=module,
-        is_package=path.endswith("__init__.py"),
-        sinks=_sinks(options),
-    )
+    try:
+        facts = scan_module(
+            source,
+            path=path,
+            module=module,
+            is_package=path.endswith("__init__.py"),
+            sinks=_sinks(options),
+        )
+    except RecursionError:
+        return []  # as for a syntax error: nothing to report from a file it cannot walk
     if facts.error is not None:
         return []
     return sorted(_file_findings(facts, options))
@@ -157,15 +163,18 @@ def _scan_python(
     except (OSError, SyntaxError, UnicodeDecodeError) as exc:
         return ModuleFacts(relative, module, error=(1, f"cannot read: {exc}"))
     if force or may_matter(source):
-        return scan_module(
-            source,
-            path=relative,
-            module=module,
-            is_package=is_package,
-            sinks=sinks,
-            summarise=relative in summarise,
-            decorators=decorators,
-        )
+        try:
+            return scan_module(
+                source,
+                path=relative,
+                module=module,
+                is_package=is_package,
+                sinks=sinks,
+                summarise=relative in summarise,
+                decorators=decorators,
+            )
+        except RecursionError:  # one generated file must not end the whole run
+            return ModuleFacts(relative, module, error=(1, _TOO_DEEP))
     return ModuleFacts(
         relative, module, imported=imported_modules(source, module=module, is_package=is_package)
     )
