@@ -59,11 +59,9 @@ _CASES = variants.cases()
 # it leaves this set.
 _STILL_WRONG = frozenset(
     {
-        "svc.privileged.ops.enable_forwarding",
         "svc_fixture.lps203_variants.write_basename",
         "svc_fixture.lps204_variants.partial_tail",
         "svc_fixture.lps204_variants.python_fixed_code",
-        "svc_fixture.lps204_variants.shell_quoted",
     }
 )
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -35,9 +36,11 @@ from leastpriv.audit.astnames import (
 )
 from leastpriv.audit.facts import EXECUTION_KINDS, FlowFact, OutCall
 from leastpriv.audit.flowvalue import (
+    CALLER,
     EMPTY,
     MAX_VARIANTS,
     NOTHING,
+    WORD,
     Elem,
     Value,
     concat,
@@ -414,6 +417,8 @@ class FlowAnalysis:
             self._note_call(node, name, args)
         if name in _SANITISERS:
             return NOTHING
+        if name in self._table.quoters and args:
+            return Value(args[0].labels, quoted=True)
         if name in ("list", "tuple", "sorted", "reversed") and len(args) == 1:
             return args[0]
         if name == "map" and len(args) == 2:
@@ -442,10 +447,10 @@ class FlowAnalysis:
                 if value.labels:
                     bound.append((f"*{position}", tuple(sorted(value.labels))))
                 break
-            if value.labels and not value.templated:
+            if value.labels and not _fixed_text(value):
                 bound.append((position, tuple(sorted(value.labels))))
         for keyword, value in zip(node.keywords, args[len(node.args) :], strict=True):
-            if keyword.arg is not None and value.labels and not value.templated:
+            if keyword.arg is not None and value.labels and not _fixed_text(value):
                 bound.append((keyword.arg, tuple(sorted(value.labels))))
         if bound:
             anchor = self._outer_call or node
@@ -584,7 +589,10 @@ class FlowAnalysis:
         if style == "shell" or keyword_true(node, "shell"):
             command = self._value(first_arg(node), frame)
             labels = command.labels if command.elements is None else join_elems(command.elements)
-            if labels:
+            words = _shell_words(command)
+            if words is not None:
+                self._judge_argv(node, name, words)  # every caller value quoted: a fixed line
+            elif labels:
                 self._report("shell", node, name, [("in a shell command line", labels)])
             return
         stdin = self._keyword_labels(node, self._table.stdin, frame)
@@ -670,6 +678,27 @@ class FlowAnalysis:
             kind, anchor.lineno, anchor.col_offset, sink, node.lineno, merged, (*self._stack[1:],)
         )
 
+
+
+def _shell_words(command: Value) -> list[Elem] | None:
+    """A shell line whose caller values were all quoted (``"ip link show %s" % shlex.quote(d)``)
+    as the argument list it runs, each quoted value one word; None for any other line. Only a
+    simple command: fixed text that chains, pipes or substitutes leaves it to the shell rule."""
+    template = command.template
+    if template is None or CALLER in template or not _SIMPLE.fullmatch(template):
+        return None
+    return [
+        Elem(command.labels) if WORD in word else Elem(EMPTY, word) for word in template.split()
+    ]
+
+
+_SIMPLE = re.compile(r"[^;&|<>`$()\n]*")
+
+
+def _fixed_text(value: Value) -> bool:
+    """A fixed kind of file, or a key the code fixes around the caller's value: handed to another
+    module, it names nothing the caller chose, whatever that module does with it."""
+    return value.templated or value.fixed_key
 
 
 def _chosen(value: Value) -> frozenset[str]:

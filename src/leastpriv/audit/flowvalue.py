@@ -56,6 +56,8 @@ class Value:
     # KEY=VALUE text whose key the code fixes, but for a caller value between fixed dotted words
     # (f"net.ipv4.conf.{dev}.forwarding=1", f"{KEY}={value}"): the caller picks no kernel setting.
     fixed_key: bool = False
+    # Made by a shell quoting function (shlex.quote): one word of a shell line, whatever it holds.
+    quoted: bool = False
     # Text built from fixed text and values (`text`): the whole of it, each caller value's place
     # marked CALLER and text the code fixes but the walker cannot read UNKNOWN, so that a path
     # joined further (pathlib's ``/``) is judged whole.
@@ -71,6 +73,7 @@ class Value:
 NOTHING = Value()
 CALLER = "\0"  # a caller value's place in a `template`
 UNKNOWN = "\1"  # text the code fixes but the walker cannot read (a module constant's value)
+WORD = "\2"  # a caller value quoted for a shell (shlex.quote): one word, whatever it holds
 # "--pid-file=" or "of=" before a path: the option is judged by the command knowledge base, the
 # path after it like any other.
 _OPTION = re.compile(r"(?:--?[A-Za-z][\w-]*|[a-z]+)=")
@@ -99,7 +102,7 @@ def text(pieces: Sequence[str | Value]) -> Value:
             parts.append(piece.template)
         elif piece.labels:
             labels |= piece.labels
-            parts.append(CALLER)
+            parts.append(WORD if piece.quoted else CALLER)
         else:
             parts.append(piece.const if piece.const is not None else UNKNOWN)
     whole = "".join(parts)

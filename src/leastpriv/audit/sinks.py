@@ -97,6 +97,7 @@ class SinkTable:
     execute: frozenset[str]
     execute_suffix: str
     stdin: frozenset[str]  # keywords that give a command its standard input
+    quoters: frozenset[str]  # shlex.quote: a caller value made one word of a shell line
     programs: Mapping[str, str]  # names whose value is a known program: sys.executable
     extra: Sinks = field(default=NO_EXTRA_SINKS)
 
@@ -213,6 +214,7 @@ def parse(text: str, extra: Sinks = NO_EXTRA_SINKS) -> SinkTable:
         execute=frozenset(commands["execute"]),
         execute_suffix=commands["execute_suffix"],
         stdin=frozenset(commands.get("stdin", ())),
+        quoters=frozenset(commands.get("quoters", ())),
         programs=dict(commands.get("programs", {})),
         extra=extra,
     )
