@@ -84,6 +84,9 @@ def tree_with_unreadable_files(tmp_path: Path) -> Path:
     (package / "gone.py").symlink_to("nowhere.py")
     (package / "loop_a.py").symlink_to("loop_b.py")
     (package / "loop_b.py").symlink_to("loop_a.py")
+    # Generated code nested deeper than the parser (or a recursive walk) can follow.
+    (package / "deep.py").write_text("utils.execute('ls', run_as_root=True)\nx = "
+                                     + " + ".join(["1"] * 20000) + "\n")
     return tmp_path
 
 
@@ -92,7 +95,7 @@ def tree_with_unreadable_files(tmp_path: Path) -> Path:
 def test_files_it_cannot_read_are_warnings_naming_them(tree_with_unreadable_files, fmt):
     result = migrate("--format", fmt, str(tree_with_unreadable_files))
     assert result.returncode == 0 and "Traceback" not in result.stderr
-    skipped = ["svc/broken.py", "svc/gone.py", "svc/loop_a.py", "svc/loop_b.py"]
+    skipped = ["svc/broken.py", "svc/deep.py", "svc/gone.py", "svc/loop_a.py", "svc/loop_b.py"]
     warned = [line for line in result.stderr.splitlines() if "warning" in line]
     assert [path for path in skipped if any(path in line for line in warned)] == skipped
     # Listed in the plan too, not only counted.

@@ -162,14 +162,17 @@ def scan_file(root: Path, path: Path) -> FileCalls:
     # Most files never mention root: skip the parse, which is the expensive part.
     if not any(word in text for word in _TRIGGERS):
         return FileCalls()
-    try:
-        tree = ast.parse(text, filename=str(path))
-    except (SyntaxError, ValueError) as exc:
-        line = getattr(exc, "lineno", 0) or 0
-        return FileCalls(skipped=SkippedFile(relative, line, f"cannot parse: {exc}"))
     visitor = _Visitor(module_name(root, path), relative)
-    visitor.index_blocks(tree)
-    visitor.visit(tree)
+    try:  # generated code may nest deeper than the parser or the recursive walk can follow
+        try:
+            tree = ast.parse(text, filename=str(path))
+        except (SyntaxError, ValueError) as exc:
+            line = getattr(exc, "lineno", 0) or 0
+            return FileCalls(skipped=SkippedFile(relative, line, f"cannot parse: {exc}"))
+        visitor.index_blocks(tree)
+        visitor.visit(tree)
+    except RecursionError:
+        return FileCalls(skipped=SkippedFile(relative, 0, "cannot parse: nested too deeply"))
     return FileCalls(calls=sorted(visitor.found, key=lambda call: call.site.line))
 
 
