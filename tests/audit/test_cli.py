@@ -415,3 +415,11 @@ def test_a_file_nested_too_deeply_is_skipped_not_a_crash(real_tree: Path, terms:
     doc = json.loads(proc.stdout)
     assert "demo/deep.py" in {s["path"] for s in doc["skipped"]}
     assert [c["id"] for c in doc["contexts"]] == ["demo.privsep.pctxt"]
+
+
+@pytest.mark.parametrize("extra", ["{tree}", "{tree}/demo", "{tree}/demo/privsep/__init__.py"])
+def test_overlapping_paths_are_audited_once(real_tree: Path, extra: str) -> None:
+    once = json.loads(leastpriv("--format", "json", str(real_tree)).stdout)
+    twice = json.loads(leastpriv("--format", "json", str(real_tree),
+                                 extra.format(tree=real_tree)).stdout)
+    assert twice["findings"] == once["findings"] and twice["contexts"] == once["contexts"]

@@ -173,8 +173,19 @@ def _roots(paths: Sequence[Path]) -> tuple[Path, list[Path]]:
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
         if not (path.is_dir() or path.is_file()):  # a device, a pipe, a socket
             raise UsageError(f"{path} is neither a directory nor a file")
+    paths = _distinct(paths)
     bases = [Path(os.path.abspath(p if p.is_dir() else p.parent)) for p in paths]
-    return Path(os.path.commonpath(bases)), list(paths)
+    return Path(os.path.commonpath(bases)), paths
+
+
+def _distinct(paths: Sequence[Path]) -> list[Path]:
+    """`paths` without those another one holds (``src src/pkg``) or repeats: each file once."""
+    absolute = [Path(os.path.abspath(p)) for p in paths]
+    return [
+        path for i, (path, mine) in enumerate(zip(paths, absolute, strict=True))
+        if not any(other in mine.parents or (other == mine and j < i)
+                   for j, other in enumerate(absolute))
+    ]
 
 
 # The model's records that carry a path relative to the audited root.
