@@ -1,0 +1,144 @@
+"""How a caller's value travels to a sink the audit knows: the flow variants, judged per entrypoint.
+
+tests/audit/fixtures/flow_variants_tree is a small tree (entrypoints in ``flowsvc.privileged``,
+helpers in ``flowsvc.common``) where each entrypoint's path to a known sink (``os.chmod``,
+``open(..., "w")``, ``rm PATH``, pyroute2's ``netns.create``) is indirect: helpers one to three
+modules away, methods of classes (a base class, a classmethod, a property), partials, lambdas,
+callbacks, dict dispatch, containers, string building, generators, ``match``, and narrowing done
+in helpers. The comment above each entrypoint's decorator gives its verdict: ``# bad LPS203: ...``
+(that rule should report it) or ``# good: ...`` (no data-flow rule should).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from leastpriv.audit import AuditOptions, audit
+
+TREE = Path(__file__).parent / "fixtures" / "flow_variants_tree"
+DATAFLOW_RULES = frozenset({"LPS203", "LPS204", "LPS208"})
+_VERDICT = re.compile(r"^# (bad (LPS\d{3})|good): (.+)$")
+_DEF = re.compile(r"^(?:async )?def (\w+)\(")
+
+
+@dataclass(frozen=True)
+class Case:
+    entrypoint: str
+    rule: str | None  # the rule that should report it; None: no data-flow rule should
+    what: str
+
+
+def cases() -> list[Case]:
+    found = []
+    for path in sorted(TREE.rglob("*.py")):
+        module = ".".join(path.relative_to(TREE).with_suffix("").parts)
+        pending = None
+        for line in path.read_text().splitlines():
+            verdict, definition = _VERDICT.match(line), _DEF.match(line)
+            if verdict:
+                pending = verdict
+            elif definition and pending:
+                found.append(Case(f"{module}.{definition.group(1)}", pending.group(2),
+                                  pending.group(3)))
+                pending = None
+    return found
+
+
+@functools.cache
+def verdicts() -> dict[str, frozenset[str]]:
+    """Entrypoint id -> the data-flow rules the audit reported about it."""
+    reported: dict[str, set[str]] = {}
+    for finding in audit(TREE, AuditOptions(select=DATAFLOW_RULES)).findings:
+        reported.setdefault(finding.symbol, set()).add(finding.rule)
+    return {symbol: frozenset(rules) for symbol, rules in reported.items()}
+
+
+def catch_rate() -> tuple[int, int, int, int]:
+    """(bad reported by the rule named, bad, good reported by any data-flow rule, good)."""
+    all_cases = cases()
+    bad = [c for c in all_cases if c.rule]
+    good = [c for c in all_cases if not c.rule]
+    hit = sum(c.rule in verdicts().get(c.entrypoint, ()) for c in bad)
+    false = sum(bool(verdicts().get(c.entrypoint)) for c in good)
+    return hit, len(bad), false, len(good)
+
+
+# Variants the audit still judges wrongly: strict xfails, so a fix fails here until it leaves.
+_STILL_WRONG: frozenset[str] = frozenset(
+    {
+        "flowsvc.privileged.cross.add_namespace",
+        "flowsvc.privileged.cross.chmod_confined_in_other_module",
+        "flowsvc.privileged.cross.delete_namespace",
+        "flowsvc.privileged.cross.ensure_namespace",
+        "flowsvc.privileged.cross.purge_three_deep",
+        "flowsvc.privileged.cross.purge_with_classmethod",
+        "flowsvc.privileged.cross.remove_checked_in_other_module",
+        "flowsvc.privileged.cross.remove_pidfile",
+        "flowsvc.privileged.cross.remove_with_runner",
+        "flowsvc.privileged.cross.truncate_console_log",
+        "flowsvc.privileged.cross.unlink_if_safe_name",
+        "flowsvc.privileged.cross.wipe_with_staticmethod",
+        "flowsvc.privileged.local.chmod_local_class",
+        "flowsvc.privileged.local.clean_own_path",
+        "flowsvc.privileged.local.clean_with_self_run",
+        "flowsvc.privileged.local.dispatch_fixed_op",
+        "flowsvc.privileged.local.enable_forwarding_joined",
+        "flowsvc.privileged.local.file_op",
+        "flowsvc.privileged.local.make_in",
+        "flowsvc.privileged.local.remove_format_locals",
+        "flowsvc.privileged.local.remove_generated",
+        "flowsvc.privileged.local.remove_lambda",
+        "flowsvc.privileged.local.remove_partial",
+        "flowsvc.privileged.local.remove_partial_bound",
+        "flowsvc.privileged.local.remove_with_retry",
+        "flowsvc.privileged.local.remove_with_retry_helper",
+        "flowsvc.privileged.local.write_from_dict",
+        "flowsvc.privileged.local.write_from_tuple",
+        "flowsvc.privileged.narrow.remove_basename",
+        "flowsvc.privileged.narrow.remove_checked_both_ways",
+        "flowsvc.privileged.narrow.remove_checked_name",
+        "flowsvc.privileged.narrow.remove_validated",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="known miss"))
+        if c.entrypoint in _STILL_WRONG
+        else c
+        for c in cases()
+    ],
+    ids=lambda c: c.entrypoint.rsplit(".", 1)[-1],
+)
+def test_flow_variant_is_reported_by_its_rule_when_bad_and_by_none_when_good(case: Case) -> None:
+    reported = verdicts().get(case.entrypoint, frozenset())
+    if case.rule:
+        assert case.rule in reported
+    else:
+        assert reported == frozenset()
+
+
+def test_every_entrypoint_of_the_tree_has_a_verdict() -> None:
+    defined = {
+        f"{'.'.join(p.relative_to(TREE).with_suffix('').parts)}.{m.group(1)}"
+        for p in TREE.rglob("privileged/*.py")
+        for m in re.finditer(r"^@privileged\.default\.entrypoint\n(?:async )?def (\w+)\(",
+                             p.read_text(), re.M)
+    }
+    assert defined == {c.entrypoint for c in cases()}
+
+
+if __name__ == "__main__":
+    hit, bad, false, good = catch_rate()
+    print(f"bad reported by the rule named: {hit}/{bad}; good wrongly reported: {false}/{good}")
+    for c in cases():
+        said = sorted(verdicts().get(c.entrypoint, ()))
+        if (c.rule and c.rule not in said) or (not c.rule and said):
+            print(f"{'miss' if c.rule else 'false'} {c.entrypoint} (want {c.rule}, said {said})")
