@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,6 +53,16 @@ def test_fix_never_ends_in_a_colon_that_introduces_a_missing_example() -> None:
     longer = "## Use instead\nSplit it:\n```python\na = 1\nb = 2\n```\n"
     fixed = docgen.fix_text(rule("LPS999", "x", Severity.LOW, "s", longer))
     assert not fixed.endswith(":") and "LPS999.md" in fixed
+
+
+def test_fix_names_the_published_page_which_an_installed_package_has_not() -> None:
+    # pip install leastpriv ships no docs/ directory: "see docs/rules/LPS999.md" leads nowhere.
+    longer = "## Use instead\nSplit it:\n```python\na = 1\nb = 2\n```\n"
+    for doc in (longer, "## Use instead\n```\nx\n```\n"):
+        pages = re.findall(r"\S+LPS999\.md", docgen.fix_text(rule("LPS999", "x", Severity.LOW,
+                                                                   "s", doc)))
+        assert pages == [docgen.page_url("LPS999")]
+        assert pages[0].startswith("https://")
 
 
 def test_stale_pages_are_detected(tmp_path: Path) -> None:

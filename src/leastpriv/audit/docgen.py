@@ -24,6 +24,9 @@ SECTION_TITLES = (
     "What it does", "Why is this bad?", "Example", "Use instead", "Options", "References",
 )
 _TITLE_BY_FOLDED = {title.lower().rstrip("?"): title for title in SECTION_TITLES}
+# Where the rule pages (docs/rules/<id>.md, written by this module) are published: an installed
+# package has no docs/ directory, so the reports and SARIF's helpUri name this address.
+RULES_URL = "https://github.com/leastpriv/leastpriv/blob/main/docs/rules"
 _UNDERLINE = re.compile(r"^\s*(-{3,}|={3,})\s*$")
 
 
@@ -80,6 +83,11 @@ def _first_prose_paragraph(markdown: str) -> str:
     return " ".join(paragraph)
 
 
+def page_url(rule_id: str) -> str:
+    """The published page of the rule `rule_id`."""
+    return f"{RULES_URL}/{rule_id}.md"
+
+
 def fix_text(rule: RuleInfo) -> str:
     """One line telling the reader what to do: the prose of *Use instead*, else where to read it.
 
@@ -87,7 +95,7 @@ def fix_text(rule: RuleInfo) -> str:
     """
     use_instead = sections(rule.doc).get("Use instead", "")
     prose = _first_prose_paragraph(use_instead)
-    page = f"docs/rules/{rule.id}.md"
+    page = page_url(rule.id)
     if not prose:
         return f"see {page}, \"Use instead\""
     if not prose.endswith(":"):
@@ -97,7 +105,7 @@ def fix_text(rule: RuleInfo) -> str:
     example = _first_code_block(use_instead)
     if len(example) == 1:
         return f"{prose} `{example[0].strip()}`"
-    return f"{prose[:-1]} (example in {page})"
+    return f"{prose[:-1]} (example at {page})"
 
 
 def _first_code_block(markdown: str) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from leastpriv.audit import baseline
-from leastpriv.audit.docgen import RuleInfo, sections
+from leastpriv.audit.docgen import RuleInfo, page_url, sections
 from leastpriv.audit.model import AuditResult, Finding, Severity
 from leastpriv.audit.report.common import column, sorted_findings
 
@@ -30,8 +30,6 @@ FINGERPRINT = "leastpriv/v1"
 LEVELS = {Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
 # GitHub ranks security alerts by this property (0.0 to 10.0); mapped like CVSS bands.
 SECURITY_SEVERITY = {Severity.HIGH: "8.0", Severity.MEDIUM: "5.0", Severity.LOW: "2.0"}
-# Where each rule's page (docs/rules/<id>.md, generated from its docstring) is published.
-RULES_URL = "https://github.com/leastpriv/leastpriv/blob/main/docs/rules"
 
 
 def _version() -> str:
@@ -49,7 +47,7 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": described},
         "help": {"text": rule.doc, "markdown": rule.doc},
-        "helpUri": f"{RULES_URL}/{rule.id}.md",
+        "helpUri": page_url(rule.id),
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {"tags": ["security"], "security-severity": SECURITY_SEVERITY[rule.severity]},
     }
