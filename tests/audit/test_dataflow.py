@@ -60,20 +60,9 @@ _CASES = variants.cases()
 _STILL_WRONG = frozenset(
     {
         "svc_fixture.lps203_variants.write_basename",
-        "svc_fixture.lps203_variants3.core_pattern",
-        "svc_fixture.lps203_variants3.core_pattern_tee",
-        "svc_fixture.lps203_variants3.modprobe_path",
-        "svc_fixture.lps203_variants3.ndb_source",
-        "svc_fixture.lps203_variants3.uevent_helper",
         "svc_fixture.lps204_variants.partial_tail",
         "svc_fixture.lps204_variants.python_fixed_code",
-        "svc_fixture.lps204_variants3.at_now",
-        "svc_fixture.lps204_variants3.driver_module",
-        "svc_fixture.lps204_variants3.install_crontab",
-        "svc_fixture.lps204_variants3.locale_copy",
         "svc_fixture.lps204_variants3.popen_bash",
-        "svc_fixture.lps204_variants3.resolve",
-        "svc_fixture.lps204_variants3.xargs_rm",
     }
 )
 

@@ -149,8 +149,12 @@ def _arguments(
     if any(p.kernel_setting for p in programs):
         # A key the code fixes but for a device between its dotted words
         # ("net.ipv4.conf.{dev}.forwarding=1"), or whole ("{KEY}={value}"), leaves the caller a
-        # device or a value; "kernel.{name}=…" leaves it kernel.core_pattern.
-        keys = join_elems(e for _, e in single if not e.fixed_key)
+        # device or a value; "kernel.{name}=…" leaves it kernel.core_pattern, and so does
+        # "kernel.core_pattern={value}", whose value is a program (code_settings).
+        keys = join_elems(
+            e for _, e in single
+            if not e.fixed_key or kb.runs_setting((e.head or "").partition("=")[0])
+        )
         if keys:
             role = f"as a kernel setting of {shown} (kernel.core_pattern runs a program as root)"
             reaches.append(("kernel-setting", role, keys))

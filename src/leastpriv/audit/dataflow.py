@@ -419,6 +419,8 @@ class FlowAnalysis:
             return NOTHING
         if name in self._table.quoters and args:
             return Value(args[0].labels, quoted=True)
+        if name is not None and args and args[0].const is not None:
+            return Value(join(args).labels, origin=name, opened=args[0].const)  # open(PATH)
         if name in ("list", "tuple", "sorted", "reversed") and len(args) == 1:
             return args[0]
         if name == "map" and len(args) == 2:
@@ -483,11 +485,20 @@ class FlowAnalysis:
         if method == "format" and receiver.const is not None:
             positional = args[: len(node.args)]
             return formatted(receiver.const, positional, join(args))
+        if method in ("write", "writelines") and receiver.opened is not None:
+            self._check_written(node, f"{receiver.origin}.{method}", receiver.opened, args)
         if method in self._table.derived and receiver.origin in self._table.joiners:
             # Path(p).with_suffix(".conf"): another path of the caller's.
             return Value(receiver.labels, origin=receiver.origin)
         self._check_method_sink(node, method, receiver, args)
         return Value(join([receiver, *args]).labels)
+
+    def _check_written(self, node: ast.Call, sink: str, path: str, args: list[Value]) -> None:
+        """The caller's text written into a file whose text the kernel runs as a program."""
+        written = join(args).labels
+        if written and self._programs.runs_written(path):
+            role = f"as the text of {path}, a program the kernel runs as root"
+            self._report("kernel-setting", node, sink, [(role, written)])
 
     def _local_function(self, func: ast.expr) -> str | None:
         if isinstance(func, ast.Name) and func.id in self._functions:
@@ -548,10 +559,18 @@ class FlowAnalysis:
             if keyword.arg not in self._table.environment:
                 continue
             mapping = keyword.value
-            if not isinstance(mapping, ast.Dict):
+            if isinstance(mapping, ast.Call) and self._resolve(mapping.func) == "dict":
+                # dict(os.environ, LC_ALL=lang): the copied mappings, then named variables.
+                pairs: list[tuple[ast.expr | None, ast.expr]] = [(None, a) for a in mapping.args]
+                pairs += [
+                    (ast.Constant(k.arg) if k.arg else None, k.value) for k in mapping.keywords
+                ]
+            elif isinstance(mapping, ast.Dict):
+                pairs = list(zip(mapping.keys, mapping.values, strict=True))
+            else:
                 found |= self._value(mapping, frame).labels
                 continue
-            for key, value in zip(mapping.keys, mapping.values, strict=True):
+            for key, value in pairs:
                 name = self._value(key, frame) if key is not None else NOTHING
                 found |= name.labels
                 if key is None or name.const is None or self._programs.loads_code(name.const):
@@ -561,9 +580,10 @@ class FlowAnalysis:
     def _report_labels(
         self, kind: str, node: ast.Call, name: str, role: str, frame: _Frame
     ) -> frozenset[str]:
-        """A sink whose first argument is what matters (a name to import, a directory)."""
+        """A sink whose first argument is what matters (a name to import, a directory); fixed
+        text before the caller's (``"svc.drivers." + name``) keeps it in a fixed family."""
         value = self._value(first_arg(node), frame)
-        if value.labels:
+        if value.labels and value.head is None:
             self._report(kind, node, name, [(self._table.role(role), value.labels)])
         return value.labels
 
@@ -603,17 +623,31 @@ class FlowAnalysis:
             argvs = self._argv_variants(node, frame)
         for argv in argvs:
             self._judge_argv(node, name, argv)
-            if stdin and self._reads_code(argv):
-                role = f"as the standard input of {argv[0].const}, which runs it as code"
-                self._report("command-string", node, name, [(role, stdin)])
+            if stdin:
+                self._check_stdin(node, name, argv, stdin)
+
+    def _check_stdin(
+        self, node: ast.Call, name: str, argv: list[Elem], stdin: frozenset[str]
+    ) -> None:
+        """The caller's standard input to a program that runs it (``sh``, ``at``), or into a
+        file whose text the kernel runs (``tee /proc/sys/kernel/core_pattern``)."""
+        if self._reads_code(argv):
+            role = f"as the standard input of {argv[0].const}, which runs it as code"
+            self._report("command-string", node, name, [(role, stdin)])
+        for elem in argv[1:]:
+            if elem.const is not None:
+                self._check_written(node, name, elem.const, [Value(stdin)])
 
     def _reads_code(self, argv: list[Elem]) -> bool:
-        """An interpreter given no script or code in its arguments (``sh``, ``python3 -``,
-        ``bash -s``) runs its standard input."""
+        """A program that runs its standard input (``at``, ``xargs``: stdin_code), or an
+        interpreter given no script or code in its arguments (``sh``, ``python3 -``)."""
         first = argv[0] if argv else None
         if first is None or first.labels or first.const is None:
             return False
-        if self._programs.program(first.const).runs != "string":
+        program = self._programs.program(first.const)
+        if program.stdin_code:
+            return True
+        if program.runs != "string":
             return False
         return all(e.labels or e.starred or (e.const or "").startswith("-") for e in argv[1:])
 

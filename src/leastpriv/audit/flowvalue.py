@@ -58,6 +58,9 @@ class Value:
     fixed_key: bool = False
     # Made by a shell quoting function (shlex.quote): one word of a shell line, whatever it holds.
     quoted: bool = False
+    # A file object (or command) made from this constant path or argument list: what its write()
+    # or communicate() acts on.
+    opened: str | None = None
     # Text built from fixed text and values (`text`): the whole of it, each caller value's place
     # marked CALLER and text the code fixes but the walker cannot read UNKNOWN, so that a path
     # joined further (pathlib's ``/``) is judged whole.

@@ -27,7 +27,7 @@ Runs = Literal["program", "wrapper", "string"] | None
 _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "program_options", "runs",
                      "string_options", "command_options", "value_options", "changes_when",
                      "subcommands", "assignments", "leading_operands", "kernel_setting",
-                     "gives_root"})
+                     "stdin_code", "gives_root"})
 OperandKind = Literal["path", "name"]
 _RUNS = (None, "program", "wrapper", "string")
 
@@ -52,6 +52,7 @@ class Program:
     assignments: bool = False  # NAME=value words before its program set the environment (env)
     leading_operands: int = 0  # a wrapper's own operands before its program (timeout DURATION)
     kernel_setting: bool = False
+    stdin_code: bool = False  # its standard input is code or a command line it runs (at, xargs)
     gives_root: str | None = None
 
 
@@ -63,6 +64,8 @@ class KnowledgeBase:
     prefixes: Mapping[str, str]  # "mkfs." -> "mkfs": mkfs.ext4 is read as mkfs
     path_options: frozenset[str]  # for every program
     code_env: frozenset[str] = frozenset()  # variables that make a program load code ("LD_*")
+    code_settings: frozenset[str] = frozenset()  # kernel settings whose value is a program
+    code_files: frozenset[str] = frozenset()  # other files whose text the kernel runs
 
     def program(self, command: str) -> Program:
         """The facts of `command` (``/sbin/rm`` → rm), through a prefix when not named itself."""
@@ -95,6 +98,18 @@ class KnowledgeBase:
             for name in self.code_env
         )
 
+    def runs_setting(self, key: str) -> bool:
+        """True when the value of kernel setting `key` is a program the kernel runs as root
+        (``kernel.core_pattern``)."""
+        return key in self.code_settings
+
+    def runs_written(self, path: str) -> bool:
+        """True when text written into the file at `path` is a program the kernel runs as root
+        (``/proc/sys/kernel/core_pattern``, ``/sys/kernel/uevent_helper``)."""
+        setting = path.removeprefix("/proc/sys/").replace("/", ".")
+        return path in self.code_files or (path.startswith("/proc/sys/") and setting in
+                                           self.code_settings)
+
     def gives_root(self) -> dict[str, str]:
         """Program → how running it as root with free arguments gives root away."""
         return {name: p.gives_root for name, p in self.programs.items() if p.gives_root}
@@ -126,6 +141,7 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         assignments=bool(table.get("assignments", False)),
         leading_operands=int(table.get("leading_operands", 0)),
         kernel_setting=bool(table.get("kernel_setting", False)),
+        stdin_code=bool(table.get("stdin_code", False)),
         gives_root=table.get("gives_root"),
     )
 
@@ -139,6 +155,8 @@ def parse(text: str) -> KnowledgeBase:
         prefixes=dict(data.get("prefix", {})),
         path_options=frozenset(data.get("options", {}).get("path", ())),
         code_env=frozenset(data.get("options", {}).get("code_env", ())),
+        code_settings=frozenset(data.get("options", {}).get("code_settings", ())),
+        code_files=frozenset(data.get("options", {}).get("code_files", ())),
     )
 
 
