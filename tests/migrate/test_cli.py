@@ -100,3 +100,14 @@ def test_files_it_cannot_read_are_warnings_naming_them(tree_with_unreadable_file
     assert [path for path in skipped if any(path in line for line in warned)] == skipped
     # Listed in the plan too, not only counted.
     assert [path for path in skipped if path in result.stdout] == skipped
+
+
+def test_status_warns_of_the_files_it_cannot_read(tree_with_unreadable_files):
+    # A verdict read from part of a tree says so: the skipped files may hold rootwrap calls.
+    result = migrate("--status", "--format", "json", str(tree_with_unreadable_files))
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    skipped = ["svc/broken.py", "svc/deep.py", "svc/gone.py", "svc/loop_a.py", "svc/loop_b.py"]
+    warned = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert [path for path in skipped if any(path in line for line in warned)] == skipped
+    (row,) = json.loads(result.stdout)["projects"]
+    assert sorted(s["path"] for s in row["skipped"]) == skipped

@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
+from leastpriv.audit.model import SkippedFile
 from leastpriv.migrate import filters as filter_files
 from leastpriv.migrate import render, status, stubs
 from leastpriv.migrate.callsites import find_call_sites
@@ -58,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.status:
         rows = [status.project_status(path, jobs=args.jobs) for path in paths]
+        for path, row in zip(paths, rows, strict=True):
+            _warn(path if len(paths) > 1 else None, row.skipped)
         text = status.status_json(rows) if args.format == "json" else status.status_markdown(rows)
         return _emit(text, args.output)
     plans = [build_plan(path, include_tests=args.include_tests, jobs=args.jobs) for path in paths]
@@ -72,13 +76,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _warn_skipped(plans: list[Plan]) -> None:
+    for plan in plans:
+        _warn(Path(plan.root) if len(plans) > 1 else None, plan.skipped)
+
+
+def _warn(root: Path | None, skipped: Iterable[SkippedFile]) -> None:
     """A warning naming each file or directory that could not be read or parsed, as the audit
     gives: the plan goes on without it, and the reader should know which calls it may miss."""
-    for plan in plans:
-        for skipped in plan.skipped:
-            where = Path(plan.root, skipped.path) if len(plans) > 1 else skipped.path
-            print(f"leastpriv migrate: warning: skipped {where}: {skipped.message}",
-                  file=sys.stderr)
+    for item in skipped:
+        where = root / item.path if root is not None else item.path
+        print(f"leastpriv migrate: warning: skipped {where}: {item.message}", file=sys.stderr)
 
 
 def _patch(plan: Plan, args: argparse.Namespace) -> str:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from leastpriv.audit.analyzer import audit
+from leastpriv.audit.model import SkippedFile
 from leastpriv.audit.options import AuditOptions
 from leastpriv.migrate import filters as filter_files
 from leastpriv.migrate.callsites import find_call_sites
@@ -32,6 +33,8 @@ class ProjectStatus:
     call_sites: int
     contexts: int
     entrypoints: int
+    # Files it could not read or parse: the verdict is read from the rest of the tree.
+    skipped: tuple[SkippedFile, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -44,12 +47,13 @@ def project_status(root: Path, *, jobs: int | None = None) -> ProjectStatus:
     """Count what `root` still has of rootwrap and what it has of privsep."""
     root = Path(root)
     filters, _problems = filter_files.read_filters(filter_files.find_filter_files(root), root=root)
-    sites = find_call_sites(root, jobs=jobs).sites
+    scan = find_call_sites(root, jobs=jobs)
     contexts, entrypoints = count_privsep(root, jobs=jobs)
     name, version = distribution(root)
     # rootwrap adds its privsep-helper filter to every list: it is not the project's.
     own = [flt for flt in filters if flt.path != filter_files.IMPLICIT_PATH]
-    return ProjectStatus(name, version, len(own), len(sites), contexts, entrypoints)
+    return ProjectStatus(name, version, len(own), len(scan.sites), contexts, entrypoints,
+                         tuple(scan.skipped))
 
 
 def distribution(root: Path) -> tuple[str, str | None]:
