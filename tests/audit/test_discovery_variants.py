@@ -142,3 +142,9 @@ def test_calls_by_place_and_by_name_reach_each_entrypoint() -> None:
 def test_only_newer_syntax_than_the_interpreter_reads_is_skipped() -> None:
     expected = {_PEP695} if sys.version_info < (3, 12) else set()
     assert {s.path for s in _result().skipped} == expected
+
+
+def test_context_rules_see_the_capabilities_of_a_list_of_another_module() -> None:
+    # netagent.privileged.storage holds STORAGE_CAPS of netagent.privileged.capsets.
+    sys_admin = {f.symbol for f in _result().findings if f.rule == "LPS102"}
+    assert f"{_P}.storage" in sys_admin

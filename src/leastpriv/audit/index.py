@@ -43,9 +43,7 @@ class TreeIndex:
         self._add_entrypoints()
         for context_id, located in self.contexts.items():
             if located.context is not None and located.context.capability_refs:
-                self.contexts[context_id] = Located(
-                    located.module, context=self._with_lists(located.context)
-                )
+                self._complete(context_id, located.module, located.context)
         self.callers: dict[str, list[Located]] = defaultdict(list)
         for module in self.modules.values():
             for call in module.calls:
@@ -106,6 +104,13 @@ class TreeIndex:
             if dotted in self.contexts or dotted in self.entrypoints:
                 return dotted
         return None
+
+    def _complete(self, context_id: str, module: ModuleFacts, context: ContextFact) -> None:
+        """Replace `context` by itself with the lists it names read, here and in its module's
+        facts, where the module rules (LPS101, LPS102) read it."""
+        complete = self._with_lists(context)
+        self.contexts[context_id] = Located(module, context=complete)
+        module.contexts[:] = [complete if c is context else c for c in module.contexts]
 
     def _with_lists(self, context: ContextFact) -> ContextFact:
         """`context` with the capabilities of the lists it names from other modules added;
