@@ -11,10 +11,11 @@ should say so. They were written by reading each body and the helpers it calls, 
 the audit on it. The releases are fetched from PyPI (``pip download --no-deps``) into
 benchmarks/.cache/labelled and unpacked there.
 
-Printed, side by side: per rule (LPS203, LPS204, LPS208) recall -- labelled for that rule and
-reported by it -- and precision -- reported by it and labelled dangerous; per shape, recall --
-dangerous in that shape and reported by any of the three -- and precision -- reported with a flow
-of that shape's kind and labelled dangerous; and how many labelled entrypoints the audit found at
+Printed, side by side: per data-flow rule (LPS203, LPS204, LPS208, LPS209, LPS210) recall --
+labelled for that rule and reported by it -- and precision -- reported by it and labelled
+dangerous; per shape, recall -- dangerous in that shape and reported by any of them -- and
+precision -- reported with a flow of that shape's kind and labelled dangerous; and how many
+labelled entrypoints the audit found at
 all. ``--list`` adds every disagreement.
 """
 
@@ -37,13 +38,13 @@ from leastpriv.audit.facts import FlowFact
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "data" / "audit_labels.csv"
 TREES = HERE / ".cache" / "labelled"
-RULES = ("LPS203", "LPS204", "LPS208")
+RULES = ("LPS203", "LPS204", "LPS208", "LPS209", "LPS210")
 # The shape each kind of flow (leastpriv.audit.facts.FlowFact.kind) is evidence of.
 KIND_SHAPE = {
     "file": "P", "operand": "P", "library": "H", "netns": "B", "path-option": "D",
     "kernel-setting": "C", "name-operand": "I", "argv-tail": "A", "command-string": "E",
     "workdir": "F", "dispatch": "G", "program": "X", "argv": "X", "shell": "X",
-    "runs-program": "X",
+    "runs-program": "X", "signal": "O", "host-config": "O",
 }
 SHAPES = ("A", "B", "C", "D", "E", "F", "G", "H", "I", "P", "X", "O")
 
@@ -138,7 +139,7 @@ def rule_table(verdicts: list[Verdict]) -> list[str]:
 
 
 def shape_table(verdicts: list[Verdict]) -> list[str]:
-    lines = ["| shape | labelled dangerous | recall (any of the three rules) | precision |",
+    lines = ["| shape | labelled dangerous | recall (any of the rules) | precision |",
              "|---|---|---|---|"]
     for shape in SHAPES:
         dangerous = [v for v in verdicts if v.label.dangerous and v.label.shape == shape]

@@ -629,11 +629,15 @@ class FlowAnalysis:
     def _check_stdin(
         self, node: ast.Call, name: str, argv: list[Elem], stdin: frozenset[str]
     ) -> None:
-        """The caller's standard input to a program that runs it (``sh``, ``at``), or into a
-        file whose text the kernel runs (``tee /proc/sys/kernel/core_pattern``)."""
+        """The caller's standard input to a program that runs it (``sh``, ``at``), that loads it
+        as the host's configuration (``iptables-restore``, ``chpasswd``), or into a file whose
+        text the kernel runs (``tee /proc/sys/kernel/core_pattern``)."""
         if self._reads_code(argv):
             role = f"as the standard input of {argv[0].const}, which runs it as code"
             self._report("command-string", node, name, [(role, stdin)])
+        elif loads := self._loads_input(argv):
+            role = f"as the standard input of {argv[0].const}, which {loads}"
+            self._report("host-config", node, name, [(role, stdin)])
         for elem in argv[1:]:
             if elem.const is not None:
                 self._check_written(node, name, elem.const, [Value(stdin)])
@@ -650,6 +654,18 @@ class FlowAnalysis:
         if program.runs != "string":
             return False
         return all(e.labels or e.starred or (e.const or "").startswith("-") for e in argv[1:])
+
+    def _loads_input(self, argv: list[Elem]) -> str | None:
+        """What a fixed program makes of its standard input when that is configuration of the
+        whole host (``iptables-restore``, ``nft -f -``, ``chpasswd``), or None."""
+        first = argv[0] if argv else None
+        if first is None or first.labels or first.const is None:
+            return None
+        program = self._programs.program(first.const)
+        words = {e.const for e in argv[1:] if e.const is not None}
+        if program.input_when and not program.input_when & words:
+            return None
+        return program.input
 
     def _argv_variants(self, node: ast.Call, frame: _Frame) -> list[list[Elem]]:
         """``execute(*cmd, x)``: one argv per variant of each unpacked list."""

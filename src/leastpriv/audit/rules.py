@@ -680,6 +680,96 @@ def unconfined_operand(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     )
 
 
+@_rule("LPS209", "signal-any-process", Severity.MEDIUM)
+def signal_any_process(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for entrypoint parameters that choose, without a narrowing check, the process a signal
+    is sent to: the pid given to `os.kill` or `os.killpg`.
+
+    ## Why is this bad?
+    A daemon holding `CAP_KILL` (or uid 0) may signal every process of the host. A caller who
+    picks the pid can stop sshd, the hypervisor's guests, another service's daemons or the
+    audit daemon; with `SIGSTOP` it freezes them without a trace in their logs. What the
+    service means is narrower: "stop the dnsmasq I started for this network".
+
+    ## Example
+    ```python
+    @privileged.default.entrypoint
+    def kill(pid, signal):
+        os.kill(pid, signal)
+    ```
+
+    ## Use instead
+    Let the daemon find the pid itself, from a file it owns, and check the process is the one the
+    service started before signalling it:
+    ```python
+    @net.entrypoint
+    def stop_dnsmasq_privileged(network_id: Annotated[str, Match(r"[0-9a-f-]{36}")]) -> None:
+        pid = int(Path(f"/var/lib/neutron/dhcp/{network_id}/pid").read_text())
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "dnsmasq":
+            raise ValueError(f"process {pid} is not dnsmasq")
+        os.kill(pid, signal.SIGTERM)
+    ```
+    A check in the body that rejects other pids (membership in a fixed set, a comparison followed
+    by `raise` or `return`) also counts.
+
+    ## Options
+    None.
+
+    ## References
+    - CWE-283 (unverified ownership), CWE-250 (execution with unnecessary privileges)
+    """
+    yield from _flows(
+        module, frozenset({"signal"}), "signal only a process the daemon found and checked itself"
+    )
+
+
+@_rule("LPS210", "host-config-input", Severity.HIGH)
+def host_config_input(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
+    """## What it does
+    Checks for entrypoint parameters given, without a narrowing check, as the standard input of a
+    program that loads it as configuration of the whole host: a firewall ruleset
+    (`iptables-restore`, `ip6tables-restore`, `ebtables-restore`, `nft -f -`, `ipset restore`),
+    a switch's flows (`ovs-ofctl add-flows BRIDGE -`), passwords and users (`chpasswd`,
+    `newusers`). Which programs do so, and when, is the command knowledge base (`input` and
+    `input_when` in `leastpriv/data/commands.toml`). Standard input is the `process_input=` or
+    `input=` of a command sink. Code on standard input (`sh`, `python3 -`) is LPS204's.
+
+    ## Why is this bad?
+    The caller writes the host's configuration, not one entry of it: a ruleset that accepts
+    everything, or a DNAT rule that takes another tenant's traffic; flows that mirror a port;
+    a new password for root. The entrypoint's contract is "any firewall".
+
+    ## Example
+    ```python
+    @privileged.default.entrypoint
+    def iptables_restore(rules):
+        processutils.execute("iptables-restore", process_input=rules)
+    ```
+
+    ## Use instead
+    Send the parts, checked one by one, and build the rules in the daemon:
+    ```python
+    @firewall.entrypoint
+    def allow_port_privileged(
+        device: Annotated[str, Match(r"tap[0-9a-f-]{1,11}")],
+        port: Annotated[int, Range(1, 65535)],
+    ) -> None:
+        processutils.execute("iptables", "-A", "INPUT", "-i", device, "-p", "tcp",
+                             "--dport", str(port), "-j", "ACCEPT")
+    ```
+
+    ## Options
+    None.
+
+    ## References
+    - CWE-15 (external control of system or configuration setting)
+    """
+    yield from _flows(
+        module, frozenset({"host-config"}), "send the parts, checked, and build it in the daemon"
+    )
+
+
 @_rule("LPS205", "uncontracted-parameter", Severity.LOW)
 def uncontracted_parameter(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
     """## What it does

@@ -33,6 +33,8 @@ class FileSink:
     keywords: Mapping[str, str]
     # keyword -> the constant, or the names (last part) of which any, that make the call harmless
     unless: Mapping[str, object]
+    # a number still chooses what the call acts on (a pid): int(pid) there is the caller's pid
+    numbers: bool = False
 
     def harmless(self, node: ast.Call) -> bool:
         """True when the call passes a keyword of `unless` with its constant (``flags=0``) or one
@@ -123,7 +125,7 @@ class SinkTable:
         if sink.harmless(node):
             return []
         chosen = [
-            (sink.kind, role, arg)
+            (sink.kind, role, _number_operand(arg) if sink.numbers else arg)
             for role, arg in zip(sink.args, node.args, strict=False)
             if role and not isinstance(arg, ast.Starred)
         ]
@@ -164,12 +166,21 @@ class SinkTable:
         return None
 
 
+def _number_operand(node: ast.expr) -> ast.expr:
+    """``int(pid)`` → ``pid``: the flow removes a caller's text through int(), which a number
+    that is itself the choice (a pid) keeps."""
+    if isinstance(node, ast.Call) and dotted_name(node.func) in ("int", "abs") and node.args:
+        return node.args[0]
+    return node
+
+
 def _file_sinks(tables: list[Mapping[str, Any]]) -> tuple[dict[str, FileSink], dict[str, FileSink]]:
     exact: dict[str, FileSink] = {}
     tails: dict[str, FileSink] = {}
     for table in tables:
         sink = FileSink(table.get("kind", "file"), tuple(table.get("args", ())),
-                        dict(table.get("keywords", {})), dict(table.get("unless", {})))
+                        dict(table.get("keywords", {})), dict(table.get("unless", {})),
+                        bool(table.get("numbers", False)))
         for name in table["names"]:
             (tails if name.startswith("*.") else exact)[name.removeprefix("*")] = sink
     return exact, tails

@@ -27,7 +27,7 @@ Runs = Literal["program", "wrapper", "string"] | None
 _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "program_options", "runs",
                      "string_options", "command_options", "value_options", "changes_when",
                      "subcommands", "assignments", "leading_operands", "kernel_setting",
-                     "stdin_code", "gives_root"})
+                     "stdin_code", "gives_root", "input", "input_when"})
 OperandKind = Literal["path", "name"]
 _RUNS = (None, "program", "wrapper", "string")
 
@@ -54,6 +54,11 @@ class Program:
     kernel_setting: bool = False
     stdin_code: bool = False  # its standard input is code or a command line it runs (at, xargs)
     gives_root: str | None = None
+    # what it makes of its standard input when that is host-wide configuration (iptables-restore
+    # "replaces the host's IPv4 firewall with it"), and the words of which one must be in its
+    # argv for it to read standard input at all (nft -f -, ipset restore); none: it always does
+    input: str | None = None
+    input_when: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,8 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         kernel_setting=bool(table.get("kernel_setting", False)),
         stdin_code=bool(table.get("stdin_code", False)),
         gives_root=table.get("gives_root"),
+        input=table.get("input"),
+        input_when=frozenset(table.get("input_when", ())),
     )
 
 
