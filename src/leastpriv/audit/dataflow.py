@@ -99,8 +99,12 @@ class FlowAnalysis:
         sinks: Sinks = NO_EXTRA_SINKS,
         *,
         aliases: Mapping[str, ast.expr] | None = None,
+        classes: Mapping[str, ast.ClassDef] | None = None,
     ) -> None:
+        # Module-level functions by name, and the methods of module-level classes as
+        # "Class.method"; an object made by one of `classes` is followed into its methods.
         self._functions = functions
+        self._classes = classes or {}
         self._module = module
         self._aliases = aliases or {}
         self._resolve = resolve
@@ -112,11 +116,16 @@ class FlowAnalysis:
         self._outer_call: ast.Call | None = None
 
     def run(
-        self, func: ast.FunctionDef | ast.AsyncFunctionDef
+        self, func: ast.FunctionDef | ast.AsyncFunctionDef, owner: str | None = None
     ) -> tuple[tuple[FlowFact, ...], tuple[OutCall, ...]]:
         """The flows from the parameters of `func` not narrowed by their annotation, and the
-        calls that pass them to functions of other modules (followed after the walk)."""
+        calls that pass them to functions of other modules (followed after the walk). For a
+        method of the module's class `owner`, the object (``self``) is a parameter too: what
+        its constructor was given."""
         env = {name: Value(frozenset({name}), None) for name in wide_params(func, self._aliases)}
+        first = receiver_param(func)
+        if owner is not None and first is not None:
+            env[first] = Value(frozenset({first}), origin=f"{self._module}.{owner}")
         self._flows = {}
         self._calls = {}
         self._analyse(func, _Frame(env))
@@ -140,11 +149,14 @@ class FlowAnalysis:
         func: ast.FunctionDef | ast.AsyncFunctionDef,
         frame: _Frame,
         enclosing: dict[str, Value] | None = None,
+        receiver: Value | None = None,
     ) -> Value:
-        """Analyse `func` with its arguments' labels; `enclosing`: the variables a closure sees."""
+        """Analyse `func` with its arguments' labels; `enclosing`: the variables a closure sees;
+        `receiver`: the object a method is called on, bound to its first parameter."""
         if func.name in self._stack or len(self._stack) > _MAX_DEPTH:
             return join(self._value(arg, frame) for arg in call_operands(node))
-        env = {**(enclosing or {}), **_bind_arguments(func, node, lambda e: self._value(e, frame))}
+        bound = _bind_arguments(func, node, lambda e: self._value(e, frame), receiver)
+        env = {**(enclosing or {}), **bound}
         outer = self._outer_call
         self._outer_call = outer or node
         inner = _Frame(env)
@@ -257,7 +269,7 @@ class FlowAnalysis:
             base = base_name(target)
             if base is not None and value.labels:
                 old = frame.env.get(base, NOTHING)
-                frame.env[base] = Value(old.labels | value.labels, None)
+                frame.env[base] = Value(old.labels | value.labels, None, origin=old.origin)
 
     def _predicate(self, call: ast.Call) -> set[str]:
         """A helper of the module that is a check (its body ``return <narrowing test>``): the
@@ -316,6 +328,8 @@ class FlowAnalysis:
                 return inner
             if isinstance(node, ast.Attribute) and node.attr in self._table.derived:
                 return Value(inner.labels, origin=inner.origin)  # Path(p).parent: a path too
+            if isinstance(node, ast.Attribute):
+                return self._attribute(node, inner, frame)
             return Value(inner.labels)
         if isinstance(node, ast.IfExp):
             self._value(node.test, frame)
@@ -330,6 +344,43 @@ class FlowAnalysis:
             if isinstance(child, ast.expr):
                 self._value(child, frame)
         return NOTHING
+
+    def _attribute(self, node: ast.Attribute, obj: Value, frame: _Frame) -> Value:
+        """``obj.attr``: a property of the module's class runs its getter; any other attribute
+        carries the object's labels, its origin one name longer (``IpWrapper().netns``), so that
+        a method called on it is looked for in the module of the object's class."""
+        getter = self._method_of(obj.origin, node.attr)
+        if getter is not None and "property" in _decorators(getter):
+            call = ast.copy_location(ast.Call(node, [], []), node)
+            return self._call_helper(call, getter, frame, receiver=obj)
+        origin = f"{obj.origin}.{node.attr}" if obj.origin and obj.origin != "getattr" else None
+        return Value(obj.labels, origin=origin)
+
+    def _owner(self, origin: str | None) -> str | None:
+        """The module's class an object was made by, when `origin` names one."""
+        prefix = self._module + "."
+        if origin is None or not origin.startswith(prefix):
+            return None
+        name = origin[len(prefix) :]
+        return name if name in self._classes else None
+
+    def _method_of(
+        self, origin: str | None, method: str
+    ) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """`method` of the module's class whose object `origin` names, or of its base classes in
+        the module (the sink of ``self._run(...)`` is often in the base class)."""
+        pending = [owner] if (owner := self._owner(origin)) else []
+        seen: set[str] = set()
+        while pending:
+            name = pending.pop(0)
+            if name in seen or name not in self._classes:
+                continue
+            seen.add(name)
+            func = self._functions.get(f"{name}.{method}")
+            if func is not None:
+                return func
+            pending += [b.id for b in self._classes[name].bases if isinstance(b, ast.Name)]
+        return None
 
     def _binop(self, node: ast.BinOp, frame: _Frame) -> Value:
         left, right = self._value(node.left, frame), self._value(node.right, frame)
@@ -392,7 +443,12 @@ class FlowAnalysis:
             return self._call_helper(node, closure, frame, enclosing=frame.env)
         local = self._local_function(node.func)
         if local is not None:
-            return self._call_helper(node, self._functions[local], frame)
+            func, owner = self._functions[local], local.rpartition(".")[0]
+            # Class.method(x): a classmethod takes the class first, any other method its object
+            # from the call's own arguments.
+            cls = f"{self._module}.{owner}"
+            made = Value(origin=cls) if owner and "classmethod" in _decorators(func) else None
+            return self._call_helper(node, func, frame, receiver=made)
         self._check_dispatch(node, frame)
         receiver = self._receiver(node, frame)
         if isinstance(node.func, ast.Attribute) and receiver is not None:
@@ -413,6 +469,9 @@ class FlowAnalysis:
             self._check_sink(node, name, frame)
             # What a command prints is the system's answer, not the caller's value.
             return Value(origin=name)
+        made = frame.env.get(node.func.id, NOTHING) if isinstance(node.func, ast.Name) else NOTHING
+        if self._owner(made.origin):
+            name = made.origin  # cls(...) in a classmethod: an object of that class
         if name is not None and not self._check_sink(node, name, frame) and "." in name:
             self._note_call(node, name, args)
         if name in _SANITISERS:
@@ -439,9 +498,14 @@ class FlowAnalysis:
             reach = (self._table.role("name"), called.labels)
             self._report(self._table.dispatch_kind, node, "getattr", [reach])
 
-    def _note_call(self, node: ast.Call, name: str, args: list[Value]) -> None:
-        """Remember which parameters a call out of the module passes, and where."""
+    def _note_call(
+        self, node: ast.Call, name: str, args: list[Value], receiver: Value | None = None
+    ) -> None:
+        """Remember which parameters a call out of the module passes, and where (``"self"``:
+        in the object a method is called on)."""
         bound: list[tuple[int | str, tuple[str, ...]]] = []
+        if receiver is not None and receiver.labels and not _fixed_text(receiver):
+            bound.append(("self", tuple(sorted(receiver.labels))))
         for position, (arg, value) in enumerate(zip(node.args, args, strict=False)):
             if isinstance(arg, ast.Starred):
                 # Its length is unknown: it may fill any parameter from here on (the summary
@@ -468,6 +532,9 @@ class FlowAnalysis:
         return self._value(node.func.value, frame)
 
     def _method(self, node: ast.Call, method: str, receiver: Value, frame: _Frame) -> Value:
+        func = self._method_of(receiver.origin, method)
+        if func is not None:  # a method of the module's class: analysed with its object
+            return self._call_helper(node, func, frame, receiver=receiver)
         args = [self._value(arg, frame) for arg in call_operands(node)]
         base = base_name(node.func.value) if isinstance(node.func, ast.Attribute) else None
         if base is not None and method in ("append", "extend", "insert", "add", "update"):
@@ -491,6 +558,10 @@ class FlowAnalysis:
             # Path(p).with_suffix(".conf"): another path of the caller's.
             return Value(receiver.labels, origin=receiver.origin)
         self._check_method_sink(node, method, receiver, args)
+        if receiver.origin is not None and "." in receiver.origin:
+            # A method of an object of another module's class (ip_lib.IPWrapper(ns).netns.add):
+            # followed into that module's summary of it, the object's labels as its ``self``.
+            self._note_call(node, f"{receiver.origin}.{method}", args, receiver)
         return Value(join([receiver, *args]).labels)
 
     def _check_written(self, node: ast.Call, sink: str, path: str, args: list[Value]) -> None:
@@ -760,6 +831,17 @@ def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
+def _decorators(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The last names of `func`'s decorators (``property``, ``classmethod``)."""
+    return {(dotted_name(d) or "").rpartition(".")[2] for d in func.decorator_list}
+
+
+def receiver_param(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The parameter a method takes its object (or class) in; None for a static method."""
+    params = [*func.args.posonlyargs, *func.args.args]
+    return None if not params or "staticmethod" in _decorators(func) else params[0].arg
+
+
 def _narrow(frame: _Frame, names: set[str]) -> None:
     for name in names:
         if name in frame.env:
@@ -770,9 +852,13 @@ def _bind_arguments(
     func: ast.FunctionDef | ast.AsyncFunctionDef,
     call: ast.Call,
     evaluate: Callable[[ast.expr], Value],
+    receiver: Value | None = None,
 ) -> dict[str, Value]:
     params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
     env: dict[str, Value] = {}
+    if receiver is not None and receiver_param(func) is not None:
+        env[params[0]] = receiver
+        params = params[1:]
     extra: list[Elem] = []
     position = 0
     for arg in call.args:

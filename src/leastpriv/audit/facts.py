@@ -77,13 +77,15 @@ class OutCall:
 
 @dataclass(frozen=True)
 class FunctionSummary:
-    """Where the parameters of one module-level function go: its flows and its calls out."""
+    """Where the parameters of one module-level function (or a method of a module-level class,
+    as ``Class.method``) go: its flows and its calls out."""
 
     params: tuple[str, ...]  # positional parameters in order
     keywords: tuple[str, ...]  # every parameter a keyword may name
     flows: tuple[FlowFact, ...]
     calls: tuple[OutCall, ...]
     vararg: str | None = None  # the *args parameter, which takes the positions after `params`
+    receiver: str | None = None  # a method's ``self``: the object it is called on
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,15 @@ def _summary(index: TreeIndex, target: str) -> FunctionSummary | None:
     module = module_of(target, index.modules)
     if module is None:
         return None
-    return index.modules[module].summaries.get(target[len(module) + 1 :])
+    known = index.modules[module].summaries
+    name = target[len(module) + 1 :]
+    if name in known or name.count(".") < 2:
+        return known.get(name)
+    # Class().attr.method(): the attribute's class is unknown (IPWrapper().netns is set in its
+    # __init__); the method of that name when one class of the module has it.
+    method = "." + name.rpartition(".")[2]
+    matches = [summary for key, summary in known.items() if key.endswith(method)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def _bind(summary: FunctionSummary, call: OutCall, labels: Labels) -> Labels:
@@ -110,7 +118,10 @@ def _bind(summary: FunctionSummary, call: OutCall, labels: Labels) -> Labels:
     bound: Labels = {}
     rest = (summary.vararg,) if summary.vararg else ()
     for where, params in call.args:
-        if isinstance(where, int):
+        names: tuple[str, ...]
+        if where == "self":  # the object a method was called on
+            names = (summary.receiver,) if summary.receiver else ()
+        elif isinstance(where, int):
             names = summary.params[where : where + 1] or rest
         elif where.startswith("*"):
             names = (*summary.params[int(where[1:]) :], *rest)  # f(x, *cmd): any from there on

@@ -359,15 +359,24 @@ class _ModuleVisitor(ast.NodeVisitor):
                 self.facts.calls.append(
                     CallFact(node.lineno, node.col_offset, caller, target, text)
                 )
+        # The methods of module-level classes, as "Class.method": an object made in an
+        # entrypoint is followed into them, and other modules call them through summaries.
+        methods = {
+            f"{cls.name}.{stmt.name}": stmt
+            for cls in self._classdefs
+            for stmt in cls.body
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
         flows = dataflow.FlowAnalysis(
-            self._functions, self.facts.module, self.resolve, sinks, aliases=self._aliases
+            {**methods, **self._functions}, self.facts.module, self.resolve, sinks,
+            aliases=self._aliases, classes={cls.name: cls for cls in self._classdefs},
         )
         for made in self._entrypoints:
             self.facts.entrypoints.append(self._entrypoint(made, flows))
         if not (summarise or self._entrypoints or self.facts.contexts):
             return
-        for name, func in self._functions.items():
-            summary = _summary(func, flows)
+        for name, func in [*self._functions.items(), *methods.items()]:
+            summary = _summary(func, flows, name.rpartition(".")[0] or None)
             if summary is not None:
                 self.facts.summaries[name] = summary
 
@@ -491,19 +500,26 @@ class _ModuleVisitor(ast.NodeVisitor):
 
 
 def _summary(
-    func: ast.FunctionDef | ast.AsyncFunctionDef, flows: dataflow.FlowAnalysis
+    func: ast.FunctionDef | ast.AsyncFunctionDef,
+    flows: dataflow.FlowAnalysis,
+    owner: str | None = None,
 ) -> FunctionSummary | None:
-    """What another module's entrypoint would see if it passed its parameters to `func`."""
+    """What another module's entrypoint would see if it passed its parameters to `func`, a
+    method of the class `owner` when given (called on an object or the class, so its ``self``
+    or ``cls`` is not among the positions)."""
     args = func.args
     if not (args.posonlyargs or args.args or args.kwonlyargs or args.vararg):
         return None
-    found, calls = flows.run(func)
+    found, calls = flows.run(func, owner)
     if not (found or calls):
         return None
     positional = tuple(a.arg for a in (*args.posonlyargs, *args.args))
+    receiver = dataflow.receiver_param(func) if owner else None
+    if receiver is not None:
+        positional = positional[1:]
     return FunctionSummary(
         positional, (*positional, *(a.arg for a in args.kwonlyargs)), found, calls,
-        args.vararg.arg if args.vararg else None,
+        args.vararg.arg if args.vararg else None, receiver,
     )
 
 
