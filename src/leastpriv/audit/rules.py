@@ -440,7 +440,7 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     options take a file is the command knowledge base (`leastpriv/data/commands.toml`); the
     sinks are `leastpriv/data/sinks.toml`. The parameter is followed through assignments, string
     building, `os.path.join`, helper functions of the same module, and functions of other
-    modules of the audited tree (two modules deep). Only the arguments that choose what is
+    modules of the audited tree (three modules deep). Only the arguments that choose what is
     changed count: the data written into a caller-chosen file is not a second finding, and a
     name or size operand (an LVM volume) is LPS208's. A caller value between a fixed directory
     and a fixed file name (`/proc/sys/net/ipv6/conf/{dev}/disable_ipv6`) names an entry of a

@@ -24,7 +24,7 @@ from leastpriv.audit.dataflow import final_flows, merge_reaches
 from leastpriv.audit.facts import EntrypointFact, FlowFact, FunctionSummary, ModuleFacts, OutCall
 from leastpriv.audit.index import TreeIndex
 
-MAX_DEPTH = 2  # modules away from the entrypoint; deeper chains were not seen to add findings
+MAX_DEPTH = 3  # modules away from the entrypoint (chain.purge -> lowlevel.forward -> deepest.rm)
 
 Labels = dict[str, frozenset[str]]  # callee parameter -> the caller's parameters in it
 
