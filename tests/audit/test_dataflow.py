@@ -63,9 +63,6 @@ _STILL_WRONG = frozenset(
         "svc_fixture.lps204_variants.partial_tail",
         "svc_fixture.lps204_variants.python_fixed_code",
         "svc_fixture.lps204_variants3.popen_bash",
-        "svc_fixture.lps204_variants4.execv_sh",
-        "svc_fixture.lps204_variants4.run_with_options",
-        "svc_fixture.lps204_variants4.show_links",
     }
 )
 

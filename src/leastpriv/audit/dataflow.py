@@ -608,7 +608,7 @@ class FlowAnalysis:
             # lies there.
             reach = (self._table.role("workdir"), workdir)
             self._report(self._table.workdir_kind, node, name, [reach])
-        environment = self._environment(node, frame)
+        environment = self._environment(node, frame) | self._splatted(node, frame)
         if environment:
             reach = (self._table.role("environment"), environment)
             self._report(self._table.workdir_kind, node, name, [reach])
@@ -621,6 +621,12 @@ class FlowAnalysis:
         """The labels of the call's keyword arguments named in `keywords` (cwd=, input=)."""
         values = [_chosen(self._value(k.value, frame)) for k in node.keywords if k.arg in keywords]
         return frozenset().union(*values)
+
+    def _splatted(self, node: ast.Call, frame: _Frame) -> frozenset[str]:
+        """The caller's labels in ``**options`` given to a command sink: they may set its
+        environment, working directory and standard input."""
+        values = [self._value(k.value, frame) for k in node.keywords if k.arg is None]
+        return join(values).labels if values else EMPTY
 
     def _environment(self, node: ast.Call, frame: _Frame) -> frozenset[str]:
         """The caller's labels in a command's environment that choose what runs: the whole
@@ -763,12 +769,15 @@ class FlowAnalysis:
         if style == "exec":
             if name.startswith("os.spawn") and args:
                 args = args[1:]  # the mode comes first
+            if name.endswith(("e", "posix_spawn", "posix_spawnp")):
+                args = args[:-1]  # execve, spawnle, posix_spawn: the environment comes last
             program = self._value(args[0], frame) if args else NOTHING
             if program.labels:
                 self._report("program", node, name, [("as the program", program.labels)])
                 return None
-            rest = [self._elem(arg, frame) for arg in args[1:]]
-            flat = flatten(rest)
+            # os.execl(path, "sh", "-c", cmd) or os.execv(path, ["sh", "-c", cmd]): argv[0] first.
+            rest = [self._value(arg, frame) for arg in args[1:]]
+            flat = flatten(v.elements or (Elem(v.labels, v.const),) for v in rest)
             return [Elem(EMPTY, program.const), *flat[1:]] if flat else None
         position = self._table.argv_at.get(name, 0)
         listed = node.args[position] if position and len(node.args) > position else None
