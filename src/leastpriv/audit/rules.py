@@ -470,7 +470,11 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     `with_suffix`, `joinpath`, `resolve`, `parent`. A kernel setting is the caller's unless the
     code fixes its key, whole (`f"{KEY}={value}"` after a membership check) or around the
     caller's device (`net.ipv4.conf.{dev}.forwarding`): `"kernel.%s=%s"` still reaches
-    `kernel.core_pattern`, and `sysctl -n KEY` writes too when KEY holds `=`. A check the module
+    `kernel.core_pattern`, and `sysctl -n KEY` writes too when KEY holds `=`. A fixed key whose
+    value is a program the kernel runs (`kernel.core_pattern`, `kernel.modprobe`: `code_settings`
+    in the knowledge base) is the caller's program when the caller gives the value, by `sysctl`,
+    by `tee FILE` with `process_input=`, or by `open(FILE, "w").write(...)` (also
+    `/sys/kernel/uevent_helper`: `code_files`). A check the module
     makes in a helper (`def exists(core): return core in available()`), and membership in a
     collection computed from fixed arguments (`name in netns.listnetns()`), narrow like the same
     test written in place.
@@ -575,12 +579,15 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     TEXT` runs a command line (reported). A caller value where the wrapper reads its own operand
     is reported: it can be an option that moves the program to another word.
     The same holds for a command's `env=` (`env_variables=` of processutils): a caller mapping,
-    a caller variable name, or a caller value for such a variable is reported.
+    a caller variable name, or a caller value for such a variable is reported, and so are the
+    caller's `**options` to a command sink, which may set them.
 
     Also reported: a command run in the caller's directory (`cwd=`, `contextlib.chdir`,
     `os.chdir` in a helper of the module), unless the directory is a fixed kind; the caller's
     text as the standard input of an interpreter given no script of its own
-    (`execute("sh", process_input=script)`, `subprocess.run(["python3", "-"], input=code)`);
+    (`execute("sh", process_input=script)`, `subprocess.run(["python3", "-"], input=code)`) or
+    of a program that runs its standard input whatever its arguments (`at`, `batch`,
+    `crontab -`, `xargs`: `stdin_code`); `os.execv(path, ["sh", "-c", cmd])` read through its list;
     `pyroute2.NSPopen(ns, argv)`, `asyncio.create_subprocess_shell`, `pty.spawn` and eventlet's
     green `subprocess`; `sys.executable` is read as `python3`; neutron's `utils.execute(cmd)`,
     which takes the command as one list, is judged as that list. Code from a name or from data:
