@@ -86,6 +86,12 @@ class _Frame:
     # whatever the caller put there.
     workdir: frozenset[str] = frozenset()
     in_loop: bool = False  # an element appended here may be appended any number of times
+    # Names bound to something called later: a function (``rm = os.unlink``, a callback
+    # parameter), a lambda, a ``functools.partial(...)``, or a dict of functions (dispatch).
+    callables: dict[str, ast.expr] = field(default_factory=dict)
+    # Names bound to a dict written with constant keys and not changed since: each key's value,
+    # so that ``entry["path"]`` is the path alone, not the content beside it.
+    fields: dict[str, dict[str, Value]] = field(default_factory=dict)
 
 
 class FlowAnalysis:
@@ -114,6 +120,7 @@ class FlowAnalysis:
         self._calls: dict[OutCall, OutCall] = {}  # ordered set: loops visit a call twice
         self._stack: list[str] = []
         self._outer_call: ast.Call | None = None
+        self._redirections = 0  # calls through a bound name being followed (see _call)
 
     def run(
         self, func: ast.FunctionDef | ast.AsyncFunctionDef, owner: str | None = None
@@ -159,12 +166,24 @@ class FlowAnalysis:
         env = {**(enclosing or {}), **bound}
         outer = self._outer_call
         self._outer_call = outer or node
-        inner = _Frame(env)
+        passed = _passed(func, node, receiver)
+        inner = _Frame(env, callables={
+            param: callee for param, arg in passed.items()
+            if (callee := self._reference(arg, frame)) is not None
+        })
         try:
             return self._analyse(func, inner)
         finally:
             self._outer_call = outer
             frame.workdir |= inner.workdir  # the process's directory, changed by the helper
+            if not any(isinstance(n, ast.Return) for s in func.body[:-1] for n in ast.walk(s)):
+                # A helper that returns only at its end, where it confined a parameter (it raised
+                # otherwise: ``_check_name(name)``), confines the caller's name given to it.
+                _narrow(frame, {
+                    arg.id for param, arg in passed.items()
+                    if isinstance(arg, ast.Name) and env[param].labels
+                    and inner.env.get(param) == NOTHING
+                })
 
     # ---- statements ------------------------------------------------------------------------
     def _block(self, body: Sequence[ast.stmt], frame: _Frame) -> bool:
@@ -205,6 +224,8 @@ class FlowAnalysis:
             return self._block(stmt.body, frame)
         elif isinstance(stmt, ast.Try):
             return self._try(stmt, frame)
+        elif isinstance(stmt, ast.Match):
+            return self._match(stmt, frame)
         elif isinstance(stmt, ast.Assert):
             _narrow(frame, holds_when(stmt.test, True, frame.normalised, self._predicate))
         elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -222,6 +243,23 @@ class FlowAnalysis:
         frame.returns.extend(then.returns[len(frame.returns) :])
         frame.returns.extend(other.returns[len(frame.returns) :])
         live = [f for f, leaves in ((then, then_leaves), (other, other_leaves)) if not leaves]
+        if live:
+            _merge_into(frame, live)
+        return not live
+
+    def _match(self, stmt: ast.Match, frame: _Frame) -> bool:
+        """Each case a branch; ``case "rm":`` confines a subject name to that constant there."""
+        self._value(stmt.subject, frame)
+        cases = []
+        for case in stmt.cases:
+            inner = _copy(frame)
+            if isinstance(stmt.subject, ast.Name) and _constant_pattern(case.pattern):
+                _narrow(inner, {stmt.subject.id})
+            cases.append((inner, self._block(case.body, inner)))
+            frame.returns.extend(inner.returns[len(frame.returns) :])
+        if not any(_irrefutable(case.pattern) for case in stmt.cases):
+            cases.append((_copy(frame), False))  # no case matched
+        live = [inner for inner, leaves in cases if not leaves]
         if live:
             _merge_into(frame, live)
         return not live
@@ -253,20 +291,42 @@ class FlowAnalysis:
     ) -> None:
         if isinstance(target, ast.Name):
             frame.env[target.id] = value
+            callee = self._reference(source, frame) if source is not None else None
+            if callee is not None:
+                frame.callables[target.id] = callee
+            else:
+                frame.callables.pop(target.id, None)
+            frame.fields.pop(target.id, None)
+            if isinstance(source, ast.Dict) and all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in source.keys
+            ):
+                frame.fields[target.id] = {
+                    str(k.value): self._value(v, frame)
+                    for k, v in zip(source.keys, source.values, strict=True)
+                    if isinstance(k, ast.Constant)
+                }
             if source is not None and self._is_normaliser(source):
                 frame.normalised.add(target.id)
             else:
                 frame.normalised.discard(target.id)
         elif isinstance(target, ast.Tuple | ast.List):
-            for elt in target.elts:
+            parts = value.elements or ()
+            # a, b = (PATH, content): each name its own element when the lengths match.
+            exact = len(parts) == len(target.elts) and not any(
+                isinstance(e, ast.Starred) for e in target.elts
+            ) and not any(e.starred for e in parts)
+            for position, elt in enumerate(target.elts):
+                part = parts[position] if exact else None
                 self._assign(
                     elt.value if isinstance(elt, ast.Starred) else elt,
-                    Value(value.labels, templated=value.templated),
+                    _value_of(part) if part is not None
+                    else Value(value.labels, templated=value.templated),
                     None,
                     frame,
                 )
         elif isinstance(target, ast.Attribute | ast.Subscript):
             base = base_name(target)
+            frame.fields.pop(base or "", None)
             if base is not None and value.labels:
                 old = frame.env.get(base, NOTHING)
                 frame.env[base] = Value(old.labels | value.labels, None, origin=old.origin)
@@ -316,6 +376,9 @@ class FlowAnalysis:
             return join(self._value(part, frame) for part in node.values)
         if isinstance(node, ast.Attribute) and self._resolve(node) in self._table.programs:
             return Value(const=self._table.programs[self._resolve(node) or ""])  # sys.executable
+        field_value = _field(node, frame)
+        if field_value is not None:
+            return field_value
         if isinstance(node, ast.Subscript) and self._is_namespace(node.value):
             # globals()[name]: any function of the module, named by the caller.
             key = self._value(node.slice, frame)
@@ -336,6 +399,11 @@ class FlowAnalysis:
             return join([self._value(node.body, frame), self._value(node.orelse, frame)])
         if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
             return self._comprehension(node, frame)
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            # A generator's values are what a caller iterating over it gets.
+            yielded = self._value(node.value, frame)
+            frame.returns.append(yielded if isinstance(node, ast.Yield) else Value(yielded.labels))
+            return NOTHING
         if isinstance(node, ast.NamedExpr):
             value = self._value(node.value, frame)
             self._assign(node.target, value, node.value, frame)
@@ -437,7 +505,19 @@ class FlowAnalysis:
         return Value(join(self._value(part, inner) for part in parts).labels)
 
     def _call(self, node: ast.Call, frame: _Frame) -> Value:
+        if isinstance(node.func, ast.Lambda):
+            return self._call_helper(node, _lambda_def(node.func), frame, enclosing=frame.env)
+        # Names bound to one another in a cycle (f = g; g = f) stop after a few redirections.
+        callees = self._callees(node.func, frame) if self._redirections < _MAX_DEPTH else []
+        if callees:
+            self._redirections += 1
+            try:
+                return join(self._call(_redirected(node, callee), frame) for callee in callees)
+            finally:
+                self._redirections -= 1
         name = self._resolve(node.func)
+        if name in ("locals", "vars") and not node.args:
+            return Value(join(frame.env.values()).labels)  # "...{name}".format(**locals())
         if isinstance(node.func, ast.Name) and node.func.id in frame.closures:
             closure = frame.closures[node.func.id]
             return self._call_helper(node, closure, frame, enclosing=frame.env)
@@ -485,6 +565,44 @@ class FlowAnalysis:
         if name == "map" and len(args) == 2:
             return args[1]
         return Value(join(args).labels, origin=name)
+
+    def _reference(self, node: ast.expr, frame: _Frame) -> ast.expr | None:
+        """What calling `node` calls, when it names something the walker can follow: a function
+        of the module or a dotted library function, a name already bound to one, a lambda, a
+        ``functools.partial(...)``, or a dict of such (``ops = {"rm": _remove}``)."""
+        if isinstance(node, ast.Name) and node.id in frame.callables:
+            return frame.callables[node.id]
+        if isinstance(node, ast.Lambda):
+            return node
+        if isinstance(node, ast.Call):
+            return node if self._resolve(node.func) == "functools.partial" and node.args else None
+        if isinstance(node, ast.Dict):
+            known = [self._reference(v, frame) for v in node.values]
+            return node if known and all(known) else None
+        if self._local_function(node) is not None:
+            return node
+        name = self._resolve(node) if isinstance(node, ast.Attribute) else None
+        return node if name is not None and "." in name else None
+
+    def _callees(self, func: ast.expr, frame: _Frame) -> list[ast.expr]:
+        """What a call through a name bound by `_reference` may call: ``ops["rm"](path)`` the
+        dict's value for that key, or any of them for a key not written in place."""
+        table = frame.callables.get(func.value.id) if (
+            isinstance(func, ast.Subscript) and isinstance(func.value, ast.Name)
+        ) else None
+        if isinstance(table, ast.Dict) and isinstance(func, ast.Subscript):
+            key = func.slice
+            chosen = [
+                self._reference(value, frame) or value
+                for k, value in zip(table.keys, table.values, strict=True)
+                if isinstance(key, ast.Constant) and isinstance(k, ast.Constant)
+                and k.value == key.value
+            ]
+            return chosen or [self._reference(v, frame) or v for v in table.values]
+        callee = frame.callables.get(func.id) if isinstance(func, ast.Name) else None
+        if callee is None and isinstance(func, ast.Call):
+            callee = self._reference(func, frame)  # functools.partial(os.unlink, path)()
+        return [] if callee is None or isinstance(callee, ast.Dict) else [callee]
 
     def _check_dispatch(self, node: ast.Call, frame: _Frame) -> None:
         """Shape G: calling what ``getattr(obj, caller_name)`` returned runs any member."""
@@ -537,6 +655,8 @@ class FlowAnalysis:
             return self._call_helper(node, func, frame, receiver=receiver)
         args = [self._value(arg, frame) for arg in call_operands(node)]
         base = base_name(node.func.value) if isinstance(node.func, ast.Attribute) else None
+        if base is not None and method not in ("get", "keys", "values", "items", "copy"):
+            frame.fields.pop(base, None)  # d.update(...), d.setdefault(...): changed
         if base is not None and method in ("append", "extend", "insert", "add", "update"):
             added = args[-1] if args else NOTHING
             if method in ("append", "add", "insert"):
@@ -549,6 +669,13 @@ class FlowAnalysis:
             return NOTHING
         if method in ("split", "splitlines") and receiver.labels:
             return Value(receiver.labels, (Elem(receiver.labels, starred=True),))
+        if method == "join" and receiver.const is not None and args and args[0].elements:
+            parts = args[0].elements
+            if not any(e.starred for e in parts):  # "/".join([ROOT, dev, "forwarding"])
+                pieces: list[str | Value] = []
+                for part in parts:
+                    pieces += [_value_of(part), receiver.const]
+                return text(pieces[:-1])
         if method == "format" and receiver.const is not None:
             positional = args[: len(node.args)]
             return formatted(receiver.const, positional, join(args))
@@ -840,6 +967,67 @@ def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
+def _field(node: ast.expr, frame: _Frame) -> Value | None:
+    """``d["key"]`` of a dict written with constant keys: that key's value, or None."""
+    if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
+        return None
+    key = node.slice
+    if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+        return None
+    return frame.fields.get(node.value.id, {}).get(key.value)
+
+
+def _value_of(elem: Elem) -> Value:
+    """One element of a known list as a value of its own."""
+    return Value(elem.labels, const=elem.const, templated=elem.templated, head=elem.head,
+                 fixed_key=elem.fixed_key)
+
+
+def _passed(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call, receiver: Value | None
+) -> dict[str, ast.expr]:
+    """The parameters of `func` the call gives an expression of its own, by position or name."""
+    params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
+    if receiver is not None and receiver_param(func) is not None:
+        params = params[1:]
+    passed: dict[str, ast.expr] = {}
+    for param, arg in zip(params, call.args, strict=False):
+        if isinstance(arg, ast.Starred):
+            break
+        passed[param] = arg
+    passed.update({k.arg: k.value for k in call.keywords if k.arg in params})
+    return passed
+
+
+def _redirected(node: ast.Call, callee: ast.expr) -> ast.Call:
+    """The call `node` made to `callee` itself; a partial's bound arguments come first."""
+    args, keywords = node.args, node.keywords
+    if isinstance(callee, ast.Call):  # functools.partial(f, *bound, **bound_keywords)
+        args = [*callee.args[1:], *args]
+        keywords = [*callee.keywords, *keywords]
+        callee = callee.args[0]
+    return ast.copy_location(ast.Call(callee, args, keywords), node)
+
+
+def _lambda_def(node: ast.Lambda) -> ast.FunctionDef:
+    """A lambda as the function it is, to be analysed like a closure."""
+    func = ast.FunctionDef(
+        name="<lambda>", args=node.args, body=[ast.Return(node.body)], decorator_list=[]
+    )
+    return ast.fix_missing_locations(ast.copy_location(func, node))
+
+
+def _constant_pattern(pattern: ast.pattern) -> bool:
+    """``case "rm":``, ``case "a" | "b":``: the subject is one of the constants."""
+    if isinstance(pattern, ast.MatchOr):
+        return all(_constant_pattern(p) for p in pattern.patterns)
+    return isinstance(pattern, ast.MatchValue | ast.MatchSingleton)
+
+
+def _irrefutable(pattern: ast.pattern) -> bool:
+    return isinstance(pattern, ast.MatchAs) and pattern.pattern is None
+
+
 def _decorators(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     """The last names of `func`'s decorators (``property``, ``classmethod``)."""
     return {(dotted_name(d) or "").rpartition(".")[2] for d in func.decorator_list}
@@ -929,7 +1117,7 @@ def merge_reaches(
 def _copy(frame: _Frame) -> _Frame:
     return _Frame(
         dict(frame.env), set(frame.normalised), list(frame.returns), dict(frame.closures),
-        frame.workdir, frame.in_loop,
+        frame.workdir, frame.in_loop, dict(frame.callables), dict(frame.fields),
     )
 
 
@@ -937,7 +1125,12 @@ def _merge_into(frame: _Frame, branches: list[_Frame]) -> None:
     names = set().union(*(b.env for b in branches))
     frame.env = {n: join([b.env.get(n, NOTHING) for b in branches]) for n in names}
     frame.normalised = set.intersection(*(b.normalised for b in branches))
+    frame.fields = {
+        name: fields for name, fields in branches[0].fields.items()
+        if all(b.fields.get(name) == fields for b in branches[1:])
+    }
     for branch in branches:
         frame.closures.update(branch.closures)
+        frame.callables.update(branch.callables)
         frame.workdir |= branch.workdir
 
