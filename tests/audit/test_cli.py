@@ -423,3 +423,10 @@ def test_overlapping_paths_are_audited_once(real_tree: Path, extra: str) -> None
     twice = json.loads(leastpriv("--format", "json", str(real_tree),
                                  extra.format(tree=real_tree)).stdout)
     assert twice["findings"] == once["findings"] and twice["contexts"] == once["contexts"]
+
+
+@pytest.mark.parametrize("pattern", ["demo/privsep", "privsep", "privsep/", "./demo/privsep/*",
+                                     "__init__.py", "*/privsep/*"])
+def test_exclude_takes_directory_and_file_names_as_flake8_does(real_tree, pattern) -> None:
+    doc = json.loads(leastpriv("--format", "json", "--exclude", pattern, str(real_tree)).stdout)
+    assert doc["contexts"] == []  # demo/privsep/__init__.py, the only context, was not read

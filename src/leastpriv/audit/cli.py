@@ -159,9 +159,23 @@ def _options(args: argparse.Namespace, found: settings.Settings,
         max_capabilities=max_caps,
         extra_file_sinks=found.extra_file_sinks,
         extra_command_sinks=found.extra_command_sinks,
-        exclude=tuple(args.exclude) if args.exclude is not None else found.exclude,
+        exclude=_globs(args.exclude if args.exclude is not None else found.exclude),
         jobs=args.jobs,
     )
+
+
+def _globs(patterns: Iterable[str]) -> tuple[str, ...]:
+    """Exclude patterns as globs on paths relative to PATH. A bare name (``legacy``,
+    ``gen.py``, ``test_*.py``) is a file or directory of that name at any depth, as flake8 and
+    ruff take it; a path (``pkg/gen``, ``./pkg/gen/``) is that file or directory."""
+    globs: list[str] = []
+    for raw in patterns:
+        pattern = raw.removeprefix("./").rstrip("/") or raw
+        if "/" not in pattern:
+            globs += [pattern, f"*/{pattern}", f"{pattern}/*", f"*/{pattern}/*"]
+        else:
+            globs += [pattern] if pattern.endswith("*") else [pattern, f"{pattern}/*"]
+    return tuple(dict.fromkeys(globs))
 
 
 def _roots(paths: Sequence[Path]) -> tuple[Path, list[Path]]:
