@@ -3,8 +3,12 @@
 Each parameter is a label. Labels flow through assignments, string building (f-strings, ``%``,
 ``+``, ``join``, ``format``), list and tuple building, ``*args`` unpacking, ``os.path.join`` and
 calls into functions of the same module and closures (analysed again with the labels of their
-arguments, so a helper shared by two entrypoints is judged for each); calls into other modules are
-recorded as `OutCall`s and followed after the walk (`leastpriv.audit.summaries`).
+arguments, so a helper shared by two entrypoints is judged for each). An object made by a class of
+the module carries the labels of its constructor's arguments, and its methods are analysed with it
+as ``self``; a name bound to a function, a lambda, a ``functools.partial`` or a dict of functions
+is followed where it is called, in the helper it is passed to as well. Calls into other modules
+(functions, and methods of objects of their classes) are recorded as `OutCall`s and followed after
+the walk (`leastpriv.audit.summaries`).
 
 The walker knows no rule. At each sink (`leastpriv.audit.sinks`, data) it records a `FlowFact` of
 a *kind* -- the path of a file call, a network namespace name, the program of a command, a run of
@@ -13,9 +17,10 @@ lines are judged by `leastpriv.audit.commands` with the command knowledge base; 
 and contract annotations by `leastpriv.audit.narrowing`; the values by
 `leastpriv.audit.flowvalue`.
 
-The analysis is flow-sensitive within a function (branches merge, loops run twice) and does not
-model aliasing through attributes or containers beyond lists built in place; it errs towards
-reporting, since a reviewer can suppress a finding with a reason.
+The analysis is flow-sensitive within a function (branches and match cases merge, loops run
+twice) and does not model aliasing: an attribute or a container element carries the labels of the
+whole object, but for lists built in place, tuples unpacked and dicts written with constant keys;
+it errs towards reporting, since a reviewer can suppress a finding with a reason.
 """
 
 from __future__ import annotations

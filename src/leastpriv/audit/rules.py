@@ -439,10 +439,15 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     (`sysctl -w KEY=VALUE`, `/proc/sys/` + key). Which commands change their operands and which
     options take a file is the command knowledge base (`leastpriv/data/commands.toml`); the
     sinks are `leastpriv/data/sinks.toml`. The parameter is followed through assignments, string
-    building, `os.path.join`, helper functions of the same module, and functions of other
-    modules of the audited tree (three modules deep). Only the arguments that choose what is
-    changed count: the data written into a caller-chosen file is not a second finding, and a
-    name or size operand (an LVM volume) is LPS208's. A caller value between a fixed directory
+    building, `os.path.join`, containers, helper functions of the same module, methods of its
+    classes (an object carries what its constructor was given: `IpWrapper(ns).netns.add(name)`,
+    `self._run(...)` in a base class, a property), callbacks, `functools.partial`, lambdas and
+    dicts of helpers, and functions and methods of other modules of the audited tree (three
+    modules deep). A helper of the module that raises unless a parameter is confined
+    (`_check_name(name)`) narrows it like the same check written in place. Only the arguments
+    that choose what is changed count: the data written into a caller-chosen file is not a
+    second finding, and a name or size operand (an LVM volume) is LPS208's. A caller value
+    between a fixed directory
     and a fixed file name (`/proc/sys/net/ipv6/conf/{dev}/disable_ipv6`) names an entry of a
     fixed kind and is not reported, given to `open` or to a command (`tee`) alike; a fixed
     extension alone (`/run/{name}.pid`) does not fix the file and is reported.
