@@ -196,6 +196,17 @@ def test_text_gives_each_finding_its_fix_from_the_rule_doc() -> None:
     assert "x = 1" not in out  # the code sample of "Use instead" is for the docs, not the fix line
 
 
+def test_text_paths_open_from_the_working_directory_the_audit_ran_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `leastpriv audit src` from a checkout: src/nova/..., a path a terminal or an editor opens.
+    monkeypatch.chdir(tmp_path)
+    out = render("text", make_result(root=str(tmp_path / "src")), RULES).splitlines()
+    assert "src/nova/privsep/path.py" in out
+    assert any(line.startswith("  src/nova/broken.py:3") for line in out)
+    assert any(f"src/{CONTEXT.path}:{CONTEXT.line}" in line for line in out)
+
+
 def test_text_has_no_escape_codes_unless_asked() -> None:
     assert "\x1b[" not in render("text", make_result(), RULES)
     assert "\x1b[" in render("text", make_result(), RULES, color=True)

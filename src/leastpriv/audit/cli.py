@@ -35,6 +35,7 @@ from leastpriv.audit.model import (
 )
 from leastpriv.audit.options import AuditOptions
 from leastpriv.audit.report import FORMATS, render
+from leastpriv.audit.report.common import shown_from
 from leastpriv.errors import Error
 
 _RULE_PREFIX = re.compile(r"^LPS\d{0,3}$")
@@ -303,12 +304,15 @@ def _run(args: argparse.Namespace, stdout: TextIO | None, stderr: TextIO) -> int
 
 
 def _warn_skipped(result: AuditResult, stderr: TextIO, *, verbose: bool) -> None:
-    """A warning per file or directory that could not be read; with -v, the unparsed files."""
+    """A warning per file or directory that could not be read; with -v, the unparsed files.
+    Paths are shown as the text report shows them (from the working directory when in it)."""
+    _, prefix = shown_from(result.root)
     for skipped in result.skipped:
-        print(f"leastpriv audit: warning: skipped {skipped.path}: {skipped.message}", file=stderr)
+        print(f"leastpriv audit: warning: skipped {prefix}{skipped.path}: {skipped.message}",
+              file=stderr)
     if verbose:
         for path in result.not_parsed:
-            print(f"leastpriv audit: not parsed (no privsep or rootwrap marker): {path}",
+            print(f"leastpriv audit: not parsed (no privsep or rootwrap marker): {prefix}{path}",
                   file=stderr)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from leastpriv.audit.model import AuditResult, ContextInfo, EntrypointInfo, Finding, Severity
 
@@ -27,6 +28,16 @@ def sorted_findings(result: AuditResult) -> list[Finding]:
     return sorted(
         result.findings, key=lambda f: (f.path, f.line, f.col, f.rule, f.symbol, f.message)
     )
+
+
+def shown_from(root: str) -> tuple[Path, str]:
+    """The directory report paths are shown from, and the prefix from it to `root`'s paths:
+    the working directory when `root` is in it (`src/pkg/mod.py` after ``leastpriv audit src``,
+    a path an editor, a terminal and code scanning can open), else `root` itself."""
+    audited, here = Path(root).resolve(), Path.cwd().resolve()
+    if audited == here or here in audited.parents:
+        return here, "".join(f"{part}/" for part in audited.relative_to(here).parts)
+    return audited, ""
 
 
 def column(finding: Finding) -> int:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from leastpriv.audit import baseline
 from leastpriv.audit.docgen import RuleInfo, page_url, sections
 from leastpriv.audit.model import AuditResult, Finding, Severity
-from leastpriv.audit.report.common import column, sorted_findings
+from leastpriv.audit.report.common import column, shown_from, sorted_findings
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -93,14 +93,6 @@ def _results(
     return results
 
 
-def _base(root: str) -> tuple[Path, str]:
-    """The directory `%SRCROOT%` names, and the prefix from it to the audited root's paths."""
-    audited, here = Path(root).resolve(), Path.cwd().resolve()
-    if audited == here or here in audited.parents:
-        return here, "".join(f"{part}/" for part in audited.relative_to(here).parts)
-    return audited, ""
-
-
 def _root_uri(base: Path) -> str:
     uri = base.as_uri()
     return uri if uri.endswith("/") else uri + "/"
@@ -129,7 +121,7 @@ def document(result: AuditResult, rules: Mapping[str, RuleInfo]) -> dict[str, An
         "version": _version(),
         "rules": [_rule(rules[rule_id]) for rule_id in rule_ids],
     }
-    base, prefix = _base(result.root)
+    base, prefix = shown_from(result.root)  # %SRCROOT%
     rule_index = {r: i for i, r in enumerate(rule_ids)}
     run = {
         "tool": {"driver": driver},

@@ -8,7 +8,7 @@ from itertools import groupby
 
 from leastpriv.audit.docgen import RuleInfo, fix_text
 from leastpriv.audit.model import AuditResult, Finding, Severity
-from leastpriv.audit.report.common import column, sorted_contexts, sorted_findings
+from leastpriv.audit.report.common import column, shown_from, sorted_contexts, sorted_findings
 
 _SEVERITY_COLOURS = {Severity.HIGH: "31", Severity.MEDIUM: "33", Severity.LOW: "36"}
 
@@ -44,16 +44,16 @@ def _finding_lines(finding: Finding, rules: Mapping[str, RuleInfo], style: _Styl
 
 
 def _findings_section(
-    result: AuditResult, rules: Mapping[str, RuleInfo], style: _Style
+    result: AuditResult, rules: Mapping[str, RuleInfo], style: _Style, prefix: str
 ) -> Iterator[str]:
     for path, findings in groupby(sorted_findings(result), key=lambda f: f.path):
-        yield style.bold(path)
+        yield style.bold(prefix + path)
         for finding in findings:
             yield from _finding_lines(finding, rules, style)
         yield ""
 
 
-def _contexts_section(result: AuditResult) -> Iterator[str]:
+def _contexts_section(result: AuditResult, prefix: str) -> Iterator[str]:
     per_context = Counter(e.context for e in result.entrypoints)
     if not result.contexts and not per_context:
         return
@@ -62,7 +62,7 @@ def _contexts_section(result: AuditResult) -> Iterator[str]:
         section = f" [{context.cfg_section}]" if context.cfg_section else ""
         count = len(context.capabilities)
         noun = "capability" if count == 1 else "capabilities"
-        yield (f"  {context.id}{section}  {context.path}:{context.line}  "
+        yield (f"  {context.id}{section}  {prefix}{context.path}:{context.line}  "
                f"{count} {noun}, {per_context[context.id]} entrypoints")
         if context.capabilities:
             yield f"    {' '.join(context.capabilities)}"
@@ -82,12 +82,12 @@ def _rules_section(result: AuditResult, rules: Mapping[str, RuleInfo]) -> Iterat
     yield ""
 
 
-def _skipped_section(result: AuditResult) -> Iterator[str]:
+def _skipped_section(result: AuditResult, prefix: str) -> Iterator[str]:
     if not result.skipped:
         return
     yield "Skipped files (could not be read or parsed):"
     for skipped in sorted(result.skipped, key=lambda s: (s.path, s.line)):
-        yield f"  {skipped.path}:{skipped.line}  {skipped.message}"
+        yield f"  {prefix}{skipped.path}:{skipped.line}  {skipped.message}"
     yield ""
 
 
@@ -102,11 +102,12 @@ def _totals(result: AuditResult, style: _Style) -> str:
 
 def render(result: AuditResult, rules: Mapping[str, RuleInfo], *, color: bool = False) -> str:
     style = _Style(color)
+    _, prefix = shown_from(result.root)
     lines = [
-        *_findings_section(result, rules, style),
-        *_contexts_section(result),
+        *_findings_section(result, rules, style, prefix),
+        *_contexts_section(result, prefix),
         *_rules_section(result, rules),
-        *_skipped_section(result),
+        *_skipped_section(result, prefix),
         _totals(result, style),
     ]
     return "\n".join(lines) + "\n"
