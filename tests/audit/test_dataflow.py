@@ -60,14 +60,7 @@ _CASES = variants.cases()
 _STILL_WRONG = frozenset(
     {
         "svc_fixture.lps203_variants.write_basename",
-        "svc_fixture.lps203_variants5.enable_swap",
-        "svc_fixture.lps203_variants5.freeze",
-        "svc_fixture.lps203_variants5.make_node",
-        "svc_fixture.lps203_variants5.preallocate",
-        "svc_fixture.lps203_variants5.read_any",
         "svc_fixture.lps203_variants5.sed_script",
-        "svc_fixture.lps203_variants5.tail_log",
-        "svc_fixture.lps203_variants5.unzip_to",
         "svc_fixture.lps204_variants.python_fixed_code",
         "svc_fixture.lps204_variants3.popen_bash",
     }

@@ -189,7 +189,7 @@ def _operand_kind(
     sub-command is not described or not known, the program's `operands`."""
     if _is_option(argv[index - 1], argv[index], programs, kb.takes_value):
         return "name"
-    changing = [p for p in programs if p.changes]
+    changing = [p for p in programs if p.changes or p.prints]
     default: OperandKind = "name" if all(p.operands == "names" for p in changing) else "path"
     if len(changing) != 1 or not changing[0].subcommands:
         return default
@@ -240,12 +240,15 @@ def _is_option(
 
 
 def _changes_files(programs: list[Program], argv: list[Elem]) -> bool:
-    """True when a program of `programs` writes its operands, given its sub-command: a read-only
-    one anywhere among the fixed words (``qemu-img info PATH``, ``parted -s DEV print``), or none
-    of the words it needs to change anything (``find DIR`` without ``-delete``)."""
+    """True when a program of `programs` writes its operands (or prints them back: cat), given
+    its sub-command: a read-only one anywhere among the fixed words (``qemu-img info PATH``,
+    ``parted -s DEV print``), or none of the words it needs to change anything (``find DIR``
+    without ``-delete``)."""
     words = {e.const for e in argv[1:] if e.const is not None and not e.labels}
     return any(
-        p.changes and not words & p.read_only and (not p.changes_when or words & p.changes_when)
+        (p.changes or p.prints)
+        and not words & p.read_only
+        and (not p.changes_when or words & p.changes_when)
         for p in programs
     )
 

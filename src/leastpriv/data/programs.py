@@ -27,7 +27,7 @@ Runs = Literal["program", "wrapper", "string"] | None
 _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "program_options", "runs",
                      "string_options", "command_options", "value_options", "changes_when",
                      "subcommands", "assignments", "leading_operands", "kernel_setting",
-                     "stdin_code", "gives_root", "input", "input_when"})
+                     "stdin_code", "prints", "gives_root", "input", "input_when"})
 OperandKind = Literal["path", "name"]
 _RUNS = (None, "program", "wrapper", "string")
 
@@ -53,6 +53,7 @@ class Program:
     leading_operands: int = 0  # a wrapper's own operands before its program (timeout DURATION)
     kernel_setting: bool = False
     stdin_code: bool = False  # its standard input is code or a command line it runs (at, xargs)
+    prints: bool = False  # it prints its operands' content, which the caller gets back (cat)
     gives_root: str | None = None
     # what it makes of its standard input when that is host-wide configuration (iptables-restore
     # "replaces the host's IPv4 firewall with it"), and the words of which one must be in its
@@ -147,6 +148,7 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         leading_operands=int(table.get("leading_operands", 0)),
         kernel_setting=bool(table.get("kernel_setting", False)),
         stdin_code=bool(table.get("stdin_code", False)),
+        prints=bool(table.get("prints", False)),
         gives_root=table.get("gives_root"),
         input=table.get("input"),
         input_when=frozenset(table.get("input_when", ())),
