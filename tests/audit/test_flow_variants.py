@@ -84,7 +84,6 @@ _STILL_WRONG: frozenset[str] = frozenset(
         "flowsvc.privileged.round2.remove_spawned",
         "flowsvc.privileged.round2.remove_through_imported_base",
         "flowsvc.privileged.round2.remove_through_module_instance",
-        "flowsvc.privileged.round2.remove_through_other_module_instance",
         "flowsvc.privileged.round2.remove_through_super",
         "flowsvc.privileged.round2.write_with_cleanup",
         "flowsvc.privileged.round2.write_with_options",

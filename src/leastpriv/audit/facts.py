@@ -156,6 +156,8 @@ class ModuleFacts:
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
     # Module-level names assigned another name (``NET = privileged.net``): local -> dotted target.
     assigned: dict[str, str] = field(default_factory=dict)
+    # Module-level names bound to an object (``REMOVER = Remover()``): local -> dotted callee.
+    instances: dict[str, str] = field(default_factory=dict)
     star_imports: tuple[str, ...] = ()  # modules imported with ``from MODULE import *``
     # Module-level names bound to a context's decorator (``as_root = ctx.entrypoint``): the
     # context's dotted name, for the modules that import the name and decorate with it.

@@ -98,12 +98,17 @@ def _follow(index: TreeIndex, call: OutCall, labels: Labels, depth: int) -> list
     return found
 
 
-def _summary(index: TreeIndex, target: str) -> FunctionSummary | None:
+def _summary(index: TreeIndex, target: str, hops: int = 2) -> FunctionSummary | None:
     module = module_of(target, index.modules)
     if module is None:
         return None
     known = index.modules[module].summaries
     name = target[len(module) + 1 :]
+    head, _, rest = name.partition(".")
+    made_by = index.modules[module].instances.get(head)
+    if name not in known and rest and made_by is not None and hops:
+        # REMOVER.remove(path), REMOVER = Remover() at module level: Remover.remove.
+        return _summary(index, f"{index.resolve(made_by)}.{rest}", hops - 1)
     if name in known or name.count(".") < 2:
         return known.get(name)
     # Class().attr.method(): the attribute's class is unknown (IPWrapper().netns is set in its

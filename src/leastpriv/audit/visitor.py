@@ -115,6 +115,7 @@ class _ModuleVisitor(ast.NodeVisitor):
         self._raw_calls: list[tuple[ast.Call, str, str]] = []  # (node, dotted text, caller)
         self._contexts: list[tuple[str, ast.Call]] = []
         self._names: dict[str, ast.expr] = {}  # module-level NAME = other.name
+        self._instances: dict[str, ast.expr] = {}  # module-level NAME = Callee(...): the callee
         self._classdefs: list[ast.ClassDef] = []  # module-level classes
         # The context classes this module can call: the frameworks', and its own subclasses.
         self._context_classes = dict(CONTEXT_CLASSES)
@@ -219,6 +220,7 @@ class _ModuleVisitor(ast.NodeVisitor):
             self._decorators[name] = self._decorators[value.id]
         elif isinstance(value, ast.Call):
             self._contexts.append((name, value))
+            self._instances[name] = value.func  # REMOVER = Remover(): its methods are Remover's
         elif isinstance(value, ast.Dict):
             # Contexts held in a dict by constant keys: ``CONTEXTS['net']``.
             for key, item in zip(value.keys, value.values, strict=True):
@@ -353,6 +355,10 @@ class _ModuleVisitor(ast.NodeVisitor):
             target = self.resolve(value)
             if target is not None and "." in target:
                 self.facts.assigned[name] = target
+        for name, value in self._instances.items():
+            target = self.resolve(value)
+            if target is not None and "." in target:
+                self.facts.instances[name] = target
         for node, text, caller in self._raw_calls:
             target = self.resolve_text(text)
             if target is not None and "." in target:
