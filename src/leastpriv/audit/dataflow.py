@@ -68,11 +68,6 @@ Resolver = Callable[[ast.expr], "str | None"]
 Reach = tuple[str, frozenset[str]]  # (role as worded, the parameters that reach in it)
 
 _MAX_DEPTH = 4  # helper-call nesting followed; deeper chains are rare and cost more than they find
-# Calls whose result carries nothing of the caller's text: a number, a truth value, a type.
-_SANITISERS = frozenset(
-    {"len", "bool", "isinstance", "type", "id", "hash", "callable", "hasattr", "int", "float",
-     "abs", "round", "ord"}
-)
 _NORMALISERS = frozenset({"os.path.realpath", "os.path.abspath", "os.path.normpath"})
 _NORMALISING_METHODS = frozenset({"resolve", "realpath", "absolute"})
 
@@ -559,7 +554,7 @@ class FlowAnalysis:
             name = made.origin  # cls(...) in a classmethod: an object of that class
         if name is not None and not self._check_sink(node, name, frame) and "." in name:
             self._note_call(node, name, args)
-        if name in _SANITISERS:
+        if name is not None and self._table.matches(name, self._table.sanitisers):
             return NOTHING
         if name in self._table.quoters and args:
             return Value(args[0].labels, quoted=True)

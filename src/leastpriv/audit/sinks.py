@@ -100,6 +100,7 @@ class SinkTable:
     execute_suffix: str
     stdin: frozenset[str]  # keywords that give a command its standard input
     quoters: frozenset[str]  # shlex.quote: a caller value made one word of a shell line
+    sanitisers: frozenset[str]  # int, ipaddress.ip_address: results carry no caller text
     programs: Mapping[str, str]  # names whose value is a known program: sys.executable
     extra: Sinks = field(default=NO_EXTRA_SINKS)
 
@@ -226,6 +227,7 @@ def parse(text: str, extra: Sinks = NO_EXTRA_SINKS) -> SinkTable:
         execute_suffix=commands["execute_suffix"],
         stdin=frozenset(commands.get("stdin", ())),
         quoters=frozenset(commands.get("quoters", ())),
+        sanitisers=frozenset(data["values"]["sanitisers"]),
         programs=dict(commands.get("programs", {})),
         extra=extra,
     )
