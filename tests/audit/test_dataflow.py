@@ -62,7 +62,6 @@ _STILL_WRONG = frozenset(
         "svc_fixture.lps203_variants.write_basename",
         "svc_fixture.lps203_variants5.sed_script",
         "svc_fixture.lps204_variants.python_fixed_code",
-        "svc_fixture.lps204_variants3.popen_bash",
     }
 )
 

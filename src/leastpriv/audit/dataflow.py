@@ -547,8 +547,10 @@ class FlowAnalysis:
             return Value(join(args).labels)  # getattr(obj, "do_" + x): one of a fixed family
         if name is not None and self._table.command_style(name) is not None:
             self._check_sink(node, name, frame)
-            # What a command prints is the system's answer, not the caller's value.
-            return Value(origin=name)
+            # What a command prints is the system's answer, not the caller's value; a Popen
+            # keeps the argument lists it runs, for what communicate() feeds it.
+            listed = self._value(first_arg(node), frame) if name in self._table.argv else NOTHING
+            return Value(origin=name, variants=listed.shapes())
         made = frame.env.get(node.func.id, NOTHING) if isinstance(node.func, ast.Name) else NOTHING
         if self._owner(made.origin):
             name = made.origin  # cls(...) in a classmethod: an object of that class
@@ -681,6 +683,10 @@ class FlowAnalysis:
             return formatted(receiver.const, positional, join(args))
         if method in ("write", "writelines") and receiver.opened is not None:
             self._check_written(node, f"{receiver.origin}.{method}", receiver.opened, args)
+        fed = join(args[:1]).labels
+        if method == "communicate" and fed and receiver.origin in self._table.argv:
+            for argv in receiver.variants:  # Popen([...], stdin=PIPE).communicate(text)
+                self._check_stdin(node, f"{receiver.origin}.communicate", list(argv), fed)
         if method in self._table.derived and receiver.origin in self._table.joiners:
             # Path(p).with_suffix(".conf"): another path of the caller's.
             return Value(receiver.labels, origin=receiver.origin)
