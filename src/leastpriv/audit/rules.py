@@ -469,7 +469,11 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     `os.path.join("/proc/sys/net/ipv4/conf", dev, "forwarding")` is a fixed kind like its
     f-string, and `"--pid-file=%s/%s/pid" % (PID_ROOT, router_id)` too (an `--opt=` or `of=`
     before a path is the option; the path after it is judged). `%d`, `{:d}` and `int(x)` make a
-    number, not a path. Libraries: `io.FileIO`, `codecs`/`gzip`/`bz2`/`lzma.open`, tempfile's
+    number, not a path, and a value parsed into a fixed shape (`ipaddress.ip_address`,
+    `uuid.UUID`, `netaddr.IPNetwork`, `strutils.bool_from_string`: `[values] sanitisers` in
+    `sinks.toml`) holds no path either. A program that prints its operands back to the caller
+    (`cat`, `head`, `tail`: `prints` in the knowledge base) is judged like one that changes them,
+    as `open(path).read()` is. Libraries: `io.FileIO`, `codecs`/`gzip`/`bz2`/`lzma.open`, tempfile's
     `dir=` and `prefix=` (a prefix with `../` leaves the directory; a suffix cannot),
     `tarfile`/`zipfile` `extractall(path)`, `shutil.unpack_archive(extract_dir=)`, pathlib's
     `with_suffix`, `joinpath`, `resolve`, `parent`. A kernel setting is the caller's unless the
@@ -592,7 +596,8 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     text as the standard input of an interpreter given no script of its own
     (`execute("sh", process_input=script)`, `subprocess.run(["python3", "-"], input=code)`) or
     of a program that runs its standard input whatever its arguments (`at`, `batch`,
-    `crontab -`, `xargs`: `stdin_code`); `os.execv(path, ["sh", "-c", cmd])` read through its list;
+    `crontab -`, `xargs`: `stdin_code`), also through `Popen(..., stdin=PIPE).communicate(text)`;
+    `os.execv(path, ["sh", "-c", cmd])` read through its list;
     `pyroute2.NSPopen(ns, argv)`, `asyncio.create_subprocess_shell`, `pty.spawn` and eventlet's
     green `subprocess`; `sys.executable` is read as `python3`; neutron's `utils.execute(cmd)`,
     which takes the command as one list, is judged as that list. Code from a name or from data:
