@@ -79,14 +79,7 @@ _STILL_WRONG: frozenset[str] = frozenset(
         "flowsvc.privileged.narrow.remove_basename",
         "flowsvc.privileged.narrow.remove_validated",
         "flowsvc.privileged.round2.remove_if_safe",
-        "flowsvc.privileged.round2.remove_in_thread",
-        "flowsvc.privileged.round2.remove_mapped",
-        "flowsvc.privileged.round2.remove_spawned",
         "flowsvc.privileged.round2.remove_through_imported_base",
-        "flowsvc.privileged.round2.remove_through_module_instance",
-        "flowsvc.privileged.round2.remove_through_super",
-        "flowsvc.privileged.round2.write_with_cleanup",
-        "flowsvc.privileged.round2.write_with_options",
     }
 )
 

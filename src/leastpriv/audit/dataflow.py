@@ -121,6 +121,9 @@ class FlowAnalysis:
         self._stack: list[str] = []
         self._outer_call: ast.Call | None = None
         self._redirections = 0  # calls through a bound name being followed (see _call)
+        self._funcs: list[ast.FunctionDef | ast.AsyncFunctionDef] = []  # being analysed
+        # The class of each method, for super().
+        self._owners = {id(f): key.rpartition(".")[0] for key, f in functions.items() if "." in key}
 
     def run(
         self, func: ast.FunctionDef | ast.AsyncFunctionDef, owner: str | None = None
@@ -144,10 +147,12 @@ class FlowAnalysis:
     # ---- functions -------------------------------------------------------------------------
     def _analyse(self, func: ast.FunctionDef | ast.AsyncFunctionDef, frame: _Frame) -> Value:
         self._stack.append(func.name)
+        self._funcs.append(func)
         try:
             self._block(func.body, frame)
         finally:
             self._stack.pop()
+            self._funcs.pop()
         return join(frame.returns)
 
     def _call_helper(
@@ -160,7 +165,7 @@ class FlowAnalysis:
     ) -> Value:
         """Analyse `func` with its arguments' labels; `enclosing`: the variables a closure sees;
         `receiver`: the object a method is called on, bound to its first parameter."""
-        if func.name in self._stack or len(self._stack) > _MAX_DEPTH:
+        if func in self._funcs or len(self._stack) > _MAX_DEPTH:  # recursion, or too deep
             return join(self._value(arg, frame) for arg in call_operands(node))
         bound = _bind_arguments(func, node, lambda e: self._value(e, frame), receiver)
         env = {**(enclosing or {}), **bound}
@@ -418,7 +423,7 @@ class FlowAnalysis:
         carries the object's labels, its origin one name longer (``IpWrapper().netns``), so that
         a method called on it is looked for in the module of the object's class."""
         getter = self._method_of(obj.origin, node.attr)
-        if getter is not None and "property" in _decorators(getter):
+        if getter is not None and not isinstance(getter, str) and "property" in _decorators(getter):
             call = ast.copy_location(ast.Call(node, [], []), node)
             return self._call_helper(call, getter, frame, receiver=obj)
         origin = f"{obj.origin}.{node.attr}" if obj.origin and obj.origin != "getattr" else None
@@ -434,11 +439,13 @@ class FlowAnalysis:
 
     def _method_of(
         self, origin: str | None, method: str
-    ) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    ) -> ast.FunctionDef | ast.AsyncFunctionDef | str | None:
         """`method` of the module's class whose object `origin` names, or of its base classes in
-        the module (the sink of ``self._run(...)`` is often in the base class)."""
+        the module (the sink of ``self._run(...)`` is often in the base class); else the dotted
+        name of a base class of another module that may have it (``runner.BaseRunner``)."""
         pending = [owner] if (owner := self._owner(origin)) else []
         seen: set[str] = set()
+        foreign = None
         while pending:
             name = pending.pop(0)
             if name in seen or name not in self._classes:
@@ -447,8 +454,48 @@ class FlowAnalysis:
             func = self._functions.get(f"{name}.{method}")
             if func is not None:
                 return func
-            pending += [b.id for b in self._classes[name].bases if isinstance(b, ast.Name)]
-        return None
+            for base in self._classes[name].bases:
+                if isinstance(base, ast.Name) and base.id in self._classes:
+                    pending.append(base.id)
+                elif foreign is None and "." in (dotted := self._resolve(base) or ""):
+                    foreign = dotted
+        return foreign
+
+    def _super(self, frame: _Frame) -> Value:
+        """``super()`` in a method of the module's class: its object, as one of its first base
+        class (a class of another module named by its dotted name)."""
+        func = self._funcs[-1] if self._funcs else None
+        owner = self._owners.get(id(func)) if func is not None else None
+        first = receiver_param(func) if func is not None else None
+        bases = self._classes[owner].bases if owner is not None and owner in self._classes else []
+        base = bases[0] if bases else None
+        if base is None or first is None:
+            return NOTHING
+        if isinstance(base, ast.Name) and base.id in self._classes:
+            origin: str | None = f"{self._module}.{base.id}"
+        else:
+            origin = self._resolve(base)
+        return Value(frame.env.get(first, NOTHING).labels, origin=origin)
+
+    def _callback(self, node: ast.Call, name: str, frame: _Frame) -> bool:
+        """A library call that calls a function it is given (``eventlet.spawn(f, *args)``,
+        ``threading.Thread(target=f, args=...)``, ``map(f, items)``): that call is analysed as
+        if written here. False when `name` is not one."""
+        spec = self._table.callbacks.get(name)
+        keywords = {k.arg: k.value for k in node.keywords if k.arg}
+        if spec == "target" and "target" in keywords:
+            func: ast.expr = keywords["target"]
+            args: list[ast.expr] = [ast.Starred(keywords["args"])] if "args" in keywords else []
+            spread = [ast.keyword(None, keywords["kwargs"])] if "kwargs" in keywords else []
+        elif spec == "each" and len(node.args) == 2:
+            func, args, spread = node.args[0], [ast.Starred(node.args[1])], []
+        elif isinstance(spec, int) and len(node.args) > spec:
+            func, args = node.args[spec], node.args[spec + 1 :]
+            spread = [k for k in node.keywords if k.arg not in ("name", "daemon")]
+        else:
+            return False
+        self._call(ast.copy_location(ast.Call(func, args, spread), node), frame)
+        return True
 
     def _binop(self, node: ast.BinOp, frame: _Frame) -> Value:
         left, right = self._value(node.left, frame), self._value(node.right, frame)
@@ -518,6 +565,10 @@ class FlowAnalysis:
         name = self._resolve(node.func)
         if name in ("locals", "vars") and not node.args:
             return Value(join(frame.env.values()).labels)  # "...{name}".format(**locals())
+        if name == "super" and not node.args:
+            return self._super(frame)
+        if name is not None:
+            self._callback(node, name, frame)  # map(str, cmd) is still cmd, below
         if isinstance(node.func, ast.Name) and node.func.id in frame.closures:
             closure = frame.closures[node.func.id]
             return self._call_helper(node, closure, frame, enclosing=frame.env)
@@ -636,8 +687,9 @@ class FlowAnalysis:
             if value.labels and not _fixed_text(value):
                 bound.append((position, tuple(sorted(value.labels))))
         for keyword, value in zip(node.keywords, args[len(node.args) :], strict=True):
-            if keyword.arg is not None and value.labels and not _fixed_text(value):
-                bound.append((keyword.arg, tuple(sorted(value.labels))))
+            if value.labels and not _fixed_text(value):
+                # f(**options): any keyword parameter may be in the mapping.
+                bound.append((keyword.arg or "**", tuple(sorted(value.labels))))
         if bound:
             anchor = self._outer_call or node
             call = OutCall(
@@ -653,9 +705,15 @@ class FlowAnalysis:
 
     def _method(self, node: ast.Call, method: str, receiver: Value, frame: _Frame) -> Value:
         func = self._method_of(receiver.origin, method)
-        if func is not None:  # a method of the module's class: analysed with its object
+        if func is not None and not isinstance(func, str):
+            # A method of the module's class: analysed with its object.
             return self._call_helper(node, func, frame, receiver=receiver)
+        if receiver.origin and self._callback(node, f"{receiver.origin}.{method}", frame):
+            return NOTHING  # stack.callback(os.unlink, path)
         args = [self._value(arg, frame) for arg in call_operands(node)]
+        if isinstance(func, str):  # inherited from a class of another module
+            self._note_call(node, f"{func}.{method}", args, receiver)
+            return Value(join([receiver, *args]).labels)
         base = base_name(node.func.value) if isinstance(node.func, ast.Attribute) else None
         if base is not None and method not in ("get", "keys", "values", "items", "copy"):
             frame.fields.pop(base, None)  # d.update(...), d.setdefault(...): changed
@@ -1080,14 +1138,16 @@ def _bind_arguments(
     if func.args.vararg is not None:
         env[func.args.vararg.arg] = Value(join_elems(extra), tuple(extra))
     kwargs = EMPTY
+    named = params + [a.arg for a in func.args.kwonlyargs]
     for keyword in call.keywords:
         value = evaluate(keyword.value)
-        if keyword.arg is not None and keyword.arg in params + [
-            a.arg for a in func.args.kwonlyargs
-        ]:
+        if keyword.arg is not None and keyword.arg in named:
             env[keyword.arg] = value
         else:
             kwargs |= value.labels
+            if keyword.arg is None:  # f(**options): any parameter not given may be in it
+                for name in named:
+                    env.setdefault(name, Value(value.labels))
     if func.args.kwarg is not None:
         env[func.args.kwarg.arg] = Value(kwargs)
     return env

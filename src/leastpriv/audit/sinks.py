@@ -102,6 +102,9 @@ class SinkTable:
     quoters: frozenset[str]  # shlex.quote: a caller value made one word of a shell line
     sanitisers: frozenset[str]  # int, ipaddress.ip_address: results carry no caller text
     programs: Mapping[str, str]  # names whose value is a known program: sys.executable
+    # eventlet.spawn → 0: library calls that call the function at that position ("each": map,
+    # "target": threading.Thread's keywords)
+    callbacks: Mapping[str, int | str] = field(default_factory=dict)
     extra: Sinks = field(default=NO_EXTRA_SINKS)
 
     def role(self, role: str) -> str:
@@ -229,6 +232,7 @@ def parse(text: str, extra: Sinks = NO_EXTRA_SINKS) -> SinkTable:
         quoters=frozenset(commands.get("quoters", ())),
         sanitisers=frozenset(data["values"]["sanitisers"]),
         programs=dict(commands.get("programs", {})),
+        callbacks=dict(data.get("callbacks", {})),
         extra=extra,
     )
 

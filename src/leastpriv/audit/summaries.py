@@ -128,6 +128,8 @@ def _bind(summary: FunctionSummary, call: OutCall, labels: Labels) -> Labels:
             names = (summary.receiver,) if summary.receiver else ()
         elif isinstance(where, int):
             names = summary.params[where : where + 1] or rest
+        elif where == "**":  # f(**options): any keyword parameter
+            names = summary.keywords
         elif where.startswith("*"):
             names = (*summary.params[int(where[1:]) :], *rest)  # f(x, *cmd): any from there on
         else:
