@@ -101,6 +101,20 @@ def test_suppression_on_the_finding_line_silences_only_the_named_rule() -> None:
     assert [f.rule for f in unsuppressed] == ["LPS203"]
 
 
+def test_a_misspelt_suppression_silences_nothing_and_is_reported() -> None:
+    source = (
+        "import os\nfrom oslo_privsep import priv_context\n"
+        "ctx = priv_context.PrivContext(__name__, capabilities=[0])\n"
+        "@ctx.entrypoint\n"
+        "def chmod_privileged(path: str) -> None:\n"
+        "    os.chmod(path, 0o600)  # leastpriv: ignroe[LPS203] -- caller passes a fixed path\n"
+    )
+    findings = audit_source(source, path="m.py", module="svc.m")
+    assert sorted((f.rule, f.line) for f in findings) == [("LPS001", 6), ("LPS203", 6)]
+    spaced = audit_source(source.replace("ignroe[", "ignore ["), path="m.py", module="svc.m")
+    assert spaced == []
+
+
 def test_suppression_on_the_def_line_covers_findings_about_the_entrypoint() -> None:
     source = (
         "import os\nfrom oslo_privsep import priv_context\n"

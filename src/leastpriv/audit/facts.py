@@ -143,6 +143,7 @@ class Suppression:
 
     rules: frozenset[str]
     reason: str
+    malformed: str = ""  # a "# leastpriv:" comment that is no ignore[...] it can read
 
 
 @dataclass

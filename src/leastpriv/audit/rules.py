@@ -90,7 +90,8 @@ def _ep_lines(entrypoint: EntrypointFact) -> tuple[int, ...]:
 def unknown_ignore_code(module: ModuleFacts, options: AuditOptions) -> Iterator[Hit]:
     """## What it does
     Checks for `# leastpriv: ignore[...]` comments that name a code no rule has (`LPS2O3` with a
-    letter O, `LPS999`, `E501`): the comment silences nothing.
+    letter O, `LPS999`, `E501`), and for `# leastpriv:` comments the audit cannot read as one
+    (`ignroe[LPS203]`, `ignore[LPS-203]`, `ignore(LPS203)`): the comment silences nothing.
 
     ## Why is this bad?
     The reader of the comment believes a finding was reviewed and accepted there; the audit
@@ -113,6 +114,14 @@ def unknown_ignore_code(module: ModuleFacts, options: AuditOptions) -> Iterator[
     - docs/audit.md, "Suppressions"
     """
     for line, suppression in sorted(module.suppressions.items()):
+        if suppression.malformed:
+            yield Hit(
+                line,
+                0,
+                module.module,
+                f"'{suppression.malformed}' is not a suppression the audit can read "
+                "('# leastpriv: ignore[CODE] -- reason'); it silences nothing",
+            )
         unknown = sorted(code for code in suppression.rules if not _known_code(code))
         if unknown:
             yield Hit(

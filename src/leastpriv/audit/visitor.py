@@ -40,7 +40,10 @@ _SPHINX_SETTINGS = frozenset(
      "templates_path", "source_suffix", "texinfo_documents"}
 )
 _ROOTWRAP_COMMAND = re.compile(r"[\w.]+-rootwrap\b")
-_SUPPRESSION = re.compile(r"#\s*leastpriv:\s*ignore\[([A-Za-z0-9_, ]+)\]\s*(?:--|:|—)?\s*(.*)$")
+_SUPPRESSION = re.compile(r"#\s*leastpriv:\s*ignore\s*\[([A-Za-z0-9_, ]+)\]\s*(?:--|:|—)?\s*(.*)$")
+# Any other "# leastpriv:" comment is a directive the audit cannot read (ignroe[...],
+# ignore[LPS-203]): kept as malformed so that LPS001 says it silences nothing.
+_DIRECTIVE = re.compile(r"#\s*leastpriv:(.*)$")
 
 
 def suppressions(source: str) -> dict[int, Suppression]:
@@ -53,6 +56,8 @@ def suppressions(source: str) -> dict[int, Suppression]:
         if match:
             rules = frozenset(r.strip().upper() for r in match.group(1).split(",") if r.strip())
             found[number] = Suppression(rules, match.group(2).strip())
+        elif directive := _DIRECTIVE.search(line):
+            found[number] = Suppression(frozenset(), "", malformed=directive.group(0).strip())
     return found
 
 
