@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 # name -> (module, one-line help)
@@ -49,5 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Point stdout at /dev/null so the interpreter's final flush does not fail again.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
+        # A crash exits 2, never 1: CI reads 1 from audit as "findings" and a crash must not
+        # pass for them (nor, from migrate, for anything but a failure of the tool).
+        except Exception:  # noqa: BLE001 - any crash, reported with its traceback
+            if sys.stderr is not None:  # None when the command started with stderr closed
+                traceback.print_exc()
+                print(f"leastpriv {command}: internal error (a bug: please report it with the "
+                      "traceback)", file=sys.stderr)
+            return 2
     parser.parse_args(argv)  # prints usage and exits 2 for a missing or unknown command
     return 2

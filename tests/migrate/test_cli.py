@@ -111,3 +111,16 @@ def test_status_warns_of_the_files_it_cannot_read(tree_with_unreadable_files):
     assert [path for path in skipped if any(path in line for line in warned)] == skipped
     (row,) = json.loads(result.stdout)["projects"]
     assert sorted(s["path"] for s in row["skipped"]) == skipped
+
+
+def test_a_crash_exits_2_with_its_traceback_never_1(monkeypatch, capsys):
+    from leastpriv.cli import main
+    from leastpriv.migrate import cli as migrate_cli
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the planner")
+
+    monkeypatch.setattr(migrate_cli, "build_plan", crash)
+    assert main(["migrate", str(ROOTWRAPPED)]) == 2
+    err = capsys.readouterr().err
+    assert "RuntimeError: a bug in the planner" in err and "internal error" in err

@@ -3,7 +3,8 @@
 Exit status: 0 when no finding reaches ``--fail-on`` (default ``low``: any finding fails, as a
 linter does) or with ``--exit-zero``, 1 when one does, 2 on a usage or I/O error (a missing path, a
 bad option, an invalid ``[tool.leastpriv]`` table, an unreadable baseline, an unwritable report)
-and on an internal error, whose traceback goes to stderr: a crash is never mistaken for findings.
+and on an internal error (leastpriv.cli.main prints its traceback): a crash is never taken for
+findings.
 A file or directory that cannot be read is a warning naming it, and the run goes on. Settings come
 from the command line, then ``[tool.leastpriv]``, then the defaults.
 """
@@ -16,7 +17,6 @@ import os
 import re
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -330,9 +330,4 @@ def run(args: argparse.Namespace, *, stdout: TextIO | None = None,
     except (UsageError, settings.SettingsError, baseline.BaselineError, OSError) as exc:
         print(f"leastpriv audit: error: {exc}", file=stderr)
         return 2
-    # A crash must exit 2, never 1 (which means "findings").
-    except Exception:  # noqa: BLE001 - any crash, reported with its traceback
-        traceback.print_exc(file=stderr)
-        print("leastpriv audit: internal error (a bug: please report it with the traceback)",
-              file=stderr)
-        return 2
+    # Any other exception is a crash: leastpriv.cli.main reports it and exits 2, never 1.

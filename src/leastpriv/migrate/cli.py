@@ -6,7 +6,8 @@ edited since it was generated is never overwritten: refused, named, unless ``--f
 ``--apply`` writes a patch instead (`leastpriv.migrate.apply`);
 ``--status DIR...`` prints one row per project instead: what rootwrap use is left, what privsep is
 in use, and a verdict. Exit status: 0 when the plan or table was written, 2 on a usage error (a
-missing path, a bad option, an unwritable output).
+missing path, a bad option, an unwritable output) and on an internal error, whose traceback
+`leastpriv.cli.main` prints.
 """
 
 from __future__ import annotations
