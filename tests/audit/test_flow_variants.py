@@ -71,14 +71,10 @@ def catch_rate() -> tuple[int, int, int, int]:
 # Variants the audit still judges wrongly: strict xfails, so a fix fails here until it leaves.
 _STILL_WRONG: frozenset[str] = frozenset(
     {
-        "flowsvc.privileged.cross.add_router_namespace",
         "flowsvc.privileged.cross.chmod_confined_in_other_module",
-        "flowsvc.privileged.cross.remove_checked_in_other_module",
         "flowsvc.privileged.cross.truncate_console_log",
-        "flowsvc.privileged.cross.unlink_if_safe_name",
         "flowsvc.privileged.narrow.remove_basename",
         "flowsvc.privileged.narrow.remove_validated",
-        "flowsvc.privileged.round2.remove_if_safe",
         "flowsvc.privileged.round2.remove_through_imported_base",
     }
 )

@@ -121,6 +121,8 @@ class FlowAnalysis:
         self._stack: list[str] = []
         self._outer_call: ast.Call | None = None
         self._redirections = 0  # calls through a bound name being followed (see _call)
+        self._top: frozenset[int] = frozenset()  # the statements of the function `run` walks
+        self._guard: tuple[ast.Call, str] | None = None  # the check being walked (see OutCall)
         self._funcs: list[ast.FunctionDef | ast.AsyncFunctionDef] = []  # being analysed
         # The class of each method, for super().
         self._owners = {id(f): key.rpartition(".")[0] for key, f in functions.items() if "." in key}
@@ -138,6 +140,7 @@ class FlowAnalysis:
             env[first] = Value(frozenset({first}), origin=f"{self._module}.{owner}")
         self._flows = {}
         self._calls = {}
+        self._top = frozenset(id(s) for s in func.body)  # its own statements, not a branch's
         self._analyse(func, _Frame(env))
         flows = final_flows(self._flows.values())
         exec_lines = {flow.line for flow in flows if flow.kind in EXECUTION_KINDS}
@@ -181,7 +184,7 @@ class FlowAnalysis:
         finally:
             self._outer_call = outer
             frame.workdir |= inner.workdir  # the process's directory, changed by the helper
-            if not any(isinstance(n, ast.Return) for s in func.body[:-1] for n in ast.walk(s)):
+            if _returns_at_end(func):
                 # A helper that returns only at its end, where it confined a parameter (it raised
                 # otherwise: ``_check_name(name)``), confines the caller's name given to it.
                 _narrow(frame, {
@@ -206,7 +209,10 @@ class FlowAnalysis:
             current = self._value(stmt.target, frame)
             self._assign(stmt.target, concat(current, self._value(stmt.value, frame)), None, frame)
         elif isinstance(stmt, ast.Expr):
+            if id(stmt) in self._top and isinstance(stmt.value, ast.Call):
+                self._guard = (stmt.value, "raises")  # validate.check_name(name)
             self._value(stmt.value, frame)
+            self._guard = None
         elif isinstance(stmt, ast.Return):
             frame.returns.append(self._value(stmt.value, frame) if stmt.value else NOTHING)
             return True
@@ -239,7 +245,16 @@ class FlowAnalysis:
         return False
 
     def _if(self, stmt: ast.If, frame: _Frame) -> bool:
+        test = stmt.test
+        if (
+            id(stmt) in self._top and not stmt.orelse
+            and isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+            and isinstance(test.operand, ast.Call)
+            and isinstance(stmt.body[-1], ast.Raise | ast.Return)
+        ):
+            self._guard = (test.operand, "true")  # if not validate.is_safe(name): raise
         self._value(stmt.test, frame)
+        self._guard = None
         then, other = _copy(frame), _copy(frame)
         _narrow(then, holds_when(stmt.test, True, frame.normalised, self._predicate))
         _narrow(other, holds_when(stmt.test, False, frame.normalised, self._predicate))
@@ -342,10 +357,7 @@ class FlowAnalysis:
         local = self._local_function(call.func)
         if local is None:
             return set()
-        body = [s for s in self._functions[local].body if not _is_docstring(s)]
-        if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
-            return set()
-        confined = holds_when(body[0].value, True, set())
+        confined = _confined_when_true(self._functions[local])
         params = [a.arg for a in (*self._functions[local].args.posonlyargs,
                                   *self._functions[local].args.args)]
         return {
@@ -353,6 +365,21 @@ class FlowAnalysis:
             for param, arg in zip(params, call.args, strict=False)
             if param in confined and isinstance(arg, ast.Name)
         }
+
+    def check(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, tuple[str, ...]]:
+        """What `func` confines, for callers in other modules: ("true", params) for a check whose
+        body is ``return <narrowing test>``, ("raises", params) for one that returns only at its
+        end, where it has confined them (it raised otherwise); ("", ()) for neither."""
+        true = _confined_when_true(func)
+        if true:
+            return "true", tuple(sorted(true))
+        if not _returns_at_end(func) or not any(isinstance(n, ast.Raise) for n in ast.walk(func)):
+            return "", ()
+        params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
+        frame = _Frame({p: Value(frozenset({p})) for p in params})
+        self._flows, self._calls, self._top = {}, {}, frozenset()
+        self._analyse(func, frame)
+        return "raises", tuple(p for p in params if frame.env.get(p) == NOTHING)
 
     def _is_normaliser(self, node: ast.expr) -> bool:
         if not isinstance(node, ast.Call):
@@ -692,8 +719,9 @@ class FlowAnalysis:
                 bound.append((keyword.arg or "**", tuple(sorted(value.labels))))
         if bound:
             anchor = self._outer_call or node
+            guard = self._guard[1] if self._guard and self._guard[0] is node else ""
             call = OutCall(
-                name, anchor.lineno, anchor.col_offset, tuple(bound), (*self._stack[1:],)
+                name, anchor.lineno, anchor.col_offset, tuple(bound), (*self._stack[1:],), guard
             )
             self._calls.setdefault(call, call)
 
@@ -1039,6 +1067,19 @@ def _field(node: ast.expr, frame: _Frame) -> Value | None:
     if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
         return None
     return frame.fields.get(node.value.id, {}).get(key.value)
+
+
+def _confined_when_true(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The parameters a check confines when it returns true (its body ``return <test>``)."""
+    body = [s for s in func.body if not _is_docstring(s)]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+        return set()
+    return holds_when(body[0].value, True, set())
+
+
+def _returns_at_end(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """No ``return`` before the last statement: falling through its checks is its only exit."""
+    return not any(isinstance(n, ast.Return) for s in func.body[:-1] for n in ast.walk(s))
 
 
 def _value_of(elem: Elem) -> Value:

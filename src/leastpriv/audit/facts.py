@@ -73,6 +73,10 @@ class OutCall:
     # (position, keyword, or "*N" for an unpacked sequence from position N on; its parameters)
     args: tuple[tuple[int | str, tuple[str, ...]], ...]
     via: tuple[str, ...] = ()
+    # A check the entrypoint makes before everything after it: "raises" for a call written as a
+    # statement of its body (``validate.check_name(name)``), "true" for ``if not f(x): raise``.
+    # When the callee confines the parameter (ModuleFacts.checks), it is narrow from `line` on.
+    guard: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,9 @@ class ModuleFacts:
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
     # Module-level names assigned another name (``NET = privileged.net``): local -> dotted target.
     assigned: dict[str, str] = field(default_factory=dict)
+    # Functions that confine parameters: name -> ("raises" when they return only where the
+    # parameters are confined, "true" when they are when it returns true; those parameters).
+    checks: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     # Module-level names bound to an object (``REMOVER = Remover()``): local -> dotted callee.
     instances: dict[str, str] = field(default_factory=dict)
     star_imports: tuple[str, ...] = ()  # modules imported with ``from MODULE import *``

@@ -48,10 +48,19 @@ def holds_when(
             )
         return set()
     if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        right = test.comparators[0]
+        if isinstance(test.ops[0], ast.Is | ast.IsNot) and is_none(right):
+            # re.fullmatch(...) is not None: the match itself
+            same = isinstance(test.ops[0], ast.IsNot) == outcome
+            return holds_when(test.left, same, normalised, predicate)
         return _compare_narrows(test, outcome)
     if isinstance(test, ast.Call) and outcome:
         return _call_narrows(test, normalised) | (predicate(test) if predicate else set())
     return set()
+
+
+def is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _compare_narrows(test: ast.Compare, outcome: bool) -> set[str]:

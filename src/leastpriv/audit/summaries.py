@@ -55,9 +55,35 @@ def compose(index: TreeIndex) -> None:
 
 def _composed(index: TreeIndex, entrypoint: EntrypointFact) -> EntrypointFact:
     found = [f for call in entrypoint.calls_out for f in _follow(index, call, _own(call), 1)]
-    if not found:
+    checked = [g for call in entrypoint.calls_out if call.guard for g in _checked(index, call)]
+    if not (found or checked):
         return entrypoint
-    return dataclasses.replace(entrypoint, flows=_merged([*entrypoint.flows, *found]))
+    flows = _merged([*entrypoint.flows, *found])
+    for line, names in checked:
+        flows = tuple(f for f in (_without(flow, names) if flow.line > line else flow
+                                  for flow in flows) if f is not None)
+    return dataclasses.replace(entrypoint, flows=flows)
+
+
+def _checked(index: TreeIndex, call: OutCall) -> Iterator[tuple[int, frozenset[str]]]:
+    """The entrypoint's parameters a check of another module confines from the check's line on
+    (``validate.check_name(name)``, ``if not validate.is_safe(name): raise``)."""
+    target = index.resolve(call.target)
+    module = module_of(target, index.modules)
+    if module is None:
+        return
+    kind, confined = index.modules[module].checks.get(target[len(module) + 1 :], ("", ()))
+    if kind and (kind == "raises" or call.guard == "true"):
+        params = FunctionSummary(confined, confined, (), ())
+        names = [n for p, n in _bind(params, call, _own(call)).items() if p in confined]
+        yield call.line, frozenset().union(*names)
+
+
+def _without(flow: FlowFact, names: frozenset[str]) -> FlowFact | None:
+    """`flow` without the parameters in `names`; None when none is left."""
+    reaches = tuple((role, kept) for role, params in flow.reaches
+                    if (kept := tuple(p for p in params if p not in names)))
+    return dataclasses.replace(flow, reaches=reaches) if reaches else None
 
 
 def _own(call: OutCall) -> Labels:

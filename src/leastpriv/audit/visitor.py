@@ -386,6 +386,10 @@ class _ModuleVisitor(ast.NodeVisitor):
             self.facts.entrypoints.append(self._entrypoint(made, flows))
         if not (summarise or self._entrypoints or self.facts.contexts):
             return
+        for name, func in self._functions.items():
+            kind, confined = flows.check(func)
+            if confined:
+                self.facts.checks[name] = (kind, confined)
         for name, func in [*self._functions.items(), *methods.items()]:
             summary = _summary(func, flows, name.rpartition(".")[0] or None)
             if summary is not None:
