@@ -450,10 +450,14 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     sinks are `leastpriv/data/sinks.toml`. The parameter is followed through assignments, string
     building, `os.path.join`, containers, helper functions of the same module, methods of its
     classes (an object carries what its constructor was given: `IpWrapper(ns).netns.add(name)`,
-    `self._run(...)` in a base class, a property), callbacks, `functools.partial`, lambdas and
-    dicts of helpers, and functions and methods of other modules of the audited tree (three
-    modules deep). A helper of the module that raises unless a parameter is confined
-    (`_check_name(name)`) narrows it like the same check written in place. Only the arguments
+    `self._run(...)` in a base class, a property), callbacks (`eventlet.spawn(f, path)`,
+    `threading.Thread(target=f)`, `map`), `functools.partial`, lambdas and dicts of helpers, and
+    functions and methods of other modules of the audited tree (three modules deep). A helper
+    that raises unless a parameter is confined (`_check_name(name)`), or returns the test
+    (`return NAME_RE.fullmatch(name) is not None`), narrows it like the same check written in
+    place: in the module wherever it is called, from another module when the entrypoint calls
+    it in its own body, not in a branch (`validate.check_name(name)`,
+    `if not validate.is_safe(name): raise`), before the sink. Only the arguments
     that choose what is changed count: the data written into a caller-chosen file is not a
     second finding, and a name or size operand (an LVM volume) is LPS208's. A caller value
     between a fixed directory
