@@ -62,11 +62,6 @@ _STILL_WRONG = frozenset(
         "svc_fixture.lps203_variants.write_basename",
         "svc_fixture.lps203_variants5.sed_script",
         "svc_fixture.lps204_variants.python_fixed_code",
-        "svc_fixture.lps204_variants7.flash_devlink",
-        "svc_fixture.lps204_variants7.flash_nic",
-        "svc_fixture.lps204_variants7.insert_module",
-        "svc_fixture.lps204_variants7.load_driver",
-        "svc_fixture.lps204_variants7.vtysh_command",
         "svc_fixture.lps204_variants7.vtysh_file",
     }
 )
