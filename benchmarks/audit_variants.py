@@ -61,8 +61,9 @@ def main() -> None:
         for case in false:
             said_text = ", ".join(sorted(reported[case.entrypoint]))
             wrong.append(f"false {shape} {case.entrypoint} (said {said_text}): {case.what}")
-    hit, named, bad, false, good = totals
-    print(f"| all | {_ratio(hit, bad)} | {_ratio(named, bad)} | {_ratio(false, good)} |")
+    caught_all, named_all, bad_all, false_all, good_all = totals
+    print(f"| all | {_ratio(caught_all, bad_all)} | {_ratio(named_all, bad_all)} "
+          f"| {_ratio(false_all, good_all)} |")
     if args.list:
         print()
         print("\n".join(wrong))
