@@ -3,13 +3,15 @@
     python benchmarks/audit_accuracy.py [--labels FILE] [--trees DIR] [--list]
 
 The labels (benchmarks/data/audit_labels.csv, the first set; audit_labels_after.csv, the second;
-audit_labels_fresh.csv, the third) say, for each entrypoint of an OpenStack release,
+audit_labels_fresh.csv, the third; audit_labels_fourth.csv, the fourth) say, for each entrypoint
+of an OpenStack release,
 whether a caller could make it do damage beyond a narrow operation, in which shape (issue 10's
 letters A-I; P: a plain path to a file call or a changing command; X: the program or the whole
 command; O: dangerous in a way no data-flow rule looks for; "-": not dangerous), and which rule
 should say so. They were written by reading each body and the helpers it calls, before running
-the audit on it. The releases are fetched from PyPI (``pip download --no-deps``) into
-benchmarks/.cache/labelled and unpacked there.
+the audit on it. The releases are fetched from PyPI (``pip download --no-deps``: the wheel, or
+the source archive of a release published without one) into benchmarks/.cache/labelled and
+unpacked there.
 
 Printed, side by side: per data-flow rule (LPS203, LPS204, LPS208, LPS209, LPS210) recall --
 labelled for that rule and reported by it -- and precision -- reported by it and labelled
@@ -25,6 +27,7 @@ import argparse
 import csv
 import subprocess
 import sys
+import tarfile
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
@@ -90,11 +93,25 @@ def tree(project: str, version: str, root: Path) -> Path:
     if target.is_dir():
         return target
     wheels = root / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary",
-                    ":all:", "-d", str(wheels), f"{project}=={version}"], check=True)
-    (wheel,) = wheels.glob(f"{project.replace('-', '_')}-{version}-*.whl")
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(target)
+    pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheels)]
+    wheel_only = [*pip, "--only-binary", ":all:", f"{project}=={version}"]
+    if subprocess.run(wheel_only, stderr=subprocess.DEVNULL).returncode == 0:
+        (wheel,) = wheels.glob(f"{name}-*.whl")
+        with zipfile.ZipFile(wheel) as archive:
+            # A ZipFile, which drops absolute paths and '..' itself; the rule is for tarfile.
+            archive.extractall(target)  # noqa: S202
+        return target
+    # Some old releases have no wheel (os-vif 1.0 to 1.6, os-vif-bigswitch 12.0.0): the top
+    # directory of their source archive holds the same package tree.
+    subprocess.run([*pip, "--no-binary", ":all:", "--no-build-isolation", f"{project}=={version}"],
+                   check=True)
+    (sdist,) = {*wheels.glob(f"{project}-{version}.tar.gz"), *wheels.glob(f"{name}.tar.gz")}
+    unpacked = root / f"{name}.sdist"
+    with tarfile.open(sdist) as sources:
+        sources.extractall(unpacked, filter="data")
+    (top,) = unpacked.iterdir()
+    top.rename(target)
+    unpacked.rmdir()
     return target
 
 
