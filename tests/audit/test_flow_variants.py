@@ -76,11 +76,7 @@ _STILL_WRONG: frozenset[str] = frozenset(
         "flowsvc.privileged.narrow.remove_basename",
         "flowsvc.privileged.narrow.remove_validated",
         "flowsvc.privileged.round2.remove_through_imported_base",
-        "flowsvc.privileged.round3.clean_bound",
-        "flowsvc.privileged.round3.clean_with_retry",
-        "flowsvc.privileged.round3.remove_entry",
         "flowsvc.privileged.round3.remove_made",
-        "flowsvc.privileged.round3.with_mounted",
     }
 )
 

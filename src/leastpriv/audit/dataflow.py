@@ -228,11 +228,18 @@ class FlowAnalysis:
             self._value(stmt.test, frame)
             self._loop(stmt.body + stmt.orelse, frame, None)
         elif isinstance(stmt, ast.With | ast.AsyncWith):
+            managers = []
             for item in stmt.items:
                 value = self._value(item.context_expr, frame)
+                managers.append((item.context_expr, value))
+                # An object of the module's class: its __enter__ runs, and gives the `as` name.
+                value = self._dunder(item.context_expr, value, "__enter__", frame) or value
                 if item.optional_vars is not None:
                     self._assign(item.optional_vars, value, None, frame)
-            return self._block(stmt.body, frame)
+            leaves = self._block(stmt.body, frame)
+            for expr, value in reversed(managers):
+                self._dunder(expr, value, "__exit__", frame)
+            return leaves
         elif isinstance(stmt, ast.Try):
             return self._try(stmt, frame)
         elif isinstance(stmt, ast.Match):
@@ -310,6 +317,8 @@ class FlowAnalysis:
         self, target: ast.expr, value: Value, source: ast.expr | None, frame: _Frame
     ) -> None:
         if isinstance(target, ast.Name):
+            for attribute in [n for n in frame.env if n.startswith(target.id + ".")]:
+                del frame.env[attribute]  # a new object: what was checked of the old one is not
             frame.env[target.id] = value
             callee = self._reference(source, frame) if source is not None else None
             if callee is not None:
@@ -345,6 +354,7 @@ class FlowAnalysis:
                     frame,
                 )
         elif isinstance(target, ast.Attribute | ast.Subscript):
+            frame.env.pop(dotted_name(target) or "", None)
             base = base_name(target)
             frame.fields.pop(base or "", None)
             if base is not None and value.labels:
@@ -423,6 +433,8 @@ class FlowAnalysis:
                 return inner
             if isinstance(node, ast.Attribute) and node.attr in self._table.derived:
                 return Value(inner.labels, origin=inner.origin)  # Path(p).parent: a path too
+            if isinstance(node, ast.Attribute) and dotted_name(node) in frame.env:
+                return frame.env[dotted_name(node) or ""]  # self.name, after a check of it
             if isinstance(node, ast.Attribute):
                 return self._attribute(node, inner, frame)
             return Value(inner.labels)
@@ -487,6 +499,15 @@ class FlowAnalysis:
                 elif foreign is None and "." in (dotted := self._resolve(base) or ""):
                     foreign = dotted
         return foreign
+
+    def _dunder(self, node: ast.expr, obj: Value, method: str, frame: _Frame) -> Value | None:
+        """Run `method` of the module's class `obj` is an object of (``__enter__`` of a ``with``
+        statement's manager), as called on it; None when it has none."""
+        func = self._method_of(obj.origin, method)
+        if func is None or isinstance(func, str):
+            return None
+        call = ast.copy_location(ast.Call(ast.Attribute(node, method), [], []), node)
+        return self._call_helper(call, func, frame, receiver=obj)
 
     def _super(self, frame: _Frame) -> Value:
         """``super()`` in a method of the module's class: its object, as one of its first base
@@ -661,8 +682,14 @@ class FlowAnalysis:
             return node if known and all(known) else None
         if self._local_function(node) is not None:
             return node
-        name = self._resolve(node) if isinstance(node, ast.Attribute) else None
-        return node if name is not None and "." in name else None
+        if not isinstance(node, ast.Attribute):
+            return None
+        name = self._resolve(node)
+        if name is not None:
+            return node if "." in name else None
+        # _Cleaner().clean: a bound method of an object of the module's class
+        method = self._method_of(self._value(node.value, frame).origin, node.attr)
+        return node if method is not None and not isinstance(method, str) else None
 
     def _callees(self, func: ast.expr, frame: _Frame) -> list[ast.expr]:
         """What a call through a name bound by `_reference` may call: ``ops["rm"](path)`` the
@@ -1145,9 +1172,18 @@ def receiver_param(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
 
 
 def _narrow(frame: _Frame, names: set[str]) -> None:
+    """Confine `names`: variables, and attributes of variables (``self.name``) by their dotted
+    name, which then hides the variable's own labels for that attribute."""
     for name in names:
-        if name in frame.env:
+        if name in frame.env or name.partition(".")[0] in frame.env:
             frame.env[name] = NOTHING
+
+
+def _attribute_value(frame: _Frame, name: str) -> Value:
+    """The value of `name` in `frame`; a dotted name not set there carries its variable's."""
+    if name in frame.env or "." not in name:
+        return frame.env.get(name, NOTHING)
+    return Value(frame.env.get(name.partition(".")[0], NOTHING).labels)
 
 
 def _bind_arguments(
@@ -1230,7 +1266,7 @@ def _copy(frame: _Frame) -> _Frame:
 
 def _merge_into(frame: _Frame, branches: list[_Frame]) -> None:
     names = set().union(*(b.env for b in branches))
-    frame.env = {n: join([b.env.get(n, NOTHING) for b in branches]) for n in names}
+    frame.env = {n: join([_attribute_value(b, n) for b in branches]) for n in names}
     frame.normalised = set.intersection(*(b.normalised for b in branches))
     frame.fields = {
         name: fields for name, fields in branches[0].fields.items()

@@ -73,9 +73,17 @@ def _compare_narrows(test: ast.Compare, outcome: bool) -> set[str]:
     left = test.left
     if isinstance(left, ast.Call) and callee_tail(left) == "commonpath":
         return {n.id for n in ast.walk(left) if isinstance(n, ast.Name)}
-    if isinstance(left, ast.Name) and (is_fixed(right) or _computed(right)):
-        return {left.id}
+    checked = _checked_name(left)
+    if checked is not None and (is_fixed(right) or _computed(right)):
+        return {checked}
     return set()
+
+
+def _checked_name(node: ast.expr) -> str | None:
+    """The name a check confines: a variable, or an attribute of one (``self.name``), dotted."""
+    if isinstance(node, ast.Name):
+        return node.id
+    return dotted_name(node) if isinstance(node, ast.Attribute) else None
 
 
 def _computed(node: ast.expr) -> bool:
@@ -100,7 +108,7 @@ def _call_narrows(test: ast.Call, normalised: set[str]) -> set[str]:
             return {receiver}
     regex = tail in ("match", "fullmatch") or dotted_name(func) in _REGEX_FUNCS
     if regex or tail.endswith(_VALIDATOR_SUFFIXES):
-        return {a.id for a in test.args if isinstance(a, ast.Name)}
+        return {name for a in test.args if (name := _checked_name(a)) is not None}
     return set()
 
 
