@@ -77,8 +77,6 @@ _STILL_WRONG: frozenset[str] = frozenset(
         "flowsvc.privileged.narrow.remove_validated",
         "flowsvc.privileged.round2.remove_through_imported_base",
         "flowsvc.privileged.round3.remove_made",
-        "flowsvc.privileged.round4.agent_ensure",
-        "flowsvc.privileged.round4.remove_via_class_attribute",
     }
 )
 

@@ -466,7 +466,37 @@ class FlowAnalysis:
             call = ast.copy_location(ast.Call(node, [], []), node)
             return self._call_helper(call, getter, frame, receiver=obj)
         origin = f"{obj.origin}.{node.attr}" if obj.origin and obj.origin != "getattr" else None
-        return Value(obj.labels, origin=origin)
+        return Value(obj.labels, origin=self._made_in_init(obj.origin, node.attr) or origin)
+
+    def _made_in_init(self, origin: str | None, attr: str) -> str | None:
+        """What made the attribute `attr` of an object of the module's class, when its
+        ``__init__`` sets it from a call (``self.ip = ip_lib.IpWrapper()``): that callee."""
+        init = self._method_of(origin, "__init__")
+        if init is None or isinstance(init, str) or (first := receiver_param(init)) is None:
+            return None
+        for stmt in ast.walk(init):
+            if (
+                isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+                and any(dotted_name(t) == f"{first}.{attr}" for t in stmt.targets)
+            ):
+                return self._resolve(stmt.value.func)
+        return None
+
+    def _class_attribute(self, func: ast.expr) -> ast.expr | None:
+        """``Class.name`` bound in the body of the module's class to something callable
+        (``remove = staticmethod(os.unlink)``): what it calls."""
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return None
+        cls = self._classes.get(func.value.id)
+        for stmt in cls.body if cls is not None else ():
+            if isinstance(stmt, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == func.attr for t in stmt.targets
+            ):
+                value = stmt.value
+                if isinstance(value, ast.Call) and _decorator_call(value):
+                    value = value.args[0]  # staticmethod(os.unlink)
+                return value
+        return None
 
     def _owner(self, origin: str | None) -> str | None:
         """The module's class an object was made by, when `origin` names one."""
@@ -707,6 +737,9 @@ class FlowAnalysis:
             ]
             return chosen or [self._reference(v, frame) or v for v in table.values]
         callee = frame.callables.get(func.id) if isinstance(func, ast.Name) else None
+        bound = self._class_attribute(func)
+        if callee is None and bound is not None:
+            callee = self._reference(bound, frame)
         if callee is None and isinstance(func, ast.Call):
             callee = self._reference(func, frame)  # functools.partial(os.unlink, path)()
         return [] if callee is None or isinstance(callee, ast.Dict) else [callee]
@@ -772,7 +805,9 @@ class FlowAnalysis:
         base = base_name(node.func.value) if isinstance(node.func, ast.Attribute) else None
         if base is not None and method not in ("get", "keys", "values", "items", "copy"):
             frame.fields.pop(base, None)  # d.update(...), d.setdefault(...): changed
-        if base is not None and method in ("append", "extend", "insert", "add", "update"):
+        mutators = ("append", "extend", "insert", "add", "update")
+        container = receiver.origin is None or "." not in receiver.origin  # not ip.netns.add()
+        if base is not None and container and method in mutators:
             added = args[-1] if args else NOTHING
             if method in ("append", "add", "insert"):
                 # In a loop, a caller value appended on its own is a run of caller words.
@@ -1147,6 +1182,12 @@ def _lambda_def(node: ast.Lambda) -> ast.FunctionDef:
         name="<lambda>", args=node.args, body=[ast.Return(node.body)], decorator_list=[]
     )
     return ast.fix_missing_locations(ast.copy_location(func, node))
+
+
+def _decorator_call(node: ast.Call) -> bool:
+    """``staticmethod(f)``, ``classmethod(f)``: f itself, as a class attribute."""
+    name = dotted_name(node.func)
+    return name in ("staticmethod", "classmethod") and len(node.args) == 1
 
 
 def _constant_pattern(pattern: ast.pattern) -> bool:
