@@ -72,8 +72,11 @@ def test_names_of_lvm_commands_are_name_operands_and_read_only_words_count_anywh
         # Behind a fixed directory the word cannot be an action; without -delete find only lists.
         ([*fixed("find"), Elem(P, head="/srv/"), *fixed("-type", "f")], []),
         ([*fixed("find"), Elem(P, head="/srv/"), *fixed("-delete")], ["operand"]),
-        # -fprint FILE writes FILE.
+        # -fprint FILE writes FILE; -fprintf FILE FORMAT writes FILE, FORMAT is only its text.
         ([*fixed("find", "/srv", "-fprint"), Elem(P)], ["path-option"]),
+        ([*fixed("find", "/srv", "-fprintf"), Elem(P), *fixed("%p\\n")], ["path-option"]),
+        ([*fixed("find", "/srv", "-fprintf", "/run/svc/list"), Elem(P)], []),
+        ([*fixed("find", "/srv", "-fprintf", "/run/svc/list"), Elem(P), *fixed("-delete")], []),
         # What follows -exec up to ';' is a command: judged as one.
         ([*fixed("find", "/srv", "-exec"), Elem(P), *fixed("{}", ";")], ["program"]),
         ([*fixed("find", "/srv", "-execdir", "chmod"), Elem(P), *fixed("{}", "+")], ["operand"]),

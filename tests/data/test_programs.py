@@ -17,6 +17,7 @@ def test_the_shipped_tables_parse_and_name_real_fields() -> None:
     assert kb.takes_program("dnsmasq", "--dhcp-script")
     assert not kb.takes_path("dnsmasq", "--dhcp-script")
     assert "-exec" in kb.programs["find"].command_options and kb.takes_value("find", "-name")
+    assert "-fprintf" in kb.programs["find"].format_options
     assert kb.programs["find"].runs is None and "-delete" in kb.programs["find"].changes_when
     assert kb.programs["cryptsetup"].subcommands["create"] == ("name", "path")
     assert kb.programs["env"].assignments and kb.loads_code("LD_AUDIT") and kb.loads_code("PATH")

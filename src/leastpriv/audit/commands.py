@@ -94,7 +94,9 @@ def _with_commands(
             continue
         if _is_path_option(argv[i - 1], elem, programs, kb):
             path_values.append(elem)
-        elif not _is_option(argv[i - 1], elem, programs, kb.takes_value):
+        elif not _is_option(argv[i - 1], elem, programs, kb.takes_value) and not _is_format(
+            argv, i, programs
+        ):
             free.append(i)
     loose = {i for i in free if argv[i].head is None}  # may be any word: "-delete", "-exec"
     paired = join_elems(
@@ -112,6 +114,14 @@ def _with_commands(
         role = f"as a starting point or action of {shown} (the trees it changes)"
         reaches.append(("operand", role, join_elems(argv[i] for i in free)))
     return reaches
+
+
+def _is_format(argv: list[Elem], index: int, programs: list[Program]) -> bool:
+    """The word at `index` is the second value of an option that takes a file then a format
+    (``find -fprintf FILE FORMAT``): the text find writes there, no path or action."""
+    if index < 3 or argv[index - 2].labels or argv[index - 2].const is None:
+        return False
+    return any(argv[index - 2].const in p.format_options for p in programs)
 
 
 def _command_end(argv: list[Elem], start: int) -> int:

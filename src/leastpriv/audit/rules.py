@@ -471,7 +471,8 @@ def wide_file_contract(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     wherever find reads a starting point or an action, with or without `-delete`, because the
     word can be `-delete` itself (`find /srv -type f WORD`). The value of a test (`-name`,
     `-path`, `-mindepth`, `-mtime`) only chooses among the files under the starting points and
-    is not reported; the value of `-fprint` (`-fls`, `-fprintf`) is a file find writes.
+    is not reported; the value of `-fprint` (`-fls`, `-fprintf`) is a file find writes, and
+    the FORMAT of `-fprintf FILE FORMAT` only the text it writes there (not reported).
     Operand kinds can depend on the sub-command: the device of `cryptsetup luksFormat DEVICE`
     and of `create NAME DEVICE` is reported here, the mapping name of `cryptsetup remove NAME`
     under LPS208.

@@ -27,7 +27,8 @@ Runs = Literal["program", "wrapper", "string"] | None
 _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "program_options", "runs",
                      "string_options", "command_options", "value_options", "changes_when",
                      "subcommands", "assignments", "leading_operands", "kernel_setting",
-                     "stdin_code", "prints", "gives_root", "input", "input_when"})
+                     "stdin_code", "prints", "gives_root", "input", "input_when",
+                     "format_options"})
 OperandKind = Literal["path", "name"]
 _RUNS = (None, "program", "wrapper", "string")
 
@@ -46,6 +47,7 @@ class Program:
     string_options: frozenset[str] = frozenset()
     command_options: frozenset[str] = frozenset()  # find -exec: a command up to ";" or "{} +"
     value_options: frozenset[str] = frozenset()  # the value is no path, program or code
+    format_options: frozenset[str] = frozenset()  # a file, then its text's format (-fprintf)
     changes_when: frozenset[str] = frozenset()  # it changes nothing without one of these words
     # sub-command -> the kinds of its operands in order (the last repeats); others: `operands`
     subcommands: Mapping[str, tuple[OperandKind, ...]] = field(default_factory=dict, hash=False)
@@ -142,6 +144,7 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         string_options=frozenset(table.get("string_options", ())),
         command_options=frozenset(table.get("command_options", ())),
         value_options=frozenset(table.get("value_options", ())),
+        format_options=frozenset(table.get("format_options", ())),
         changes_when=frozenset(table.get("changes_when", ())),
         subcommands=subcommands,
         assignments=bool(table.get("assignments", False)),
