@@ -13,49 +13,23 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from leastpriv.audit import AuditOptions, audit
+from tests.audit import variants
+from tests.audit.variants import Case
 
 TREE = Path(__file__).parent / "fixtures" / "flow_variants_tree"
-DATAFLOW_RULES = frozenset({"LPS203", "LPS204", "LPS208"})
-_VERDICT = re.compile(r"^# (bad (LPS\d{3})|good): (.+)$")
-_DEF = re.compile(r"^(?:async )?def (\w+)\(")
-
-
-@dataclass(frozen=True)
-class Case:
-    entrypoint: str
-    rule: str | None  # the rule that should report it; None: no data-flow rule should
-    what: str
 
 
 def cases() -> list[Case]:
-    found = []
-    for path in sorted(TREE.rglob("*.py")):
-        module = ".".join(path.relative_to(TREE).with_suffix("").parts)
-        pending = None
-        for line in path.read_text().splitlines():
-            verdict, definition = _VERDICT.match(line), _DEF.match(line)
-            if verdict:
-                pending = verdict
-            elif definition and pending:
-                found.append(Case(f"{module}.{definition.group(1)}", pending.group(2),
-                                  pending.group(3)))
-                pending = None
-    return found
+    return variants.cases([TREE])
 
 
 @functools.cache
 def verdicts() -> dict[str, frozenset[str]]:
     """Entrypoint id -> the data-flow rules the audit reported about it."""
-    reported: dict[str, set[str]] = {}
-    for finding in audit(TREE, AuditOptions(select=DATAFLOW_RULES)).findings:
-        reported.setdefault(finding.symbol, set()).add(finding.rule)
-    return {symbol: frozenset(rules) for symbol, rules in reported.items()}
+    return variants.verdicts([TREE])
 
 
 def catch_rate() -> tuple[int, int, int, int]:
