@@ -207,3 +207,51 @@ def test_a_wrappers_own_operands_are_not_its_program(
     argv: list[Elem], expected: list[str]
 ) -> None:
     assert kinds(argv) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # After a fixed script the caller's words are its arguments ($0, $1; sys.argv), not code:
+        # the script's commands are judged with them in place.
+        ([*fixed("sh", "-c", 'ip link set dev "$1" up', "sh"), Elem(P)], []),
+        ([*fixed("bash", "-c", 'rm -f "$1"', "remove"), Elem(P)], ["operand"]),
+        ([*fixed("sh", "-c", 'echo "$0"'), Elem(P)], []),
+        ([*fixed("bash", "-c", 'ip link show dev "$1"; rm -f "$2"', "x", "eth0"), Elem(P)],
+         ["operand"]),
+        # Unquoted, the value is split into words: a run of arguments.
+        ([*fixed("sh", "-c", "ip link set $1 up", "sh"), Elem(P)], ["argv-tail"]),
+        ([*fixed("sh", "-c", '"$1" --version', "sh"), Elem(P)], ["program"]),
+        ([*fixed("python3", "-c", "import sys; print(int(sys.argv[1]))"), Elem(P)], []),
+        ([*fixed("python3", "-c", "print(1)"), Elem(P)], []),
+    ],
+)
+def test_the_arguments_after_a_fixed_script_are_its_arguments_not_code(
+    argv: list[Elem], expected: list[str]
+) -> None:
+    assert kinds(argv) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [*fixed("sh", "-c", 'exec "$@"', "sh"), Elem(P, starred=True)],
+        [*fixed("bash", "-c", 'eval "$1"', "x"), Elem(P)],
+        [*fixed("sh", "-c", 'echo "$(cat "$1")"', "sh"), Elem(P)],
+        [*fixed("sh", "-c", 'if [ -n "$1" ]; then rm "$1"; fi', "sh"), Elem(P)],
+        [*fixed("sh", "-c", 'echo "$1" > /etc/motd', "sh"), Elem(P)],
+        [*fixed("bash", "-c"), Elem(P, head="ls "), *fixed("x")],  # "ls %s" % value: the code
+        [*fixed("bash", "-e"), Elem(P), *fixed("-c", "true")],  # before the script: an option
+        [*fixed("python3", "-c", "import os, sys; os.system(sys.argv[1])"), Elem(P)],
+        [*fixed("python3", "-c", "import sys; exec(sys.argv[1])"), Elem(P)],
+    ],
+)
+def test_a_fixed_script_that_runs_its_arguments_or_is_not_read_stays_code(
+    argv: list[Elem]
+) -> None:
+    assert kinds(argv) == ["command-string"]
+
+
+def test_a_python_script_reading_its_arguments_is_judged_as_acting_on_them() -> None:
+    code = "import sys; open(sys.argv[1], 'w').write('1')"
+    assert kinds([*fixed("python3", "-c", code), Elem(P)]) == ["operand"]

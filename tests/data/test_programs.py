@@ -13,6 +13,8 @@ def test_the_shipped_tables_parse_and_name_real_fields() -> None:
     assert kb.programs["lvcreate"].operands == "names"
     assert kb.programs["dd"].changes and kb.takes_path("dd", "of=")
     assert kb.programs["sh"].runs == "string" and "-c" in kb.programs["sh"].string_options
+    assert kb.programs["bash"].script_arguments == "shell"
+    assert kb.programs["python3"].script_arguments == "python"
     assert kb.programs["sysctl"].kernel_setting
     assert kb.takes_program("dnsmasq", "--dhcp-script")
     assert not kb.takes_path("dnsmasq", "--dhcp-script")
@@ -57,7 +59,8 @@ def test_capability_entries_and_argument_tables_live_in_one_file() -> None:
 @pytest.mark.parametrize(
     "table",
     ['[program.x]\nruns = "sometimes"\n', '[program.x]\noperands = "files"\n',
-     '[program.x]\nchanges = "y"\nverb = "z"\n', '[program.x]\nsubcommands = { rm = [] }\n'],
+     '[program.x]\nchanges = "y"\nverb = "z"\n',
+     '[program.x]\nscript_arguments = "lua"\n', '[program.x]\nsubcommands = { rm = [] }\n'],
 )
 def test_a_malformed_table_is_refused(table: str) -> None:
     with pytest.raises(ValueError):

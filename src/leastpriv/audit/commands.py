@@ -9,8 +9,10 @@ a narrow privileged function looks like.
 
 from __future__ import annotations
 
+import ast
 import os.path
 import re
+import shlex
 from collections.abc import Callable
 
 from leastpriv.audit.flowvalue import Elem, join_elems
@@ -40,6 +42,9 @@ def judge(argv: list[Elem], kb: KnowledgeBase) -> list[Reach]:
         settings = argv[1 : len(argv) - len(inner)]
         return _environment(settings, shown, programs, kb) + judge(inner, kb)
     if any(p.runs == "string" for p in programs):
+        script = _fixed_script(argv, programs)
+        if script is not None:
+            return _script_arguments(*script, shown, kb)
         return [("command-string", f"as arguments of {shown}, which runs them as code", labels)]
     if any(p.runs in ("program", "wrapper") for p in programs) or _runs_subcommand(argv):
         return [("runs-program", f"as arguments of {shown}, which runs a command", labels)]
@@ -329,3 +334,161 @@ def _runs_subcommand(argv: list[Elem]) -> bool:
     if "exec" not in consts:
         return False
     return bool(join_elems(argv[consts.index("exec") + 1 :]))
+
+
+def _fixed_script(
+    argv: list[Elem], programs: list[Program]
+) -> tuple[str, str, list[Elem]] | None:
+    """(language, code, arguments) of ``sh -c CODE NAME ARG…`` / ``python3 -c CODE ARG…`` when
+    CODE and every word before it are fixed: the words after CODE are the script's arguments
+    ($0, $1…; sys.argv[1:]), not code. None when the caller reaches the code or the options."""
+    if len(programs) != 1 or programs[0].script_arguments is None:
+        return None
+    for index, elem in enumerate(argv[1:-1], start=1):
+        if elem.labels or elem.const is None or not elem.const.startswith("-"):
+            return None  # a caller word before the script may be the script or an option
+        if elem.const in programs[0].string_options:
+            code = argv[index + 1]
+            if code.labels or code.const is None:
+                return None
+            return programs[0].script_arguments, code.const, argv[index + 2 :]
+    return None
+
+
+def _script_arguments(
+    language: str, code: str, args: list[Elem], shown: str, kb: KnowledgeBase
+) -> list[Reach]:
+    """The reaches of caller arguments of a fixed script: a shell script's simple commands are
+    judged with its positional parameters in place; a Python script that reads sys.argv runs or
+    changes what the caller names when it runs code or touches files. A script the audit cannot
+    read, or one that runs its arguments (``eval``, ``exec "$@"``, ``os.system``), keeps them
+    code."""
+    labels = join_elems(args)
+    code_reach: list[Reach] = [
+        ("command-string", f"as arguments of the script {shown} runs, which runs them", labels)
+    ]
+    if language == "python":
+        names = _python_names(code)
+        if names is None or names & _PYTHON_RUNS:
+            return code_reach
+        if "argv" not in names or not names & _PYTHON_FILES:
+            return []
+        role = f"as an argument of the script {shown} runs (sys.argv), which acts on files"
+        return [("operand", role, labels)]
+    commands = _shell_commands(code)
+    if commands is None:
+        return code_reach
+    reaches: list[Reach] = []
+    for words in commands:
+        inner = [_shell_word(word, args) for word in words]
+        if not all(inner) or words[0] in _SHELL_RUNS or "=" in words[0]:
+            return code_reach
+        where = f"in the script {shown} runs"
+        reaches += [(kind, f"{role}, {where}", found) for kind, role, found in judge(
+            [e for e in inner if e is not None], kb)]
+    return reaches
+
+
+# Names in a Python script that run code or commands, or load it; and those that act on files.
+_PYTHON_RUNS = frozenset({
+    "exec", "eval", "compile", "__import__", "importlib", "import_module", "system", "popen",
+    "subprocess", "execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp",
+    "spawnv", "spawnve", "spawnvp", "spawnl", "spawnlp", "posix_spawn", "ctypes", "CDLL",
+    "runpy", "pickle", "marshal", "getattr", "globals", "vars", "pty", "code",
+})
+_PYTHON_FILES = frozenset({"open", "os", "shutil", "pathlib", "Path", "io", "tempfile", "glob",
+                           "fcntl", "tarfile", "zipfile"})
+# Shell words that run their arguments as code, change the positional parameters, or open a
+# compound command the audit does not read; a script with one keeps its arguments code.
+_SHELL_RUNS = frozenset({
+    "eval", "exec", "source", ".", "command", "builtin", "trap", "alias", "set", "shift",
+    "export", "declare", "local", "readonly", "typeset", "let", "read", "getopts", "unset",
+    "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
+    "function", "{", "}", "!", "[[", "select", "time", "xargs",
+})
+_SHELL_SEPARATORS = frozenset({";", "&&", "||", "|"})
+_POSITIONAL = re.compile(r"\$(?:(\d)|\{(\d+)\}|([@*]))")
+
+
+def _python_names(code: str) -> frozenset[str] | None:
+    """The names and attribute names a Python script uses; None when it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module.split(".")[0])
+    return frozenset(names)
+
+
+def _shell_commands(code: str) -> list[list[str]] | None:
+    """The words of each simple command of a shell script (``a "$1"; b && c``), quotes kept; None
+    when it has a command substitution, a redirection, a subshell, a background job or a
+    comment, which the audit does not read."""
+    if any(mark in code for mark in ("`", "$(", "#", "\\")):
+        return None
+    lexer = shlex.shlex(code.replace("\n", " ; "), posix=False, punctuation_chars=";&|()<>")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        tokens = list(lexer)
+    except ValueError:  # an unclosed quote
+        return None
+    commands: list[list[str]] = [[]]
+    for token in tokens:
+        if token in _SHELL_SEPARATORS:
+            commands.append([])
+        elif token[0] in "&()<>":
+            return None
+        else:
+            commands[-1].append(token)
+    return [words for words in commands if words]
+
+
+def _shell_word(word: str, args: list[Elem]) -> Elem | None:
+    """One word of a shell script with its positional parameters ($0 is `args[0]`) in place: a
+    caller value unquoted is split into any number of words (starred), as is "$@". None for an
+    expansion the audit does not read ($HOME, ${1:-x})."""
+    segments = re.findall(r"'[^']*'|\"[^\"]*\"|[^'\"]+", word)
+    if "".join(segments) != word:
+        return None
+    text: list[str] = []
+    labels: frozenset[str] = frozenset()
+    head: str | None = None
+    starred = False
+    for segment in segments:
+        if segment.startswith("'"):
+            text.append(segment[1:-1])
+            continue
+        quoted = segment.startswith('"')
+        body = segment[1:-1] if quoted else segment
+        position = 0
+        for match in _POSITIONAL.finditer(body):
+            text.append(body[position : match.start()])
+            position = match.end()
+            number = match.group(1) or match.group(2)
+            chosen = args[int(number) :][:1] if number else args[1:]
+            if any(e.starred for e in args[: int(number or 1) + 1]):
+                return None  # which word $N is depends on how many a run of arguments holds
+            found = join_elems(chosen)
+            if not found:
+                text.append(" ".join(e.const or "" for e in chosen))
+                continue
+            if not labels:
+                head = "".join(text) or None
+            labels |= found
+            starred = starred or not quoted or match.group(3) == "@"
+        if "$" in body[position:]:
+            return None
+        text.append(body[position:])
+    if not labels:
+        return Elem(frozenset(), "".join(text))
+    return Elem(labels, starred=starred, head=head)

@@ -577,7 +577,14 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     `os.system`, `os.popen`, `os.exec*` and `os.spawn*`.
 
     An interpreter's operands are code with or without an option (`bash FILE`, `python FILE`,
-    `awk PROGRAM`, `sh -c TEXT`). `find` runs a command only through `-exec`, `-execdir`, `-ok`
+    `awk PROGRAM`, `sh -c TEXT`), but the words after a fixed script are its arguments
+    (`sh -c 'rm -f "$1"' NAME PATH`, `python3 -c CODE ARG`: `script_arguments` in the knowledge
+    base): the script's simple commands are judged with them in place (that `rm` is LPS203,
+    `ip link set dev "$1" up` nothing; unquoted, `$1` is a run of arguments), and a Python
+    script that reads `sys.argv` is judged as acting on a path when it touches files. A script
+    that runs its arguments (`eval`, `exec "$@"`, `os.system`, `exec()`) or that the audit does
+    not read (`$(…)`, a redirection, `if`) keeps them code. `find` runs a command only through
+    `-exec`, `-execdir`, `-ok`
     and `-okdir` (`command_options` in the knowledge base): the words from there to `;` or
     `{} +` are judged as a command of their own (a caller program there is reported, a caller
     pattern of `-exec grep -l PATTERN {} ;` is not). Elsewhere in find's arguments a caller

@@ -28,7 +28,7 @@ _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "progra
                      "string_options", "command_options", "value_options", "changes_when",
                      "subcommands", "assignments", "leading_operands", "kernel_setting",
                      "stdin_code", "prints", "gives_root", "input", "input_when",
-                     "format_options"})
+                     "format_options", "script_arguments"})
 OperandKind = Literal["path", "name"]
 _RUNS = (None, "program", "wrapper", "string")
 
@@ -45,6 +45,8 @@ class Program:
     program_options: frozenset[str] = frozenset()  # the value is a program it runs
     runs: Runs = None
     string_options: frozenset[str] = frozenset()
+    # how the script of a string option reads the words after it: "shell" ($0, $1…), "python"
+    script_arguments: Literal["shell", "python"] | None = None
     command_options: frozenset[str] = frozenset()  # find -exec: a command up to ";" or "{} +"
     value_options: frozenset[str] = frozenset()  # the value is no path, program or code
     format_options: frozenset[str] = frozenset()  # a file, then its text's format (-fprintf)
@@ -129,7 +131,9 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
     operands = table.get("operands", "paths")
     subcommands = {sub: tuple(kinds) for sub, kinds in table.get("subcommands", {}).items()}
     bad_kinds = any(not kinds or set(kinds) - {"path", "name"} for kinds in subcommands.values())
-    if unknown or runs not in _RUNS or operands not in ("paths", "names") or bad_kinds:
+    bad_script = table.get("script_arguments") not in (None, "shell", "python")
+    bad_operands = operands not in ("paths", "names")
+    if unknown or runs not in _RUNS or bad_script or bad_operands or bad_kinds:
         raise ValueError(
             f"[program.{name}]: unknown fields {sorted(unknown)} or bad runs/operands/subcommands"
         )
@@ -142,6 +146,7 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         program_options=frozenset(table.get("program_options", ())),
         runs=runs,
         string_options=frozenset(table.get("string_options", ())),
+        script_arguments=table.get("script_arguments"),
         command_options=frozenset(table.get("command_options", ())),
         value_options=frozenset(table.get("value_options", ())),
         format_options=frozenset(table.get("format_options", ())),
