@@ -252,6 +252,13 @@ def test_a_fixed_script_that_runs_its_arguments_or_is_not_read_stays_code(
     assert kinds(argv) == ["command-string"]
 
 
-def test_a_python_script_reading_its_arguments_is_judged_as_acting_on_them() -> None:
-    code = "import sys; open(sys.argv[1], 'w').write('1')"
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys; open(sys.argv[1], 'w').write('1')",
+        # fileinput.input() reads (and with inplace=True rewrites) the files of sys.argv[1:].
+        "import fileinput\nfor line in fileinput.input(inplace=True): print(line.upper())",
+    ],
+)
+def test_a_python_script_reading_its_arguments_is_judged_as_acting_on_them(code: str) -> None:
     assert kinds([*fixed("python3", "-c", code), Elem(P)]) == ["operand"]

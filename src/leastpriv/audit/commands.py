@@ -371,7 +371,7 @@ def _script_arguments(
         names = _python_names(code)
         if names is None or names & _PYTHON_RUNS:
             return code_reach
-        if "argv" not in names or not names & _PYTHON_FILES:
+        if not names & _PYTHON_ARGV or not names & _PYTHON_FILES:
             return []
         role = f"as an argument of the script {shown} runs (sys.argv), which acts on files"
         return [("operand", role, labels)]
@@ -397,7 +397,9 @@ _PYTHON_RUNS = frozenset({
     "runpy", "pickle", "marshal", "getattr", "globals", "vars", "pty", "code",
 })
 _PYTHON_FILES = frozenset({"open", "os", "shutil", "pathlib", "Path", "io", "tempfile", "glob",
-                           "fcntl", "tarfile", "zipfile"})
+                           "fcntl", "tarfile", "zipfile", "fileinput"})
+# Names that read the script's arguments: fileinput and argparse read sys.argv unnamed.
+_PYTHON_ARGV = frozenset({"argv", "fileinput", "argparse", "optparse"})
 # Shell words that run their arguments as code, change the positional parameters, or open a
 # compound command the audit does not read; a script with one keeps its arguments code.
 _SHELL_RUNS = frozenset({
