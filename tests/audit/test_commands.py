@@ -262,3 +262,31 @@ def test_a_fixed_script_that_runs_its_arguments_or_is_not_read_stays_code(
 )
 def test_a_python_script_reading_its_arguments_is_judged_as_acting_on_them(code: str) -> None:
     assert kinds([*fixed("python3", "-c", code), Elem(P)]) == ["operand"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # sed's script is code: its e command and s///e run programs, w writes any file.
+        ([*fixed("sed"), Elem(P), *fixed("/etc/svc.conf")], ["command-string"]),
+        ([*fixed("sed", "-i", "-e"), Elem(P), *fixed("/etc/svc.conf")], ["command-string"]),
+        ([*fixed("sed", "-n"), Elem(P, head="--expression="), *fixed("/etc/svc.conf")],
+         ["command-string"]),
+        # A script file is a script.
+        ([*fixed("sed", "-e", "s/a/b/", "-f"), Elem(P), *fixed("/etc/svc.conf")],
+         ["command-string"]),
+        # The file it edits is a path; so is a file after a fixed script given by -e.
+        ([*fixed("sed", "-i", "s/a/b/"), Elem(P)], ["operand"]),
+        ([*fixed("sed", "-i", "-e", "s/a/b/"), Elem(P)], ["operand"]),
+        ([*fixed("sed", "-i", "s/a/b/", "/etc/svc.conf"), Elem(P, head="/srv/")], ["operand"]),
+        # One more file to run on, and the caller's word can be --expression=1e PROGRAM.
+        ([*fixed("sed", "-i", "s/a/b/", "/etc/svc.conf"), Elem(P)], ["command-string"]),
+        ([*fixed("sed", "-i", "s/a/b/", "--", "/etc/svc.conf"), Elem(P)], ["operand"]),
+        # --sandbox refuses e, r and w: the script only edits the fixed file.
+        ([*fixed("sed", "--sandbox", "-i"), Elem(P), *fixed("/etc/svc.conf")], []),
+    ],
+)
+def test_seds_script_is_code_and_its_files_are_paths(
+    argv: list[Elem], expected: list[str]
+) -> None:
+    assert kinds(argv) == expected

@@ -60,7 +60,6 @@ _CASES = variants.cases()
 _STILL_WRONG = frozenset(
     {
         "svc_fixture.lps203_variants.write_basename",
-        "svc_fixture.lps203_variants5.sed_script",
         "svc_fixture.lps204_variants.python_fixed_code",
         "svc_fixture.lps204_variants7.vtysh_file",
     }

@@ -50,7 +50,66 @@ def judge(argv: list[Elem], kb: KnowledgeBase) -> list[Reach]:
         return [("runs-program", f"as arguments of {shown}, which runs a command", labels)]
     if any(p.command_options for p in programs):
         return _with_commands(argv, shown, programs, kb)
+    if len(programs) == 1 and programs[0].script_operand:
+        return _script_program(argv, shown, programs[0], kb)
     return _arguments(argv, shown, programs, kb)
+
+
+def _script_program(
+    argv: list[Elem], shown: str, program: Program, kb: KnowledgeBase
+) -> list[Reach]:
+    """sed: its script is code (the e command and s///e run programs, w writes any file), given
+    by a string option (-e SCRIPT, -f SCRIPT-FILE) or, without one, as the first operand; the
+    other operands are the files it edits or prints, judged as paths. A caller word with no fixed
+    text before it, where an option may stand, can be --expression=1e PROGRAM, which runs once
+    another file gives it a line. A sandbox option (--sandbox) refuses e, r and w."""
+    code: list[int] = []
+    operands: list[int] = []
+    has_script = sandbox = ended = False
+    takes_next: str | None = None
+    for index, elem in enumerate(argv[1:], start=1):
+        if elem.starred:
+            role = f"as a run of arguments of {shown} (its script, which runs programs)"
+            return [("argv-tail", role, join_elems(e for e in argv[1:] if e.starred))]
+        if takes_next is not None:
+            if takes_next == "script":
+                code.append(index)
+            takes_next = None
+            continue
+        word = elem.const if not elem.labels else elem.head
+        if ended or word is None or not word.startswith("-") or word == "-":
+            operands.append(index)
+            continue
+        if word == "--" and not elem.labels:
+            ended = True
+            continue
+        option = word.partition("=")[0] if word.startswith("--") else word[:2]
+        sandbox = sandbox or option in program.sandbox_options
+        if option in program.string_options:
+            has_script = True
+            if elem.labels or "=" in word or (not word.startswith("--") and len(word) > 2):
+                code.append(index)  # the script attached: -es/a/b/, "--expression=" + text
+            else:
+                takes_next = "script"
+        elif option == word and not elem.labels and option in program.value_options:
+            takes_next = "value"
+    if not has_script and operands:
+        code.append(operands.pop(0))
+    if len(operands) > 1:  # the files it reads: a loose caller word among them may be an option
+        loose = [i for i in operands if argv[i].labels and argv[i].head is None]
+        code += [i for i in loose if not _ended(argv, i)]
+    reaches: list[Reach] = []
+    labels = join_elems(argv[i] for i in code)
+    if labels and not sandbox:
+        role = f"as the script of {shown} (its e command runs programs, w writes files)"
+        reaches.append(("command-string", role, labels))
+    rest = [e for i, e in enumerate(argv) if i not in code]
+    return reaches + _arguments(rest, shown, [program], kb)
+
+
+def _ended(argv: list[Elem], index: int) -> bool:
+    """True when a fixed "--" comes before `index`: the word is then no option."""
+    return any(not e.labels and e.const == "--" for e in argv[1:index])
 
 
 def _with_commands(

@@ -583,7 +583,12 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     `ip link set dev "$1" up` nothing; unquoted, `$1` is a run of arguments), and a Python
     script that reads `sys.argv` is judged as acting on a path when it touches files. A script
     that runs its arguments (`eval`, `exec "$@"`, `os.system`, `exec()`) or that the audit does
-    not read (`$(…)`, a redirection, `if`) keeps them code. `find` runs a command only through
+    not read (`$(…)`, a redirection, `if`) keeps them code. `sed`'s script is code (`e` and
+    `s///e` run programs, `w` writes any file): the value of `-e`, the script file of `-f`, or
+    without them the first operand; its other operands are files (LPS203), but a caller word
+    where an option may stand, with another file for it to read, can be
+    `--expression=1e PROGRAM` and is reported here (`--sandbox` refuses `e`, `r` and `w`).
+    `find` runs a command only through
     `-exec`, `-execdir`, `-ok`
     and `-okdir` (`command_options` in the knowledge base): the words from there to `;` or
     `{} +` are judged as a command of their own (a caller program there is reported, a caller

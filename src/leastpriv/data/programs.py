@@ -28,7 +28,8 @@ _FIELDS = frozenset({"changes", "operands", "read_only", "path_options", "progra
                      "string_options", "command_options", "value_options", "changes_when",
                      "subcommands", "assignments", "leading_operands", "kernel_setting",
                      "stdin_code", "prints", "gives_root", "input", "input_when",
-                     "format_options", "script_arguments"})
+                     "format_options", "script_arguments", "script_operand",
+                     "sandbox_options"})
 OperandKind = Literal["path", "name"]
 _RUNS = (None, "program", "wrapper", "string")
 
@@ -45,6 +46,8 @@ class Program:
     program_options: frozenset[str] = frozenset()  # the value is a program it runs
     runs: Runs = None
     string_options: frozenset[str] = frozenset()
+    script_operand: bool = False  # without a string option its first operand is its script (sed)
+    sandbox_options: frozenset[str] = frozenset()  # they keep its script from running (--sandbox)
     # how the script of a string option reads the words after it: "shell" ($0, $1…), "python"
     script_arguments: Literal["shell", "python"] | None = None
     command_options: frozenset[str] = frozenset()  # find -exec: a command up to ";" or "{} +"
@@ -146,6 +149,8 @@ def _program(name: str, table: Mapping[str, Any]) -> Program:
         program_options=frozenset(table.get("program_options", ())),
         runs=runs,
         string_options=frozenset(table.get("string_options", ())),
+        script_operand=bool(table.get("script_operand", False)),
+        sandbox_options=frozenset(table.get("sandbox_options", ())),
         script_arguments=table.get("script_arguments"),
         command_options=frozenset(table.get("command_options", ())),
         value_options=frozenset(table.get("value_options", ())),
