@@ -290,3 +290,26 @@ def test_seds_script_is_code_and_its_files_are_paths(
     argv: list[Elem], expected: list[str]
 ) -> None:
     assert kinds(argv) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # An option, not a sub-command, chooses what the operands are: multipath -f NAME flushes a
+        # map by its name; multipath DEVICE makes one over a device.
+        ([*fixed("multipath", "-f"), Elem(P)], ["name-operand"]),
+        ([*fixed("multipath", "-r"), Elem(P)], ["operand"]),
+        ([*fixed("multipath", "-ll"), Elem(P)], []),  # read-only
+        # losetup -f (--find) takes no value: the file after it is the operand it binds.
+        ([*fixed("losetup", "-f", "--show"), Elem(P)], ["operand"]),
+        ([*fixed("losetup", "-f"), Elem(P)], ["operand"]),
+        ([*fixed("losetup", "-d"), Elem(P)], ["operand"]),
+        # An offset or size limit is no path.
+        ([*fixed("losetup", "-o"), Elem(P), *fixed("/dev/loop0", "/var/lib/svc/disk")],
+         ["name-operand"]),
+    ],
+)
+def test_an_option_can_choose_the_kind_of_the_operands(
+    argv: list[Elem], expected: list[str]
+) -> None:
+    assert kinds(argv) == expected

@@ -259,8 +259,9 @@ def _operand_kind(
 ) -> OperandKind:
     """What the caller value at `index` is to a program that changes its operands: the value of an
     option that takes no path (``--cipher=``) is a name; an operand has the kind its sub-command
-    gives its position (``cryptsetup remove NAME``, ``create NAME DEVICE``), or, when the
-    sub-command is not described or not known, the program's `operands`."""
+    gives its position (``cryptsetup remove NAME``, ``create NAME DEVICE``) or an option that
+    says what follows (``multipath -f NAME``), or, when the sub-command is not described or not
+    known, the program's `operands`."""
     if _is_option(argv[index - 1], argv[index], programs, kb.takes_value):
         return "name"
     changing = [p for p in programs if p.changes or p.prints]
@@ -278,7 +279,9 @@ def _operand_kind(
         if elem.starred:
             return default  # how many words it holds is unknown, and so is every position after
         word = elem.const if not elem.labels else elem.head
-        if word is not None and word.startswith("-"):
+        if kinds is None and not elem.labels and word in program.subcommands:
+            kinds = program.subcommands[word]  # an option that says what follows: multipath -f
+        elif word is not None and word.startswith("-"):
             takes_next = "=" not in word and _takes_value(program, word, kb)
         elif kinds is not None:
             position += 1

@@ -682,9 +682,11 @@ def unconfined_operand(module: ModuleFacts, options: AuditOptions) -> Iterator[H
     Where a program's operands depend on its sub-command, the knowledge base gives each described
     sub-command the kind of each operand in order (`subcommands`): `cryptsetup close NAME` (and
     `remove`, `luksClose`), `cryptsetup luksOpen DEVICE NAME`, `cryptsetup create NAME DEVICE`,
-    `dmsetup remove NAME`. A name there is this rule's and a device LPS203's: nova's
-    `cryptsetup remove TARGET` is reported here, `cryptsetup luksFormat DEVICE` under LPS203. So
-    is the value of an option that takes no path (`--cipher=`, `--key-size=`) of such a command.
+    `dmsetup remove NAME`, and an option that says what follows (`multipath -f NAME` flushes a
+    map by its name; `multipath DEVICE` is a device). A name there is this rule's and a device
+    LPS203's: nova's `cryptsetup remove TARGET` is reported here, `cryptsetup luksFormat DEVICE`
+    under LPS203. So is the value of an option that takes no path (`--cipher=`, `--key-size=`,
+    `losetup -o OFFSET`) of such a command.
     A sub-command the knowledge base does not describe, or one the caller chooses, keeps the
     program's kind (paths for cryptsetup and dmsetup).
 
