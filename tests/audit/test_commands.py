@@ -244,6 +244,13 @@ def test_the_arguments_after_a_fixed_script_are_its_arguments_not_code(
         [*fixed("bash", "-e"), Elem(P), *fixed("-c", "true")],  # before the script: an option
         [*fixed("python3", "-c", "import os, sys; os.system(sys.argv[1])"), Elem(P)],
         [*fixed("python3", "-c", "import sys; exec(sys.argv[1])"), Elem(P)],
+        # The caller's text piped into a shell; a command run in the caller's directory; a
+        # builtin loaded from the caller's file; modules imported from the caller's directory.
+        [*fixed("sh", "-c", 'echo "$1" | sh', "sh"), Elem(P)],
+        [*fixed("sh", "-c", 'cd "$1" && make install', "sh"), Elem(P)],
+        [*fixed("bash", "-c", 'enable -f "$1" x', "sh"), Elem(P)],
+        [*fixed("python3", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import svc"),
+         Elem(P)],
     ],
 )
 def test_a_fixed_script_that_runs_its_arguments_or_is_not_read_stays_code(

@@ -279,16 +279,14 @@ def _operand_kind(
         if elem.starred:
             return default  # how many words it holds is unknown, and so is every position after
         word = elem.const if not elem.labels else elem.head
-        if kinds is None and not elem.labels and word in program.subcommands:
-            kinds = program.subcommands[word]  # an option that says what follows: multipath -f
+        if kinds is None and elem.const is not None and elem.const in program.subcommands:
+            kinds = program.subcommands[elem.const]  # or an option that says it: multipath -f
         elif word is not None and word.startswith("-"):
             takes_next = "=" not in word and _takes_value(program, word, kb)
         elif kinds is not None:
             position += 1
-        elif elem.labels or elem.const is None or elem.const not in program.subcommands:
-            return default  # the caller's sub-command, or one the knowledge base does not describe
         else:
-            kinds = program.subcommands[elem.const]
+            return default  # the caller's sub-command, or one the knowledge base does not describe
     if kinds is None:
         return default
     return kinds[min(position, len(kinds) - 1)]
@@ -457,6 +455,8 @@ _PYTHON_RUNS = frozenset({
     "subprocess", "execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp",
     "spawnv", "spawnve", "spawnvp", "spawnl", "spawnlp", "posix_spawn", "ctypes", "CDLL",
     "runpy", "pickle", "marshal", "getattr", "globals", "vars", "pty", "code",
+    # where imports are found: a caller's directory there is the caller's module
+    "sys.path", "sys.meta_path", "sys.path_hooks", "sys.modules",
 })
 _PYTHON_FILES = frozenset({"open", "os", "shutil", "pathlib", "Path", "io", "tempfile", "glob",
                            "fcntl", "tarfile", "zipfile", "fileinput"})
@@ -468,9 +468,11 @@ _SHELL_RUNS = frozenset({
     "eval", "exec", "source", ".", "command", "builtin", "trap", "alias", "set", "shift",
     "export", "declare", "local", "readonly", "typeset", "let", "read", "getopts", "unset",
     "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
-    "function", "{", "}", "!", "[[", "select", "time", "xargs",
+    "function", "{", "}", "!", "[[", "select", "time", "xargs", "cd", "pushd", "popd", "enable",
+    "hash", "coproc",
 })
-_SHELL_SEPARATORS = frozenset({";", "&&", "||", "|"})
+# A pipe is not among them: the caller's text on a command's output may be the next one's code.
+_SHELL_SEPARATORS = frozenset({";", "&&", "||"})
 _POSITIONAL = re.compile(r"\$(?:(\d)|\{(\d+)\}|([@*]))")
 
 
@@ -486,6 +488,8 @@ def _python_names(code: str) -> frozenset[str] | None:
             names.add(node.id)
         elif isinstance(node, ast.Attribute):
             names.add(node.attr)
+            if isinstance(node.value, ast.Name) and node.value.id == "sys":
+                names.add(f"sys.{node.attr}")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update(alias.name.split(".")[0] for alias in node.names)
             if isinstance(node, ast.ImportFrom) and node.module:
@@ -495,7 +499,7 @@ def _python_names(code: str) -> frozenset[str] | None:
 
 def _shell_commands(code: str) -> list[list[str]] | None:
     """The words of each simple command of a shell script (``a "$1"; b && c``), quotes kept; None
-    when it has a command substitution, a redirection, a subshell, a background job or a
+    when it has a command substitution, a redirection, a pipe, a subshell, a background job or a
     comment, which the audit does not read."""
     if any(mark in code for mark in ("`", "$(", "#", "\\")):
         return None
@@ -510,7 +514,7 @@ def _shell_commands(code: str) -> list[list[str]] | None:
     for token in tokens:
         if token in _SHELL_SEPARATORS:
             commands.append([])
-        elif token[0] in "&()<>":
+        elif token[0] in "&|()<>":
             return None
         else:
             commands[-1].append(token)
