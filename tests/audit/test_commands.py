@@ -249,6 +249,7 @@ def test_the_arguments_after_a_fixed_script_are_its_arguments_not_code(
         [*fixed("sh", "-c", 'echo "$1" | sh', "sh"), Elem(P)],
         [*fixed("sh", "-c", 'cd "$1" && make install', "sh"), Elem(P)],
         [*fixed("bash", "-c", 'enable -f "$1" x', "sh"), Elem(P)],
+        [*fixed("sh", "-c", 'umask "$1"; touch /run/svc/flag', "sh"), Elem(P)],
         [*fixed("python3", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import svc"),
          Elem(P)],
     ],

@@ -462,14 +462,15 @@ _PYTHON_FILES = frozenset({"open", "os", "shutil", "pathlib", "Path", "io", "tem
                            "fcntl", "tarfile", "zipfile", "fileinput"})
 # Names that read the script's arguments: fileinput and argparse read sys.argv unnamed.
 _PYTHON_ARGV = frozenset({"argv", "fileinput", "argparse", "optparse"})
-# Shell words that run their arguments as code, change the positional parameters, or open a
-# compound command the audit does not read; a script with one keeps its arguments code.
+# Shell words that run their arguments as code, change the positional parameters, the directory
+# or the file mode of what follows, or open a compound command the audit does not read; a script
+# with one keeps its arguments code.
 _SHELL_RUNS = frozenset({
     "eval", "exec", "source", ".", "command", "builtin", "trap", "alias", "set", "shift",
     "export", "declare", "local", "readonly", "typeset", "let", "read", "getopts", "unset",
     "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
     "function", "{", "}", "!", "[[", "select", "time", "xargs", "cd", "pushd", "popd", "enable",
-    "hash", "coproc",
+    "hash", "coproc", "umask",
 })
 # A pipe is not among them: the caller's text on a command's output may be the next one's code.
 _SHELL_SEPARATORS = frozenset({";", "&&", "||"})
