@@ -338,10 +338,19 @@ def _callees(facts: list[ModuleFacts]) -> set[int]:
     found = set()
     for module in facts:
         for call in summaries.calls_out(module):
-            callee = summaries.module_of(call.target, position)
+            callee = summaries.module_of(_through_instance(module, call.target), position)
             if callee is not None and callee != module.module:
                 found.add(position[callee])
     return found
+
+
+def _through_instance(module: ModuleFacts, target: str) -> str:
+    """``SYS_OPS.write`` with ``SYS_OPS = impl.OsCommand()`` in the module: ``impl.OsCommand.write``,
+    so that the module defining the class is summarised too."""
+    prefix = module.module + "."
+    head, _, rest = target.removeprefix(prefix).partition(".")
+    made_by = module.instances.get(head) if target.startswith(prefix) and rest else None
+    return f"{made_by}.{rest}" if made_by else target
 
 
 def _parse(
