@@ -582,8 +582,9 @@ def arbitrary_execution(module: ModuleFacts, options: AuditOptions) -> Iterator[
     base): the script's simple commands are judged with them in place (that `rm` is LPS203,
     `ip link set dev "$1" up` nothing; unquoted, `$1` is a run of arguments), and a Python
     script that reads `sys.argv` is judged as acting on a path when it touches files. A script
-    that runs its arguments (`eval`, `exec "$@"`, `os.system`, `exec()`) or that the audit does
-    not read (`$(…)`, a redirection, `if`) keeps them code. `sed`'s script is code (`e` and
+    that runs its arguments (`eval`, `exec "$@"`, `os.system`, `exec()`), sets what later
+    commands use (`cd`, `umask`, `sys.path`) or that the audit does not read (`$(…)`, a
+    redirection, a pipe, `if`) keeps them code. `sed`'s script is code (`e` and
     `s///e` run programs, `w` writes any file): the value of `-e`, the script file of `-f`, or
     without them the first operand; its other operands are files (LPS203), but a caller word
     where an option may stand, with another file for it to read, can be
