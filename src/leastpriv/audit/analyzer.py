@@ -345,8 +345,8 @@ def _callees(facts: list[ModuleFacts]) -> set[int]:
 
 
 def _through_instance(module: ModuleFacts, target: str) -> str:
-    """``SYS_OPS.write`` with ``SYS_OPS = impl.OsCommand()`` in the module: ``impl.OsCommand.write``,
-    so that the module defining the class is summarised too."""
+    """``OPS.write`` with ``OPS = impl.OsCommand()`` in the module: ``impl.OsCommand.write``, so
+    that the module defining the class is summarised too."""
     prefix = module.module + "."
     head, _, rest = target.removeprefix(prefix).partition(".")
     made_by = module.instances.get(head) if target.startswith(prefix) and rest else None
